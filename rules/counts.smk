@@ -1,0 +1,29 @@
+# Stage counts: a cohort's gene x sample count matrix in bloodsig's canonical form.
+# Cohorts from a supplied matrix are validated and copied here; FASTQ cohorts reach the same
+# files through the reads stage.
+
+
+rule counts_from_matrix:
+    input:
+        counts=cohort_file("counts"),
+        annotation=cohort_file("annotation"),
+        samples=cohort_file("samples"),
+    output:
+        counts="results/{cohort}/counts/counts.tsv",
+        genes="results/{cohort}/counts/genes.tsv",
+        samples="results/{cohort}/counts/samples.tsv",
+    params:
+        sheet=config["samples"],
+        schema=SAMPLES_SCHEMA,
+    log:
+        "logs/{cohort}/counts/counts_from_matrix.log",
+    wildcard_constraints:
+        cohort="|".join(COUNT_COHORTS) or "none",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(4000),
+        runtime=15,
+    conda:
+        PYENV
+    script:
+        "../scripts/counts_from_matrix.py"

@@ -1,0 +1,41 @@
+# Stage expression_qc: gene filters (low expression, single library prep, globins) and the
+# sex check, with PCA plots before and after. Its counts feed every later stage.
+
+
+rule expression_qc:
+    input:
+        counts="results/{cohort}/counts/counts.tsv",
+        genes="results/{cohort}/counts/genes.tsv",
+        samples="results/{cohort}/counts/samples.tsv",
+        globins="resources/globin_genes.txt",
+        chry="resources/chrY_genes.txt",
+    output:
+        counts="results/{cohort}/expression_qc/counts.tsv",
+        samples="results/{cohort}/expression_qc/samples.tsv",
+        gene_report="results/{cohort}/expression_qc/gene_report.tsv",
+        sample_report="results/{cohort}/expression_qc/sample_report.tsv",
+        pca=report(
+            "results/{cohort}/expression_qc/pca.png",
+            caption="../resources/report/pca.rst",
+            category="Expression QC",
+            subcategory="{cohort}",
+        ),
+        sex_check=report(
+            "results/{cohort}/expression_qc/sex_check.png",
+            caption="../resources/report/sex_check.rst",
+            category="Expression QC",
+            subcategory="{cohort}",
+        ),
+    params:
+        settings=config.get("expression_qc", {}),
+        sheet=config["samples"],
+    log:
+        "logs/{cohort}/expression_qc/expression_qc.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(6000),
+        runtime=20,
+    conda:
+        PYENV
+    script:
+        "../scripts/expression_qc.py"

@@ -1,0 +1,138 @@
+"""Readers that validate and writers that are atomic.
+
+Every table is TSV with a header. Writers go through a temporary file in the target
+directory and an atomic rename, so a killed job never leaves a file that looks complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=suffix or "".join(path.suffixes), dir=path.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        yield tmp
+        # mkstemp creates 0600; give the result the mode a plain open() would have.
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_tsv(df: pd.DataFrame, path, index: bool = False, float_format: str = "%.10g") -> None:
+    """Write a TSV atomically with a fixed float format, so two runs give identical bytes."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, sep="\t", index=index, float_format=float_format, lineterminator="\n")
+
+
+def write_text(text: str, path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def save_figure(fig, path, dpi: int = 150) -> None:
+    """Save a matplotlib figure atomically with fixed metadata (byte-stable PNG/SVG/PDF)."""
+    import matplotlib.pyplot as plt
+
+    meta = {"Software": None} if str(path).endswith(".png") else {"Creator": None}
+    if str(path).endswith(".svg"):
+        meta = {"Creator": None, "Date": None}
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", metadata=meta, format=Path(path).suffix[1:])
+    plt.close(fig)
+
+
+def read_tsv(path, required: list[str] | tuple[str, ...] = (), what: str = "table",
+             **kwargs) -> pd.DataFrame:
+    """Read a TSV and check that it exists, is not empty and has the required columns."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{what} not found", path=path)
+    try:
+        df = pd.read_csv(path, sep="\t", **kwargs)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{what} is empty", path=path) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise InputError(f"{what} is not a valid TSV ({e})", path=path) from None
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(f"{what} lacks required column(s) {', '.join(missing)}", path=path,
+                         column=missing[0])
+    return df
+
+
+def read_counts(path) -> pd.DataFrame:
+    """Read a gene x sample count matrix: first column gene_id, then one integer column per sample.
+
+    A `gene_name` column, if present, is dropped here (names come from the annotation).
+    Refuses duplicated gene ids or sample ids, non-numeric, NaN, negative or non-integer values,
+    naming the first offending gene and sample.
+    """
+    path = Path(path)
+    df = read_tsv(path, required=["gene_id"], what="count matrix", dtype={"gene_id": str})
+    df = df.drop(columns=[c for c in ("gene_name",) if c in df.columns])
+    dup = df["gene_id"][df["gene_id"].duplicated()]
+    if len(dup):
+        raise InputError(f"duplicated gene id '{dup.iloc[0]}'", path=path,
+                         row=int(dup.index[0]) + 2, column="gene_id")
+    if df["gene_id"].isna().any():
+        raise InputError("empty gene id", path=path, row=int(np.flatnonzero(
+            df["gene_id"].isna())[0]) + 2, column="gene_id")
+    df = df.set_index("gene_id")
+    if df.shape[1] == 0:
+        raise InputError("count matrix has no sample columns", path=path)
+    cols = pd.Index(df.columns)
+    if cols.duplicated().any():
+        raise InputError("duplicated sample id", path=path, column=cols[cols.duplicated()][0])
+    for col in df.columns:
+        values = pd.to_numeric(df[col], errors="coerce")
+        bad = values.isna()
+        if bad.any():
+            gene = df.index[np.flatnonzero(bad.to_numpy())[0]]
+            raw = df.loc[gene, col]
+            problem = "missing value (NaN)" if pd.isna(raw) else f"non-numeric value '{raw}'"
+            raise InputError(f"{problem} for gene {gene}", path=path, column=col)
+        arr = values.to_numpy(dtype=float)
+        neg = arr < 0
+        if neg.any():
+            gene = df.index[np.flatnonzero(neg)[0]]
+            raise InputError(f"negative count {arr[neg][0]:g} for gene {gene}", path=path,
+                             column=col)
+        frac = arr != np.round(arr)
+        if frac.any():
+            gene = df.index[np.flatnonzero(frac)[0]]
+            raise InputError(f"non-integer count {arr[frac][0]:g} for gene {gene} "
+                             "(bloodsig needs raw counts, not normalised values)",
+                             path=path, column=col)
+        df[col] = arr.astype(np.int64)
+    return df
+
+
+def setup_logging(log_path=None) -> logging.Logger:
+    """Send the library's log records to the rule's log file (or stderr)."""
+    handlers = [logging.FileHandler(log_path, mode="w")] if log_path else [logging.StreamHandler()]
+    logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return logging.getLogger("bloodsig")

@@ -1,0 +1,29 @@
+"""The shared frame of every rule script: logging to the rule's log and one clear error.
+
+A bloodsig InputError becomes a single line on stderr (and in the log) naming the file,
+row or column, and a non-zero exit; other exceptions keep their traceback for debugging.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from .errors import InputError
+from .io import setup_logging
+
+
+def run(main, smk) -> None:
+    """Run `main(smk)` with logging sent to the rule's log (smk.log[0] if present)."""
+    log_path = smk.log[0] if len(smk.log) else None
+    logger = setup_logging(log_path)
+    try:
+        main(smk)
+    except InputError as e:
+        logger.error("%s", e)
+        logging.shutdown()
+        print(f"bloodsig: error: {e}", file=sys.stderr)
+        sys.exit(1)
+    except Exception:
+        logger.exception("unexpected failure in rule %s", getattr(smk, "rule", "?"))
+        raise

@@ -1,0 +1,24 @@
+"""Rule de_covariates: RNA-PC (or SVA) technical covariates for one analysis."""
+
+from bloodsig import de
+from bloodsig.cohort import read_cell_fractions, read_samples
+from bloodsig.io import read_counts, save_figure, write_tsv
+from bloodsig.plots.covariates import association_heatmap
+from bloodsig.script import run
+
+
+def main(smk):
+    analysis, settings = smk.params.analysis, smk.params.de
+    cells = read_cell_fractions(smk.input.cells[0]) if smk.input.cells else None
+    samples = de.analysis_samples(read_samples(smk.input.samples, smk.params.sheet), analysis,
+                                  cells, smk.input.cells[0] if cells is not None else None)
+    covs = de.technical_covariates(read_counts(smk.input.counts), samples, analysis,
+                                   settings.get("covariates", {}),
+                                   settings.get("reference_levels") or {}, smk.params.seed)
+    write_tsv(covs.values.rename_axis("sample_id").reset_index(), smk.output.covariates)
+    write_tsv(covs.association, smk.output.association)
+    save_figure(association_heatmap(covs.association, smk.wildcards.analysis),
+                smk.output.heatmap)
+
+
+run(main, snakemake)  # noqa: F821

@@ -1,0 +1,30 @@
+"""Rule expression_qc: gene filters, sex check and PCA plots for one cohort."""
+
+from bloodsig import expression_qc as eqc
+from bloodsig.cohort import load_annotation, read_samples
+from bloodsig.io import read_counts, save_figure, write_tsv
+from bloodsig.plots.qc import pca_panels, sex_check_scatter
+from bloodsig.script import run
+
+
+def main(smk):
+    cfg, sheet = smk.params.settings, smk.params.sheet
+    counts = read_counts(smk.input.counts)
+    genes = load_annotation(smk.input.genes)
+    samples = read_samples(smk.input.samples, sheet)
+    settings = eqc.stage_settings(cfg, sheet, smk.input.globins, smk.input.chry)
+    filtered, gene_report, sample_report = eqc.run_expression_qc(counts, genes, samples, settings)
+    kept = eqc.kept_samples(sample_report, cfg.get("drop_sex_mismatches", True))
+    top = cfg.get("pca_top_genes", 2000)
+    pcas = {"before QC": eqc.pca(eqc.log_cpm(counts), top_genes=top),
+            "after QC": eqc.pca(eqc.log_cpm(filtered[kept]), top_genes=top)}
+    colour = [sheet["group_column"], sheet["batch_column"], sheet["library_column"]]
+    save_figure(pca_panels(pcas, samples, color_by=colour), smk.output.pca)
+    save_figure(sex_check_scatter(sample_report), smk.output.sex_check)
+    write_tsv(gene_report, smk.output.gene_report)
+    write_tsv(sample_report, smk.output.sample_report)
+    write_tsv(samples.loc[kept], smk.output.samples)
+    write_tsv(filtered[kept].reset_index(), smk.output.counts)
+
+
+run(main, snakemake)  # noqa: F821

@@ -1,0 +1,60 @@
+"""Shared fixtures: where the reference data lives and whether R is there.
+
+Validation tests need ../shared/data (BLOODSIG_REFDATA) and R with Bioconductor. On a
+developer machine without them they skip with the reason; under CI (CI set) a missing
+reference is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def _missing(reason: str):
+    if os.environ.get("CI"):
+        pytest.fail(f"reference missing in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def refdata() -> Path:
+    """The shared reference-data directory (env BLOODSIG_REFDATA)."""
+    path = os.environ.get("BLOODSIG_REFDATA")
+    if not path or not Path(path).is_dir():
+        _missing("set BLOODSIG_REFDATA to the shared reference-data directory")
+    return Path(path)
+
+
+@pytest.fixture(scope="session")
+def rscript():
+    """Run an R script and return its stdout; requires the named Bioconductor packages."""
+    exe = shutil.which("Rscript")
+    if exe is None:
+        _missing("Rscript not found (apt-get install r-base-core r-bioc-limma r-bioc-edger)")
+
+    def run(code: str, packages=(), cwd=None, timeout=1800) -> str:
+        for pkg in packages:
+            probe = subprocess.run([exe, "-e", f"library({pkg})"], capture_output=True)
+            if probe.returncode != 0:
+                _missing(f"R package {pkg} not installed")
+        res = subprocess.run([exe, "-e", code], capture_output=True, text=True, cwd=cwd,
+                             timeout=timeout)
+        if res.returncode != 0:
+            raise RuntimeError(f"R failed:\n{res.stderr[-3000:]}")
+        return res.stdout
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return ROOT

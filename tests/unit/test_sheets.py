@@ -1,0 +1,139 @@
+"""Sample/unit sheets and count matrices: bad input is refused naming file, row and column."""
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bloodsig.cohort import load_count_cohort
+from bloodsig.errors import InputError
+from bloodsig.io import read_counts
+from bloodsig.sheets import load_samples, load_schema, load_units
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = load_schema(ROOT / "config/schemas/samples.schema.yaml")
+UNITS_SCHEMA = load_schema(ROOT / "config/schemas/units.schema.yaml")
+SHEET = {"id_column": "sample_id", "group_column": "group", "case": "ALS", "control": "control",
+         "sex_column": "sex", "female": "female", "male": "male"}
+
+GOOD = """sample_id\tpatient_id\tgroup\tsex\tage\tbatch
+S1\tP1\tALS\tmale\t61\tB1
+S2\tP2\tcontrol\tfemale\t55\tB1
+S3\tP3\tALS\tfemale\t70.5\tB2
+"""
+
+
+def write(tmp_path, text, name="samples.tsv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def refused(path, *fragments, loader=None):
+    loader = loader or (lambda p: load_samples(p, SCHEMA, SHEET))
+    with pytest.raises(InputError) as err:
+        loader(path)
+    message = str(err.value)
+    assert str(path) in message
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+def test_good_sheet_loads_in_file_order(tmp_path):
+    df = load_samples(write(tmp_path, GOOD), SCHEMA, SHEET)
+    assert list(df.index) == ["S1", "S2", "S3"]
+    assert df.loc["S3", "age"] == 70.5
+
+
+def test_committed_template_sheets_validate():
+    df = load_samples(ROOT / "config/samples.tsv", SCHEMA, SHEET)
+    assert len(df) >= 4 and set(df["group"]) == {"ALS", "control"}
+    units = load_units(ROOT / "config/units.tsv", UNITS_SCHEMA)
+    assert set(units["sample_id"]) <= set(df.index)
+
+
+def test_duplicated_sample_id(tmp_path):
+    path = write(tmp_path, GOOD + "S2\tP9\tALS\tmale\t40\tB1\n")
+    refused(path, "duplicated sample id 'S2'", "row 5", "column 'sample_id'")
+
+
+def test_age_as_text(tmp_path):
+    path = write(tmp_path, GOOD.replace("\t55\t", "\tfifty\t"))
+    refused(path, "row 3", "column 'age'", "'fifty'")
+
+
+def test_case_without_group(tmp_path):
+    path = write(tmp_path, GOOD.replace("S3\tP3\tALS", "S3\tP3\t"))
+    refused(path, "row 4", "column 'group'", "no group")
+
+
+def test_unknown_group_value(tmp_path):
+    path = write(tmp_path, GOOD.replace("control", "ctrl"))
+    refused(path, "row 3", "column 'group'", "'ctrl'")
+
+
+def test_missing_required_column(tmp_path):
+    path = write(tmp_path, GOOD.replace("\tsex", "\tgender"))
+    refused(path, "column 'sex'", "lacks required")
+
+
+def test_survival_time_not_positive(tmp_path):
+    text = "sample_id\tgroup\tsex\tsurvival_time\nS1\tALS\tmale\t0\nS2\tcontrol\tmale\t\n"
+    refused(write(tmp_path, text), "row 2", "column 'survival_time'")
+
+
+def test_units_unknown_column_and_duplicate(tmp_path):
+    bad = write(tmp_path, "sample_id\tunit\tfq1\tlane\nS1\tL1\ta.fq.gz\t1\n", "units.tsv")
+    refused(bad, "unknown column", loader=lambda p: load_units(p, UNITS_SCHEMA))
+    dup = write(tmp_path, "sample_id\tunit\tfq1\nS1\tL1\ta.fq.gz\nS1\tL1\tb.fq.gz\n", "u2.tsv")
+    refused(dup, "row 3", "listed twice", loader=lambda p: load_units(p, UNITS_SCHEMA))
+
+
+@pytest.mark.parametrize("cell, fragment", [
+    ("3.5", "non-integer count 3.5"),
+    ("-2", "negative count -2"),
+    ("", "missing value (NaN)"),
+    ("abc", "non-numeric value 'abc'"),
+])
+def test_bad_count_values(tmp_path, cell, fragment):
+    text = f"gene_id\tS1\tS2\nG1\t10\t{cell}\nG2\t3\t4\n"
+    message = refused(write(tmp_path, text, "counts.tsv"), fragment, "column 'S2'",
+                      loader=read_counts)
+    assert "G1" in message
+
+
+def test_duplicated_gene_id(tmp_path):
+    text = "gene_id\tS1\nG1\t1\nG2\t2\nG1\t3\n"
+    refused(write(tmp_path, text, "counts.tsv"), "duplicated gene id 'G1'", "row 4",
+            loader=read_counts)
+
+
+def cohort_files(tmp_path, samples_text=GOOD, count_samples=("S1", "S2", "S3")):
+    counts = pd.DataFrame({"gene_id": ["G1", "G2"]} | {s: [5, 7] for s in count_samples})
+    counts.to_csv(tmp_path / "counts.tsv", sep="\t", index=False)
+    pd.DataFrame({"gene_id": ["G2", "G1"], "gene_name": ["B", "A"], "gene_type": "protein_coding",
+                  "chromosome": "1", "length": [100, 200]}).to_csv(tmp_path / "genes.tsv",
+                                                                   sep="\t", index=False)
+    write(tmp_path, samples_text)
+    return [tmp_path / n for n in ("counts.tsv", "genes.tsv", "samples.tsv")]
+
+
+def test_count_cohort_aligned(tmp_path):
+    counts, genes, samples = load_count_cohort(*cohort_files(tmp_path, count_samples=("S3", "S1",
+                                                                                      "S2")),
+                                               SCHEMA, SHEET)
+    assert list(samples.index) == ["S3", "S1", "S2"]
+    assert list(genes.index) == ["G1", "G2"] and genes.loc["G1", "gene_name"] == "A"
+
+
+def test_sample_in_counts_not_in_sheet(tmp_path):
+    files = cohort_files(tmp_path, count_samples=("S1", "S2", "S3", "S4"))
+    with pytest.raises(InputError, match="sample 'S4' is in the count matrix but not in"):
+        load_count_cohort(*files, SCHEMA, SHEET)
+
+
+def test_sample_in_sheet_not_in_counts(tmp_path):
+    files = cohort_files(tmp_path, count_samples=("S1", "S2"))
+    with pytest.raises(InputError, match="sample 'S3' is in the sample sheet but not"):
+        load_count_cohort(*files, SCHEMA, SHEET)
