@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from threadpoolctl import threadpool_limits
+
 from .errors import InputError
 from .io import setup_logging
 
@@ -18,7 +20,9 @@ def run(main, smk) -> None:
     log_path = smk.log[0] if len(smk.log) else None
     logger = setup_logging(log_path)
     try:
-        main(smk)
+        # BLAS may use only the rule's threads: oversubscribed OpenBLAS stalls eigen-solves.
+        with threadpool_limits(limits=max(int(getattr(smk, "threads", 1)), 1)):
+            main(smk)
     except InputError as e:
         logger.error("%s", e)
         logging.shutdown()
