@@ -1,0 +1,193 @@
+"""Embedded demo cohorts, generated from a seed in seconds and never committed.
+
+`write_demo(outdir, seed)` writes a discovery cohort (count level), an external validation
+cohort (read level), gene sets, disease-tissue DEG lists, a drug-signature database and the
+truth behind all of them (planted effects), so every stage of the pipeline has data whose
+right answer is known. Each part draws from its own random stream spawned from the seed, so
+the same seed gives byte-identical files and one part's draws never shift another's.
+
+Layout under outdir (TSV with a header unless noted):
+
+    discovery/  counts.tsv (gene_id + one integer column per sample), genes.tsv, samples.tsv,
+                cells_dnam.tsv, cells_flow.tsv (a subset), cell_signature.tsv (markers, linear)
+    external/   samples.tsv, units.tsv, true_counts.tsv, genome.fa, genes.gtf,
+                fastq/{sample_id}_R1.fastq.gz, fastq/{sample_id}_R2.fastq.gz
+                (units.tsv names the FASTQ files as outdir/external/fastq/..., i.e. relative
+                to the working directory when outdir is relative)
+    genesets/   pathways.gmt, go_bp.gmt, immune_signatures.gmt
+    disease_tissue/  tdp43_neurons.tsv (DESeq2 columns), spinal_cord.tsv (logFC, FDR)
+    cmap/       signatures.gctx, siginfo.tsv, geneinfo.tsv, compoundinfo.tsv
+    truth/      de_genes.tsv, sex_mislabels.tsv, survival_genes.tsv, subgroups.tsv,
+                subgroup_genes.tsv, cell_proportions.tsv, repeats.tsv, pathways.tsv,
+                compounds.tsv, params.yaml
+
+Command line: `python -m bloodsig.simulate OUTDIR [--seed N] [--scale demo|paper] [--no-reads]`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ..io import atomic_path, write_text, write_tsv
+from . import cells, clinical, cohort, external
+from .cmapdb import make_cmap, write_gctx
+from .genes import CELL_TYPES, make_genes
+from .genesets import make_genesets
+from .tissue import make_tissue_tables
+
+SCALES = {
+    "demo": {"n_samples": 400, "n_genes": 12_000},
+    "paper": {"n_samples": 694, "n_genes": 22_332},
+}
+CASE_FRACTION = 0.6
+N_FLOW_SAMPLES = 60
+DNAM_LOG_SD = 0.1  # relative error of the methylation-based estimate of each share
+FLOW_LOG_SD = 0.03  # flow cytometry is closer to the truth
+BATCHES = tuple(f"B{i}" for i in range(1, 7))
+BATCH_LIBRARY = ("polyA",) * 3 + ("rRNA_depletion",) * 3
+_STREAMS = ("genes", "biology", "discovery", "cells", "external", "reads", "genesets",
+            "tissue", "cmap")
+
+
+def _streams(seed: int) -> dict[str, np.random.Generator]:
+    """One independent generator per part of the demo, all spawned from `seed`."""
+    children = np.random.SeedSequence(seed).spawn(len(_STREAMS))
+    return {name: np.random.default_rng(s) for name, s in zip(_STREAMS, children, strict=True)}
+
+
+def write_demo(outdir, seed: int, scale: str = "demo", reads: bool = True) -> None:
+    """Write the demo cohorts under `outdir` (layout in the module docstring).
+
+    scale: "demo" (400 samples x 12,000 genes) or "paper" (694 x 22,332, the reference study).
+    reads: also simulate the external cohort's genome and FASTQ files (the slow part).
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {', '.join(SCALES)}, not '{scale}'")
+    outdir = Path(outdir)
+    rng = _streams(seed)
+    genes = make_genes(SCALES[scale]["n_genes"], rng["genes"])
+    bio = cohort.make_biology(genes, rng["biology"])
+    design = cohort.CohortDesign(n_samples=SCALES[scale]["n_samples"],
+                                 case_fraction=CASE_FRACTION, batches=BATCHES,
+                                 batch_library=BATCH_LIBRARY)
+    disc = cohort.simulate_cohort(bio, design, rng["discovery"])
+    _write_discovery(outdir / "discovery", bio, disc, rng["cells"])
+
+    ext, ext_rows = external.simulate_external(bio, rng["external"])
+    external.write_external_tables(outdir, bio, ext, ext_rows)
+    if reads:
+        external.write_external_reads(outdir, bio, ext, ext_rows, rng["reads"])
+
+    gmts, set_truth = make_genesets(bio, rng["genesets"])
+    for name, text in gmts.items():
+        write_text(text, outdir / "genesets" / name)
+    for name, table in make_tissue_tables(bio, rng["tissue"]).items():
+        write_tsv(table, outdir / "disease_tissue" / name)
+    cmap = make_cmap(bio, rng["cmap"])
+    _write_cmap(outdir / "cmap", cmap)
+    _write_truth(outdir / "truth", seed, scale, bio, disc, ext, set_truth, cmap["truth"])
+
+
+def _write_discovery(path: Path, bio: cohort.Biology, disc: cohort.Cohort,
+                     rng: np.random.Generator) -> None:
+    genes = bio.genes
+    write_tsv(cohort.counts_table(genes, disc), path / "counts.tsv")
+    write_tsv(genes[["gene_id", "gene_name", "gene_type", "chromosome", "length"]],
+              path / "genes.tsv")
+    write_tsv(disc.samples, path / "samples.tsv")
+    ids = disc.samples["sample_id"]
+    write_tsv(cells.proportions_table(ids, cells.measure(disc.proportions, DNAM_LOG_SD, rng)),
+              path / "cells_dnam.tsv")
+    flow = np.sort(rng.choice(len(ids), N_FLOW_SAMPLES, replace=False))
+    write_tsv(cells.proportions_table(ids.iloc[flow], cells.measure(
+        disc.proportions[flow], FLOW_LOG_SD, rng)), path / "cells_flow.tsv")
+    # Deconvolution reference: each marker's expression (CPM-like) in each pure cell type.
+    markers = np.flatnonzero(genes["role"].str.startswith("marker:").to_numpy())
+    signature = pd.DataFrame(np.round(2.0 ** bio.log2_base[markers, None]
+                                      * bio.profile[markers], 3), columns=list(CELL_TYPES))
+    signature.insert(0, "gene_name", genes["gene_name"].to_numpy()[markers])
+    signature.insert(0, "gene_id", genes["gene_id"].to_numpy()[markers])
+    write_tsv(signature, path / "cell_signature.tsv")
+
+
+def _write_cmap(path: Path, cmap: dict) -> None:
+    siginfo, geneinfo = cmap["siginfo"], cmap["geneinfo"]
+    write_gctx(path / "signatures.gctx", cmap["matrix"], geneinfo["gene_id"], siginfo["sig_id"],
+               col_meta=siginfo.drop(columns="sig_id"),
+               row_meta=geneinfo[["gene_symbol"]].rename(columns={"gene_symbol": "pr_gene_symbol"}))
+    write_tsv(siginfo, path / "siginfo.tsv")
+    write_tsv(geneinfo, path / "geneinfo.tsv")
+    write_tsv(cmap["compoundinfo"], path / "compoundinfo.tsv")
+
+
+def _write_truth(path: Path, seed: int, scale: str, bio: cohort.Biology, disc: cohort.Cohort,
+                 ext: cohort.Cohort, set_truth: pd.DataFrame, compounds: pd.DataFrame) -> None:
+    genes = bio.genes
+    de = bio.de_rows
+    write_tsv(pd.DataFrame({"gene_id": genes["gene_id"].to_numpy()[de],
+                            "gene_name": genes["gene_name"].to_numpy()[de],
+                            "logFC": np.round(bio.planted_log2fc[de], 6),
+                            "mechanism": bio.mechanism[de]}), path / "de_genes.tsv")
+    samples = disc.samples
+    wrong = samples["sex"].to_numpy() != disc.true_sex
+    write_tsv(pd.DataFrame({"sample_id": samples["sample_id"][wrong],
+                            "recorded_sex": samples["sex"][wrong],
+                            "true_sex": disc.true_sex[wrong]}), path / "sex_mislabels.tsv")
+    surv = bio.survival_rows
+    # Hazard per log2 unit of expression: the planted effect is per sd of natural-log latent.
+    write_tsv(pd.DataFrame({"gene_id": genes["gene_id"].to_numpy()[surv],
+                            "gene_name": genes["gene_name"].to_numpy()[surv],
+                            "log_hazard_ratio": np.round(bio.survival_log_hr * cohort.LN2
+                                                         / cohort.SURVIVAL_SD, 6)}),
+              path / "survival_genes.tsv")
+    subgroups = pd.concat([
+        pd.DataFrame({"cohort": name, "sample_id": c.samples["sample_id"],
+                      "subgroup": c.subgroup})[c.subgroup != ""]
+        for name, c in (("discovery", disc), ("external", ext))])
+    write_tsv(subgroups, path / "subgroups.tsv")
+    role = genes["role"].to_numpy()
+    modules = np.flatnonzero(np.isin(role, cohort.SUBGROUPS))
+    write_tsv(pd.DataFrame({"gene_id": genes["gene_id"].to_numpy()[modules],
+                            "gene_name": genes["gene_name"].to_numpy()[modules],
+                            "subgroup": role[modules]}), path / "subgroup_genes.tsv")
+    repeated = samples["patient_id"].duplicated(keep=False)
+    write_tsv(samples.loc[repeated, ["sample_id", "patient_id"]], path / "repeats.tsv")
+    write_tsv(cells.proportions_table(samples["sample_id"], disc.proportions),
+              path / "cell_proportions.tsv")
+    write_tsv(set_truth, path / "pathways.tsv")
+    write_tsv(compounds, path / "compounds.tsv")
+    params = {
+        "seed": int(seed), "scale": scale,
+        "n_samples": len(samples), "n_genes": len(genes),
+        "case_fraction": CASE_FRACTION,
+        "de_genes": {"direct": int((bio.mechanism == "direct").sum()),
+                     "cell_mediated": int((bio.mechanism == "cell_mediated").sum()),
+                     "direct_abs_log2fc_range": [0.15, 1.0]},
+        "cell_proportions": {"cell_types": list(CELL_TYPES),
+                             "control_mean": cells.CONTROL_MEAN.tolist(),
+                             "case_mean": cells.CASE_MEAN.tolist(),
+                             "dirichlet_concentration": cells.CONCENTRATION,
+                             "dnam_log_sd": DNAM_LOG_SD, "flow_log_sd": FLOW_LOG_SD,
+                             "n_flow_samples": N_FLOW_SAMPLES},
+        "survival": {"log_hr_bulbar": clinical.LOG_HR_BULBAR,
+                     "log_hr_onset_age_per_10y": clinical.LOG_HR_ONSET_AGE_PER_10Y,
+                     "log_hr_male": clinical.LOG_HR_MALE,
+                     "median_months": clinical.MEDIAN_SURVIVAL_MONTHS,
+                     "weibull_shape": clinical.WEIBULL_SHAPE,
+                     "censored_fraction": clinical.CENSORED_FRACTION,
+                     "gene_log_hr_unit": "per log2 unit of expression"},
+        "subgroups": {"inflammatory_fraction": cohort.INFLAMMATORY_FRACTION,
+                      "log2fc_own_module": cohort.SUBGROUP_UP_LOG2FC,
+                      "log2fc_other_module": "negative, so that the cases' mean equals the "
+                                             "controls'"},
+        "sex_mislabels": int(wrong.sum()),
+        "batches": dict(zip(BATCHES, BATCH_LIBRARY, strict=True)),
+        "external": {"n_samples": len(ext.samples), "n_genes": int(ext.counts.shape[0]),
+                     "fragments_per_sample_median": external.FRAGMENTS_PER_SAMPLE},
+    }
+    with atomic_path(path / "params.yaml") as tmp:
+        tmp.write_text(yaml.safe_dump(params, sort_keys=False))
