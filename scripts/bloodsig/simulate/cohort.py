@@ -152,7 +152,10 @@ class CohortDesign:
     n_samples: int
     case_fraction: float
     batches: tuple[str, ...]
-    batch_library: tuple[str, ...]  # library type of each batch
+    batch_library: tuple[str, ...]  # main library type of each batch
+    # Share of a batch prepared with the other library type: batches that are not nested in
+    # preparations keep `~ batch + library_type` designs of full rank, as in the study.
+    other_prep_fraction: float = 0.15
     sample_prefix: str = "S"
     patient_prefix: str = "P"
     id_width: int = 4
@@ -221,6 +224,9 @@ def simulate_cohort(bio: Biology, design: CohortDesign, rng: np.random.Generator
     weights /= weights.sum(axis=1, keepdims=True)
     batch_idx = (rng.random(n)[:, None] > np.cumsum(weights, axis=1)).sum(axis=1)
     lib_idx = np.array([LIBRARY_TYPES.index(design.batch_library[b]) for b in batch_idx])
+    if len(set(design.batch_library)) > 1:
+        flip = rng.random(n) < design.other_prep_fraction
+        lib_idx = np.where(flip, 1 - lib_idx, lib_idx)
     lib_size = design.median_library_size * np.exp(rng.normal(0, 0.3, n))
 
     genes = bio.genes
