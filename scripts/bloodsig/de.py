@@ -1,0 +1,259 @@
+"""One differential-expression analysis from counts to tables: the `de` stage's library entry.
+
+An analysis (config `de.analyses.<name>`) is a subset of samples, an R-style formula, the
+coefficient to test and the biological variables to protect. The steps:
+
+1. `analysis_samples`: subset the sample sheet, merge cell fractions, derive a quantile
+   contrast factor, check every group of the tested factor has >= 3 samples;
+2. `technical_covariates`: RNA PCs of the residuals after the biology (the reference study's
+   modified SVA, `bloodsig.covariates`) or Leek's IRW-SVA (`bloodsig.sva`);
+3. `fit_analysis`: TMM + voom + lmFit + eBayes + topTable (`bloodsig.limma`, exact to R) or
+   pydeseq2 (`bloodsig.deseq2`), DEG lists and the residual expression with the technical
+   covariates removed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import covariates as rnapc
+from . import limma, sva
+from .deseq2 import deseq2_wald
+from .design import check_group_sizes, contrast_vector, model_matrix, parse_formula
+from .errors import InputError
+from .normalize import calc_norm_factors, log2cpm_voom
+
+log = logging.getLogger(__name__)
+
+TABLE_COLUMNS = ["gene_id", "gene_name", "logFC", "AveExpr", "t", "P.Value", "adj.P.Val", "B"]
+
+
+def tested_term(analysis: dict, samples: pd.DataFrame, reference_levels: dict) -> str:
+    """The formula term whose design column(s) the coefficient names (e.g. group for groupALS)."""
+    coef = analysis["coef"]
+    terms = parse_formula(analysis["formula"]).terms
+    for term in sorted(terms, key=len, reverse=True):
+        if coef == term or coef.startswith(term):
+            return term
+    raise InputError(f"coefficient '{coef}' does not belong to any term of the formula "
+                     f"'{analysis['formula']}'", column="coef")
+
+
+def analysis_samples(samples: pd.DataFrame, analysis: dict,
+                     cells: pd.DataFrame | None = None, cells_path=None) -> pd.DataFrame:
+    """The analysis's sample table: subset, cell fractions merged, quantile factor derived."""
+    out = samples
+    for column, values in (analysis.get("subset") or {}).items():
+        if column not in out.columns:
+            raise InputError(f"subset column '{column}' is not in the sample sheet",
+                             column=column)
+        out = out[out[column].astype(str).isin([str(v) for v in values])]
+        if out.empty:
+            raise InputError(f"subset {column} in {values} selects no sample", column=column)
+    out = out.copy()
+    if analysis.get("cells"):
+        if cells is None:
+            raise InputError("analysis asks for cell fractions (cells: true) but the cohort "
+                             "has no cell_fractions file")
+        missing = out.index.difference(cells.index)
+        if len(missing):
+            raise InputError(f"sample '{missing[0]}' has no cell fractions "
+                             f"({len(missing)} such samples)", path=cells_path)
+        clash = [c for c in cells.columns if c in out.columns]
+        if clash:
+            raise InputError(f"cell-fraction column '{clash[0]}' is also a sample-sheet column",
+                             path=cells_path, column=clash[0])
+        out = out.join(cells)
+    qc = analysis.get("quantile_contrast")
+    if qc:
+        column, name, q = qc["column"], qc["name"], qc["quantile"]
+        if column not in out.columns:
+            raise InputError("quantile contrast column is not in the sample sheet", column=column)
+        values = pd.to_numeric(out[column], errors="coerce")
+        lo, hi = values.quantile(q), values.quantile(1 - q)
+        level = pd.Series(np.where(values <= lo, "low", np.where(values >= hi, "high", "")),
+                          index=out.index)
+        out = out[(level != "") & values.notna()].copy()
+        out[name] = level[out.index]
+        log.info("quantile contrast on %s: low <= %.4g (%d), high >= %.4g (%d)", column, lo,
+                 (out[name] == "low").sum(), hi, (out[name] == "high").sum())
+    return out
+
+
+@dataclass(frozen=True)
+class Covariates:
+    """Technical covariates estimated from expression, with their association table."""
+
+    values: pd.DataFrame       # samples x covariates (RNA_PC.. or SV..); may have 0 columns
+    association: pd.DataFrame  # one row per candidate covariate x model variable: p-values
+
+
+def variable_association(covs: pd.DataFrame, samples: pd.DataFrame,
+                         variables: list[str]) -> pd.DataFrame:
+    """p-value of the association of each covariate with each variable (for the heatmap).
+
+    Numeric variables: Pearson correlation test; factors: one-way ANOVA F-test.
+    """
+    rows = []
+    for var in variables:
+        s = samples.loc[covs.index, var]
+        numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+        for cov in covs.columns:
+            x = covs[cov].to_numpy(dtype=float)
+            if numeric:
+                r, p = stats.pearsonr(x, s.to_numpy(dtype=float))
+            else:
+                groups = [x[(s == level).to_numpy()] for level in pd.unique(s)]
+                r, p = np.nan, stats.f_oneway(*groups).pvalue
+            rows.append((cov, var, r, p))
+    return pd.DataFrame(rows, columns=["covariate", "variable", "r", "p_value"])
+
+
+def technical_covariates(counts: pd.DataFrame, samples: pd.DataFrame, analysis: dict,
+                         settings: dict, reference_levels: dict, seed: int) -> Covariates:
+    """RNA PCs (study's modified SVA) or surrogate variables for one analysis.
+
+    settings is config `de.covariates` (method, n_pcs, max_pcs, alpha, sva_permutations).
+    """
+    method = settings.get("method", "rna_pcs")
+    term = tested_term(analysis, samples, reference_levels)
+    variables = parse_formula(analysis["formula"]).terms
+    counts = counts[samples.index]
+    if method == "none":
+        empty = pd.DataFrame(index=samples.index)
+        return Covariates(empty, pd.DataFrame(columns=["covariate", "variable", "r", "p_value"]))
+    expr = log2cpm_voom(counts, norm_factors=calc_norm_factors(counts.to_numpy()))
+    if method == "rna_pcs":
+        bio = analysis.get("biological") or [term]
+        if term not in bio:
+            raise InputError(f"the tested variable '{term}' must be among `biological`",
+                             column="biological")
+        others = [v for v in bio if v != term]
+        design_bio = model_matrix("~ " + " + ".join(others) if others else "~ 1", samples,
+                                  reference_levels)
+        other_terms = [v for v in variables if v != term]
+        other = (model_matrix("~ " + " + ".join(other_terms), samples, reference_levels)
+                 .drop(columns="(Intercept)") if other_terms else None)
+        n_pcs = settings.get("n_pcs", "auto")
+        res = rnapc.rna_pc_covariates(
+            expr, design_bio, samples[term], other,
+            n_pcs=None if n_pcs == "auto" else int(n_pcs),
+            n_max=int(settings.get("max_pcs", 30)), alpha=float(settings.get("alpha", 0.05)))
+        candidates = res.association["pc"].tolist()
+        scores = rnapc.residual_pca(rnapc.residualize(expr, design_bio),
+                                    n_max=len(candidates))[0] if candidates else None
+        values = res.covariates
+        assoc = (variable_association(scores[candidates], samples, variables)
+                 if candidates else pd.DataFrame(columns=["covariate", "variable", "r",
+                                                          "p_value"]))
+        dropped = res.association.set_index("pc")["associated"]
+        assoc["dropped_for_group"] = assoc["covariate"].map(dropped).fillna(False)
+        return Covariates(values, assoc)
+    if method == "sva":
+        mod = model_matrix(analysis["formula"], samples, reference_levels)
+        null_terms = [v for v in variables if v != term]
+        mod0 = model_matrix("~ " + " + ".join(null_terms) if null_terms else "~ 1", samples,
+                            reference_levels)
+        n_sv = sva.num_sv(expr.to_numpy(), mod.to_numpy(), B=int(settings.get(
+            "sva_permutations", 20)), seed=seed)
+        log.info("num.sv (be): %d surrogate variables", n_sv)
+        if n_sv == 0:
+            return Covariates(pd.DataFrame(index=samples.index),
+                              variable_association(pd.DataFrame(index=samples.index), samples,
+                                                   variables))
+        svs = sva.irw_sva(expr, mod.to_numpy(), mod0.to_numpy(), n_sv=n_sv)
+        return Covariates(svs, variable_association(svs, samples, variables))
+    raise InputError(f"unknown covariates method '{method}'", column="de.covariates.method")
+
+
+@dataclass(frozen=True)
+class DEResult:
+    """The outcome of one analysis."""
+
+    table: pd.DataFrame      # TABLE_COLUMNS (+ engine extras), sorted by P.Value
+    up: pd.DataFrame         # DEGs with logFC > 0, same columns
+    down: pd.DataFrame
+    expression: pd.DataFrame  # voom log2-CPM (genes x samples) used for the heatmap
+    residuals: pd.DataFrame  # expression with technical covariates removed
+
+
+def deg_lists(table: pd.DataFrame, fdr: float, min_abs_logfc: float):
+    """Up and down DEGs: adj.P.Val < fdr and |logFC| > min_abs_logfc, sorted by P.Value."""
+    sig = table[(table["adj.P.Val"] < fdr) & (table["logFC"].abs() > min_abs_logfc)]
+    return sig[sig["logFC"] > 0], sig[sig["logFC"] < 0]
+
+
+def _finish_table(tt: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
+    tt = tt.rename_axis("gene_id").reset_index()
+    tt.insert(1, "gene_name", genes["gene_name"].reindex(tt["gene_id"]).to_numpy())
+    order = np.lexsort((tt["gene_id"].to_numpy(), tt["P.Value"].to_numpy()))
+    return tt.iloc[order].reset_index(drop=True)
+
+
+def fit_analysis(counts: pd.DataFrame, samples: pd.DataFrame, covs: pd.DataFrame,
+                 genes: pd.DataFrame, analysis: dict, settings: dict,
+                 n_cpus: int = 1) -> DEResult:
+    """Fit one analysis; settings is config `de` (engine, fdr, min_abs_logfc, technical,
+    reference_levels)."""
+    reference = settings.get("reference_levels") or {}
+    term = tested_term(analysis, samples, reference)
+    check_group_sizes(samples, term)
+    counts = counts[samples.index]
+    table = samples.join(covs, how="left")
+    extra = list(covs.columns)
+    formula = analysis["formula"] + "".join(f" + {c}" for c in extra)
+    design = model_matrix(formula, table, reference)
+    contrast = contrast_vector(analysis["coef"], design.columns)
+    nf = calc_norm_factors(counts.to_numpy())
+    v = limma.voom(counts, design, norm_factors=nf)
+    if settings.get("engine", "limma") == "limma":
+        fit = limma.lm_fit(v["E"], design, v["weights"])
+        fit = limma.contrasts_fit(fit, contrast[:, None])
+        tt = limma.top_table(limma.ebayes(fit), coef=0, sort_by="none")
+    else:
+        level = analysis["coef"][len(term):]
+        ref = str(reference.get(term, sorted(table[term].astype(str).unique())[0]))
+        if term == (analysis.get("quantile_contrast") or {}).get("name"):
+            ref = "high"
+        tt = deseq2_wald(counts, table, formula, (term, level, ref), n_cpus=n_cpus)
+        tt = tt.set_index("gene_id") if "gene_id" in tt.columns else tt
+    tt = _finish_table(tt, genes)
+    up, down = deg_lists(tt, settings.get("fdr", 0.01), settings.get("min_abs_logfc", 0.1))
+    log.info("%d genes tested, %d up, %d down", len(tt), len(up), len(down))
+    residuals = technical_residuals(v["E"], design, settings.get("technical", []), extra,
+                                    table, v["weights"])
+    return DEResult(tt, up, down, v["E"], residuals)
+
+
+def technical_residuals(expr: pd.DataFrame, design: pd.DataFrame, technical: list[str],
+                        estimated: list[str], samples: pd.DataFrame,
+                        weights: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Expression with the technical covariates' effects removed, biology protected.
+
+    The design's columns that come from a `technical` variable (its factor columns too) or an
+    estimated covariate are removed as limma::removeBatchEffect does, after centring them,
+    so each gene keeps its mean; all other columns are protected.
+    """
+    def from_technical(column: str) -> bool:
+        if column in estimated:
+            return True
+        for var in technical:
+            if column == var:
+                return True
+            if column.startswith(var) and var in samples.columns and not \
+                    pd.api.types.is_numeric_dtype(samples[var]):
+                return True
+        return False
+
+    remove = [c for c in design.columns if from_technical(c)]
+    if not remove:
+        return expr.copy()
+    keep = design.drop(columns=remove)
+    rem = design[remove] - design[remove].mean(axis=0)
+    return limma.remove_batch_effect(expr, keep.to_numpy(), rem.to_numpy(),
+                                     None if weights is None else weights.to_numpy())
