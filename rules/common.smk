@@ -45,35 +45,16 @@ def attempt_mem(base_mb):
     return lambda wc, attempt: base_mb * attempt
 
 
-def de_outputs(cohort):
-    files = []
-    for analysis in ANALYSES:
-        files += expand(
-            "results/{cohort}/de/{analysis}/{name}",
-            cohort=cohort,
-            analysis=analysis,
-            name=["toptable.tsv", "degs_up.tsv", "degs_down.tsv", "residuals.tsv",
-                  "volcano.png", "ma.png", "pvalue_hist.png", "heatmap.png"],
-        )
-    if "sex_comparison" in config["de"]:
-        files += [f"results/{cohort}/de/sex_comparison.tsv", f"results/{cohort}/de/sex_comparison.png"]
-    return files
+# Each stage's .smk registers a function returning its final targets; rule all asks for
+# the targets of the stages switched on in config `stages:`.
+STAGE_TARGETS = {}
 
 
 def all_targets():
     targets = []
-    if stage_on("demo"):
-        targets.append("results/demo/truth/params.yaml")
-    for cohort in DISCOVERY:
-        if stage_on("expression_qc"):
-            targets += expand(
-                "results/{cohort}/expression_qc/{name}",
-                cohort=cohort,
-                name=["counts.tsv", "gene_report.tsv", "sample_report.tsv", "pca.png",
-                      "sex_check.png"],
-            )
-        if stage_on("de"):
-            targets += de_outputs(cohort)
+    for stage, targets_of in STAGE_TARGETS.items():
+        if stage_on(stage):
+            targets += targets_of()
     return targets
 
 

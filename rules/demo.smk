@@ -33,6 +33,9 @@ DEMO_FILES = [
 ]
 
 
+STAGE_TARGETS["demo"] = lambda: ["results/demo/truth/params.yaml"]
+
+
 checkpoint demo_data:
     output:
         [f"results/demo/{name}" for name in DEMO_FILES],

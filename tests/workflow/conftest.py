@@ -1,0 +1,32 @@
+"""One run of the embedded demo (`snakemake --cores 2` on a copy of the project), shared by
+every workflow test that measures planted truth in its results."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PARTS = ["Snakefile", "rules", "scripts", "config", "resources", "envs"]
+
+
+def copy_project(dest: Path) -> Path:
+    for part in PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dest / part)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """The project directory after a complete demo run (results/ and logs/ inside)."""
+    work = copy_project(tmp_path_factory.mktemp("demo"))
+    res = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=work,
+                         capture_output=True, text=True, timeout=2400)
+    assert res.returncode == 0, res.stderr[-5000:]
+    return work
