@@ -45,8 +45,8 @@ def attempt_mem(base_mb):
     return lambda wc, attempt: base_mb * attempt
 
 
-# Each stage's .smk registers a function returning its final targets; rule all asks for
-# the targets of the stages switched on in config `stages:`.
+# Each stage's .smk registers a lambda returning its final targets (functions with `def`
+# belong here, not in rule files); rule all asks for the targets of the stages switched on.
 STAGE_TARGETS = {}
 
 

@@ -2,21 +2,17 @@
 # analysis in config de.analyses, its DEG lists, figures and residual expression.
 
 
-def de_targets():
-    files = expand(
-        "results/{cohort}/de/{analysis}/{name}",
-        cohort=DISCOVERY,
-        analysis=ANALYSES,
-        name=["toptable.tsv", "degs_up.tsv", "degs_down.tsv", "residuals.tsv", "volcano.png",
-              "ma.png", "pvalue_hist.png", "heatmap.png", "covariate_association.png"],
-    )
-    if "sex_comparison" in config["de"]:
-        files += expand("results/{cohort}/de/sex_comparison.{ext}", cohort=DISCOVERY,
-                        ext=["tsv", "png"])
-    return files
-
-
-STAGE_TARGETS["de"] = de_targets
+STAGE_TARGETS["de"] = lambda: expand(
+    "results/{cohort}/de/{analysis}/{name}",
+    cohort=DISCOVERY,
+    analysis=ANALYSES,
+    name=["toptable.tsv", "degs_up.tsv", "degs_down.tsv", "residuals.tsv", "volcano.png",
+          "ma.png", "pvalue_hist.png", "heatmap.png", "covariate_association.png"],
+) + (
+    expand("results/{cohort}/de/sex_comparison.{ext}", cohort=DISCOVERY, ext=["tsv", "png"])
+    if "sex_comparison" in config["de"]
+    else []
+)
 
 
 rule de_covariates:

@@ -43,7 +43,6 @@ checkpoint demo_data:
     params:
         seed=config["seed"],
         scale=config.get("demo", {}).get("scale", "demo"),
-        outdir="results/demo",
     log:
         "logs/demo/demo_data.log",
     threads: 1

@@ -2,15 +2,11 @@
 # sex check, with PCA plots before and after. Its counts feed every later stage.
 
 
-def expression_qc_targets():
-    return expand(
-        "results/{cohort}/expression_qc/{name}",
-        cohort=DISCOVERY,
-        name=["counts.tsv", "gene_report.tsv", "sample_report.tsv", "pca.png", "sex_check.png"],
-    )
-
-
-STAGE_TARGETS["expression_qc"] = expression_qc_targets
+STAGE_TARGETS["expression_qc"] = lambda: expand(
+    "results/{cohort}/expression_qc/{name}",
+    cohort=DISCOVERY,
+    name=["counts.tsv", "gene_report.tsv", "sample_report.tsv", "pca.png", "sex_check.png"],
+)
 
 
 rule expression_qc:

@@ -96,6 +96,10 @@ def test_heatmap_top_up_and_down(toptable):
     few = top_deg_heatmap(logexpr, toptable.iloc[N_UP - 3:], groups)  # 3 up, 10 down
     assert next(im for ax in few.axes for im in ax.images
                 if im.get_gid() == "heatmap").get_array().shape == (13, 12)
+    none = toptable.assign(**{"adj.P.Val": 1.0})
+    empty = top_deg_heatmap(logexpr, none, groups)
+    assert not [im for ax in empty.axes for im in ax.images]
+    assert "no DEGs" in empty.axes[0].texts[0].get_text()
 
 
 def test_sex_logfc_scatter_draws_flags(toptable):

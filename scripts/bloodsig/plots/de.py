@@ -123,6 +123,12 @@ def top_deg_heatmap(logexpr: pd.DataFrame, tt: pd.DataFrame, groups: pd.Series,
     up = pv[cls == "up"].sort_values(kind="stable").index[:n_up]
     down = pv[cls == "down"].sort_values(kind="stable").index[:n_down]
     genes = up.append(down)
+    if len(genes) == 0:
+        fig = new_figure(5.0, 1.6)
+        ax = fig.subplots()
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"no DEGs ({_title(cls, fdr, lfc)})", ha="center", va="center")
+        return fig
     groups = groups.reindex(logexpr.columns)
     order = groups.sort_values(kind="stable").index
     x = logexpr.loc[genes, order].to_numpy(dtype=float)
@@ -132,7 +138,7 @@ def top_deg_heatmap(logexpr: pd.DataFrame, tt: pd.DataFrame, groups: pd.Series,
     # Wide enough to read sample names in small cohorts; capped for cohorts of hundreds.
     fig = new_figure(min(max(5.0, 0.12 * len(order) + 3.0), 14.0),
                      0.28 * max(len(genes), 4) + 1.8)
-    bar_ax, heat_ax = fig.subplots(2, 1, height_ratios=[1, max(len(genes), 1) * 1.5 / 4],
+    bar_ax, heat_ax = fig.subplots(2, 1, height_ratios=[1, max(len(genes), 1) * 1.5],
                                    sharex=True)
     labels = groups.loc[order].astype(str).to_numpy()
     colors = category_colors(pd.Series(labels))
