@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import copy_project
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,14 +36,17 @@ def test_default_config_dry_run():
 
 @pytest.fixture
 def broken_config(tmp_path):
+    """A copy of the project whose config/config.yaml is edited (a --configfile would only be
+    merged over the default, so a removed key would come back)."""
+    (tmp_path / "project").mkdir()
+    project = copy_project(tmp_path / "project")
     base = yaml.safe_load((ROOT / "config/config.yaml").read_text())
 
     def make(edit):
         cfg = yaml.safe_load(yaml.safe_dump(base))
         edit(cfg)
-        path = tmp_path / "config.yaml"
-        path.write_text(yaml.safe_dump(cfg))
-        return path
+        (project / "config/config.yaml").write_text(yaml.safe_dump(cfg))
+        return project
 
     return make
 
@@ -57,12 +61,13 @@ def broken_config(tmp_path):
     (lambda c: c["cohorts"]["discovery"].pop("counts"), ["discovery"]),
 ])
 def test_bad_config_refused(broken_config, edit, fragments):
-    res = snakemake("-n", "--configfile", str(broken_config(edit)))
+    project = broken_config(edit)
+    res = snakemake("--cores", "1", cwd=project)
     out = res.stdout + res.stderr
     assert res.returncode != 0
     for fragment in fragments:
         assert fragment in out, out[-2000:]
-    assert not (ROOT / "results" / "demo" / "never").exists()
+    assert not (project / "results").exists()  # nothing ran
 
 
 def test_bad_existing_sample_sheet_stops_at_parse(tmp_path, broken_config):
@@ -73,8 +78,10 @@ def test_bad_existing_sample_sheet_stops_at_parse(tmp_path, broken_config):
     def edit(cfg):
         cfg["cohorts"]["discovery"]["samples"] = str(sheet)
 
-    res = snakemake("-n", "--configfile", str(broken_config(edit)))
+    project = broken_config(edit)
+    res = snakemake("--cores", "1", cwd=project)
     out = res.stdout + res.stderr
     assert res.returncode != 0
     assert "duplicated sample id 'S0001'" in out and str(sheet) in out
+    assert not (project / "results").exists()
 
