@@ -1,0 +1,56 @@
+"""Interruption, reproducibility and no network: a second demo run, offline, killed in the
+middle of the DE stage and resumed, must give tables byte-identical to the `demo` run."""
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import copy_project
+
+OFFLINE = ["unshare", "--net"] if shutil.which("unshare") else None
+
+
+def offline(cmd):
+    if OFFLINE is None or subprocess.run([*OFFLINE, "true"]).returncode != 0:
+        if os.environ.get("CI"):
+            pytest.fail("cannot drop the network (unshare --net) for the offline run")
+        pytest.skip("unshare --net not available")
+    return [*OFFLINE, *cmd]
+
+
+def digests(root):
+    out = {}
+    for path in sorted((root / "results").rglob("*")):
+        if path.is_file() and path.suffix in {".tsv", ".gmt", ".yaml", ".gtf", ".fa", ".json"}:
+            out[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def test_killed_offline_run_resumes_to_identical_tables(demo, tmp_path):
+    work = copy_project(tmp_path)
+    cmd = offline([sys.executable, "-m", "snakemake", "--cores", "2"])
+    proc = subprocess.Popen(cmd, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    marker = work / "results/discovery/expression_qc/counts.tsv"
+    deadline = time.time() + 1200
+    while not marker.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.5)
+    assert proc.poll() is None, "run ended before the DE stage: " + proc.stderr.read().decode()
+    time.sleep(3)  # let a DE job start, then kill everything as a cluster would
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    res = subprocess.run(cmd + ["--rerun-incomplete"], cwd=work, capture_output=True,
+                         text=True, timeout=2400)
+    assert res.returncode == 0, res.stderr[-4000:]
+    first, second = digests(demo), digests(work)
+    assert first.keys() == second.keys()
+    differ = [name for name in first if first[name] != second[name]]
+    assert not differ, f"{len(differ)} files differ, e.g. {differ[:5]}"
+    # no temporary files of the atomic writers were left behind
+    assert not [p for p in (work / "results").rglob(".*") if p.is_file()]
