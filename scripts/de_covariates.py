@@ -8,8 +8,9 @@ from bloodsig.script import run
 
 
 def main(smk):
-    analysis, settings = smk.params.analysis, smk.params.de
+    settings = smk.params.de
     cells = read_cell_fractions(smk.input.cells[0]) if smk.input.cells else None
+    analysis = de.with_cell_terms(smk.params.analysis, cells)
     samples = de.analysis_samples(read_samples(smk.input.samples, smk.params.sheet), analysis,
                                   cells, smk.input.cells[0] if cells is not None else None)
     covs = de.technical_covariates(read_counts(smk.input.counts), samples, analysis,

@@ -8,8 +8,9 @@ from bloodsig.script import run
 
 
 def main(smk):
-    analysis, settings, sheet = smk.params.analysis, smk.params.de, smk.params.sheet
+    settings, sheet = smk.params.de, smk.params.sheet
     cells = read_cell_fractions(smk.input.cells[0]) if smk.input.cells else None
+    analysis = de.with_cell_terms(smk.params.analysis, cells)
     samples = de.analysis_samples(read_samples(smk.input.samples, sheet), analysis, cells,
                                   smk.input.cells[0] if cells is not None else None)
     covs = read_tsv(smk.input.covariates, required=["sample_id"], dtype={"sample_id": str})

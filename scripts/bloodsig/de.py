@@ -3,8 +3,9 @@
 An analysis (config `de.analyses.<name>`) is a subset of samples, an R-style formula, the
 coefficient to test and the biological variables to protect. The steps:
 
-1. `analysis_samples`: subset the sample sheet, merge cell fractions, derive a quantile
-   contrast factor, check every group of the tested factor has >= 3 samples;
+1. `with_cell_terms` and `analysis_samples`: add the cell-fraction columns (stage `cells`) to
+   the formula, subset the sample sheet, merge cell fractions, derive a quantile contrast
+   factor, check every group of the tested factor has >= 3 samples;
 2. `technical_covariates`: RNA PCs of the residuals after the biology (the reference study's
    modified SVA, `bloodsig.covariates`) or Leek's IRW-SVA (`bloodsig.sva`);
 3. `fit_analysis`: TMM + voom + lmFit + eBayes + topTable (`bloodsig.limma`, exact to R) or
@@ -42,6 +43,23 @@ def tested_term(analysis: dict, samples: pd.DataFrame, reference_levels: dict) -
             return term
     raise InputError(f"coefficient '{coef}' does not belong to any term of the formula "
                      f"'{analysis['formula']}'", column="coef")
+
+
+def with_cell_terms(analysis: dict, cells: pd.DataFrame | None) -> dict:
+    """The analysis with every cell-fraction column appended to its formula, and to its
+    `biological` variables (so RNA PCs cannot absorb composition), if it has `cells: true`.
+
+    The cells stage drops the collinear cell type, so its table's columns are the terms.
+    """
+    if not analysis.get("cells") or cells is None:
+        return analysis
+    terms = parse_formula(analysis["formula"]).terms
+    added = [c for c in cells.columns if c not in terms]
+    out = dict(analysis, formula=analysis["formula"] + "".join(f" + {c}" for c in added))
+    if "biological" in analysis:
+        out["biological"] = [*analysis["biological"],
+                             *(c for c in added if c not in analysis["biological"])]
+    return out
 
 
 def analysis_samples(samples: pd.DataFrame, analysis: dict,

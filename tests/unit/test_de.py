@@ -133,6 +133,20 @@ def test_analysis_samples_subset_cells_and_quantiles(data):
         de.analysis_samples(samples, {"cells": True}, cells.iloc[:10])
 
 
+def test_cell_terms_join_formula_and_biology(data):
+    _, samples, *_ = data
+    cells = pd.DataFrame({"Neu": np.linspace(0.4, 0.7, len(samples)),
+                          "Mono": np.linspace(0.05, 0.1, len(samples))}, index=samples.index)
+    analysis = {**ANALYSIS, "cells": True}
+    out = de.with_cell_terms(analysis, cells)
+    assert out["formula"] == "~ group + age + batch + Neu + Mono"
+    assert out["biological"] == ["group", "age", "Neu", "Mono"]
+    assert analysis["formula"] == ANALYSIS["formula"]  # the config's dict is left alone
+    again = de.with_cell_terms({**out, "cells": True}, cells)
+    assert again["formula"] == out["formula"] and again["biological"] == out["biological"]
+    assert de.with_cell_terms(ANALYSIS, cells) is ANALYSIS
+
+
 def test_small_group_and_bad_coef_refused(data):
     counts, samples, genes, *_ = data
     tiny = samples[(samples["group"] == "control") | (samples.index.isin(samples.index[:2]))]

@@ -1,0 +1,27 @@
+"""Rule cells_for_de: the estimate used for adjustment, minus the collinear cell type(s)."""
+
+from bloodsig import cells
+from bloodsig.cohort import read_samples
+from bloodsig.io import read_tsv, write_tsv
+from bloodsig.script import run
+
+
+def main(smk):
+    settings, sheet = cells.stage_settings(smk.params.settings), smk.params.sheet
+    files = dict(smk.input.items())
+    estimates = cells.read_estimates(files, read_samples(smk.input.sheet, sheet).index,
+                                     settings["sum_tolerance"])
+    validation = read_tsv(smk.input.validation[0]) if smk.input.validation else None
+    chosen = cells.choose_estimate(settings["estimate"], list(estimates), validation,
+                                   settings["groups"])
+    samples = read_samples(smk.input.samples, sheet)
+    col = settings["collinearity"]
+    res = cells.drop_collinear(estimates[chosen], samples, col["covariates"], col["max_vif"],
+                               col["drop"], source=files[chosen])
+    fractions = estimates[chosen].loc[samples.index].rename_axis("sample_id").reset_index()
+    write_tsv(fractions, smk.output.fractions)
+    write_tsv(fractions[["sample_id", *res.kept]], smk.output.for_de)
+    write_tsv(res.table, smk.output.vif)
+
+
+run(main, snakemake)  # noqa: F821

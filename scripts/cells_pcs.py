@@ -1,0 +1,19 @@
+"""Rule cells_pcs: correlation of every cell type with every RNA PC, table and heatmap."""
+
+from bloodsig import cells
+from bloodsig.cohort import read_cell_fractions
+from bloodsig.io import read_counts, save_figure, write_tsv
+from bloodsig.plots.cells import pc_association_heatmap
+from bloodsig.script import run
+
+
+def main(smk):
+    settings = cells.stage_settings(smk.params.settings)["pc_association"]
+    pcs = cells.rna_pcs(read_counts(smk.input.counts), settings["n_pcs"])
+    table = cells.pc_association(read_cell_fractions(smk.input.fractions), pcs,
+                                 settings["min_abs_r"], settings["alpha"])
+    write_tsv(table, smk.output.table)
+    save_figure(pc_association_heatmap(table, settings["min_abs_r"]), smk.output.heatmap)
+
+
+run(main, snakemake)  # noqa: F821

@@ -1,0 +1,16 @@
+"""Rule cells_rna: cell fractions estimated from the expression (NNLS on a signature matrix)."""
+
+from bloodsig import cells
+from bloodsig.io import read_counts, write_tsv
+from bloodsig.script import run
+
+
+def main(smk):
+    settings = cells.stage_settings(smk.params.settings)
+    res = cells.deconvolve(read_counts(smk.input.counts), cells.read_signature(
+        smk.input.signature), settings["weighting"])
+    write_tsv(res.fractions.rename_axis("sample_id").reset_index(), smk.output.fractions)
+    write_tsv(res.fit.rename_axis("sample_id").reset_index(), smk.output.fit)
+
+
+run(main, snakemake)  # noqa: F821

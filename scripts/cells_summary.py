@@ -1,0 +1,27 @@
+"""Rule cells_summary: estimate used, dropped type, r with flow cytometry (and with a planted
+truth), and how adjusting the DE for cells changes its DEGs."""
+
+from bloodsig import cells
+from bloodsig.io import read_tsv, write_tsv
+from bloodsig.script import run
+
+
+def main(smk):
+    settings, de, files = cells.stage_settings(smk.params.settings), smk.params.de, smk.input
+    groups = settings["groups"]
+    estimates = cells.read_estimates(dict(files.items()), sum_tolerance=settings[
+        "sum_tolerance"])
+    validation = read_tsv(files.validation[0]) if files.validation else None
+    chosen = cells.choose_estimate(settings["estimate"], list(estimates), validation, groups)
+    truth = (cells.compare(estimates, cells.read_fractions(files.truth_proportions), groups,
+                           "planted truth") if hasattr(files, "truth_proportions") else None)
+    effect = (cells.adjustment_effect(
+        read_tsv(files.unadjusted), read_tsv(files.adjusted),
+        read_tsv(files.truth_de_genes) if hasattr(files, "truth_de_genes") else None,
+        de.get("fdr", 0.01), de.get("min_abs_logfc", 0.1)) if hasattr(files, "adjusted")
+        else None)
+    write_tsv(cells.summary_table(chosen, list(estimates), validation, read_tsv(files.vif),
+                                  truth, effect), smk.output.summary)
+
+
+run(main, snakemake)  # noqa: F821

@@ -1,0 +1,23 @@
+"""Rule cells_validate: each cell-fraction estimate against flow cytometry (Pearson r)."""
+
+from bloodsig import cells
+from bloodsig.cohort import read_samples
+from bloodsig.io import save_figure, write_tsv
+from bloodsig.plots.cells import validation_scatter
+from bloodsig.script import run
+
+
+def main(smk):
+    settings = cells.stage_settings(smk.params.settings)
+    known, tol, groups = (read_samples(smk.input.samples, smk.params.sheet).index,
+                          settings["sum_tolerance"], settings["groups"])
+    estimates = cells.read_estimates(dict(smk.input.items()), known, tol)
+    flow = cells.read_fractions(smk.input.flow, known, tol)
+    table = cells.compare(estimates, flow, groups)
+    write_tsv(table, smk.output.table)
+    save_figure(validation_scatter({k: cells.with_groups(v, groups) for k, v in
+                                    estimates.items()}, cells.with_groups(flow, groups), table),
+                smk.output.figure)
+
+
+run(main, snakemake)  # noqa: F821
