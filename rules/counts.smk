@@ -21,8 +21,9 @@ rule counts_from_matrix:
         cohort="|".join(COUNT_COHORTS) or "none",
     threads: 1
     resources:
-        mem_mb=attempt_mem(4000),
-        runtime=15,
+        # peak RSS ~110 MB + 10 MB per MB of count matrix (demo and paper scale), doubled
+        mem_mb=input_scaled("counts", 1000, 20),
+        runtime=input_scaled("counts", 10, 0.25),
     conda:
         PYENV
     script:

@@ -38,8 +38,9 @@ rule de_covariates:
         "logs/{cohort}/de/{analysis}/de_covariates.log",
     threads: 1
     resources:
-        mem_mb=attempt_mem(6000),
-        runtime=30,
+        # peak RSS ~200 MB + 21 MB per MB of count matrix (demo and paper scale), doubled
+        mem_mb=input_scaled("counts", 1000, 40),
+        runtime=input_scaled("counts", 10, 0.5),
     conda:
         PYENV
     script:
@@ -91,8 +92,9 @@ rule de_fit:
         "logs/{cohort}/de/{analysis}/de_fit.log",
     threads: 2
     resources:
-        mem_mb=attempt_mem(8000),
-        runtime=60,
+        # peak RSS ~200 MB + 21 MB per MB of count matrix (demo and paper scale), doubled
+        mem_mb=input_scaled("counts", 1000, 40),
+        runtime=input_scaled("counts", 10, 0.5),
     conda:
         PYENV
     script:

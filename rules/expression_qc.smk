@@ -40,8 +40,9 @@ rule expression_qc:
         "logs/{cohort}/expression_qc/expression_qc.log",
     threads: 1
     resources:
-        mem_mb=attempt_mem(6000),
-        runtime=20,
+        # peak RSS ~170 MB + 11 MB per MB of count matrix (demo and paper scale), doubled
+        mem_mb=input_scaled("counts", 1000, 20),
+        runtime=input_scaled("counts", 10, 0.25),
     conda:
         PYENV
     script:
