@@ -1,0 +1,43 @@
+"""Rule classify_panels: XGBoost RFE per DEG filter, kneedle panels, union, saved models."""
+
+import json
+
+from bloodsig import classify
+from bloodsig.cohort import load_annotation, read_samples
+from bloodsig.io import read_tsv, save_figure, write_text, write_tsv
+from bloodsig.plots import classify as plots
+from bloodsig.script import run
+
+
+def main(smk):
+    cfg, seed = smk.params.classify, smk.params.seed
+    X, y, sets = classify.training_data(
+        read_tsv(smk.input.toptable, required=["gene_id", "adj.P.Val", "logFC", "AveExpr"]),
+        read_tsv(smk.input.residuals, index_col=0, dtype={"gene_id": str}),
+        read_samples(smk.input.samples, smk.params.sheet), smk.params.sheet, cfg["filters"],
+        smk.input.samples)
+    names = load_annotation(smk.input.genes)["gene_name"]
+    panels = classify.select_panels(X, y, sets, cfg, seed, smk.threads)
+    models = classify.fit_panel_models(X, y, panels.genes, cfg["xgboost"], seed, smk.threads)
+    optimistic = classify.panel_cv_auc(X, y, panels.genes, cfg["xgboost"],
+                                       cfg["rfe"]["cv_folds"], seed, smk.threads)
+    curves, ranking, table = classify.panel_tables(panels, models, names)
+    write_tsv(curves, smk.output.curves)
+    write_tsv(ranking, smk.output.ranking)
+    write_tsv(table, smk.output.panels)
+    write_tsv(optimistic.rename_axis("model").rename("optimistic_cv_auc").reset_index(),
+              smk.output.performance)
+    for path in smk.output.models:
+        classify.save_model(models[path.rsplit("/", 1)[1].removesuffix(".json")], path)
+    write_tsv(table.rename(columns={"panel": "model", "rank": "position"})
+              .drop(columns="importance"), smk.output.model_genes)
+    prep = classify.preprocessing(cfg["external"], cfg["xgboost"], seed, list(cfg["filters"]))
+    write_text(json.dumps(prep, indent=2, sort_keys=True) + "\n", smk.output.preprocessing)
+    save_figure(plots.rfe_curves(curves, panels.knees, cfg["rfe"].get("knee_max_genes")),
+                smk.output.curve_figure)
+    save_figure(plots.panel_importance(table), smk.output.importance)
+    save_figure(plots.panel_overlap({k: v for k, v in panels.genes.items()
+                                     if k != classify.UNION}, names), smk.output.overlap)
+
+
+run(main, snakemake)  # noqa: F821

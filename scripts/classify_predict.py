@@ -1,0 +1,39 @@
+"""Rule classify_predict: score a cohort's counts with every saved model and the ensemble."""
+
+import json
+from pathlib import Path
+
+from bloodsig import classify
+from bloodsig.cohort import read_samples
+from bloodsig.io import read_counts, read_tsv, write_tsv
+from bloodsig.script import run
+
+
+def main(smk):
+    prep = json.loads(Path(smk.input.preprocessing).read_text())
+    genes = read_tsv(smk.input.model_genes, required=["model", "gene_id", "position"],
+                     dtype={"gene_id": str})
+    panels = {m: g.sort_values("position")["gene_id"].tolist()
+              for m, g in genes.groupby("model", sort=False)}
+    models = {p.rsplit("/", 1)[1].removesuffix(".json"): classify.load_model(p)
+              for p in smk.input.models}
+    target = classify.cohort_features(
+        read_counts(smk.input.target_counts),
+        read_samples(smk.input.target_samples, smk.params.sheet), prep,
+        smk.input.target_samples)
+    train_X = train_y = None
+    if prep["missing_genes"] == "refit":
+        train_X, train_y, _ = classify.training_data(
+            read_tsv(smk.input.toptable, required=["gene_id"]),
+            read_tsv(smk.input.residuals, index_col=0, dtype={"gene_id": str}),
+            read_samples(smk.input.samples, smk.params.sheet), smk.params.sheet, {},
+            smk.input.samples)
+    pred, missing = classify.score_cohort(target, models, panels, prep["missing_genes"],
+                                          train_X, train_y, prep["xgboost"], prep["seed"],
+                                          smk.threads)
+    write_tsv(pred.rename_axis("sample_id").reset_index(), smk.output.predictions)
+    write_tsv(missing.merge(genes[["model", "gene_id", "gene_name"]], how="left"),
+              smk.output.missing)
+
+
+run(main, snakemake)  # noqa: F821
