@@ -1,0 +1,518 @@
+"""CMap/LINCS connectivity scoring, as the Connectivity Map computes it (Subramanian et al.,
+Cell 2017, "A Next Generation Connectivity Map"; cmap/cmapM sig_tools).
+
+- Enrichment: the weighted Kolmogorov-Smirnov running sum of GSEA (Subramanian et al., PNAS
+  2005) over a signature's ranked genes; a hit adds |score| / sum(|score| of the hits), a miss
+  subtracts 1 / (n_genes - n_hits); the ES is the running sum's value of largest magnitude,
+  taken at a hit or just before it (cmapM Connectivity.fastESCore).
+- WTCS = (ES_up - ES_down) / 2, and 0 when ES_up and ES_down have the same sign.
+- NCS: WTCS divided by the mean positive (or the absolute mean negative) WTCS of the
+  reference ("is_ncs_sig") signatures of the same perturbagen type and cell line, each mean
+  floored at 0.01 (cmapM Gutc.normalizeQuery).
+- FDR: GSEA's q-value of each NCS against the NCS of null signatures, one tail per sign, with
+  the ECDFs interpolated by PCHIP, the linear adjustment beyond the null and monotone
+  smoothing (cmapM Gutc.computeFDRGsea).
+- tau: 100 x the signed share of reference queries whose |NCS| on the same signature is
+  below the query's (Subramanian 2017, STAR Methods).
+- Summaries: per perturbagen and cell line, then across cell lines, the maximum-quantile
+  statistic: of the 33rd and 67th percentiles (MATLAB prctile), the one of larger magnitude.
+
+The enrichment kernel runs over a gene-major store (bloodsig.cmapstore) with numba, reading
+only the query genes' rows, in parallel over blocks of signatures.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+import pandas as pd
+from numba.cpython.unsafe.numbers import trailing_zeros
+from scipy.interpolate import PchipInterpolator
+
+from .errors import InputError
+
+log = logging.getLogger(__name__)
+EPS = np.finfo(float).eps
+BLOCK = 2048  # signatures per parallel work item
+TILE = 64  # signatures per tile of a block, at most ...
+TILE_VALUES = 32768  # ... this many (signature, gene) values, so a tile stays in cache
+CHUNK_GENES = 600  # genes per kernel call (an up + down query of 150 + 150: 2 per call)
+
+
+def set_threads(n: int) -> None:
+    """Run the numba kernels on at most n threads (a rule's `threads:`)."""
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+
+
+@numba.njit(cache=True, nogil=True)
+def _es_columns(rk, wt, n_cols, memb_ptr, memb_set, miss, out, bitmap, head, nxt, total, es,
+                best, best_abs, prev):
+    """ES of every set on the n_cols signatures of a tile (rk: ranks, wt: |scores| of the
+    union of the sets' genes, signature-major), all sets in one walk per signature.
+
+    The union of the sets' genes is ordered by rank without sorting: each gene sets the bit
+    of its rank in a bitmap (a linked list per rank keeps ties), and the set bits are read
+    back in order, word by word. Each gene then advances the running sums of the sets it
+    belongs to, exactly as a per-set walk would.
+    """
+    n_sets = miss.shape[0]
+    n_union = rk.shape[1]
+    for c in range(n_cols):
+        for s in range(n_sets):
+            total[s] = 0.0
+            es[s] = 0.0
+            best[s] = 0.0
+            best_abs[s] = -1.0
+            prev[s] = 0
+        for u in range(n_union):
+            r = np.int64(rk[c, u])
+            bitmap[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
+            nxt[u] = head[r]
+            head[r] = u
+            w = np.float64(wt[c, u])
+            for m in range(memb_ptr[u], memb_ptr[u + 1]):
+                total[memb_set[m]] += w
+        for s in range(n_sets):  # from here on, total holds 1 / total weight
+            total[s] = 1.0 / total[s] if total[s] > 0 else 0.0
+        for word_index in range(bitmap.shape[0]):
+            word = bitmap[word_index]
+            if word == 0:
+                continue
+            bitmap[word_index] = 0
+            while word != 0:
+                r = word_index * 64 + np.int64(trailing_zeros(word))
+                word &= word - np.uint64(1)
+                u = head[r]
+                head[r] = -1
+                while u >= 0:
+                    for m in range(memb_ptr[u], memb_ptr[u + 1]):
+                        s = memb_set[m]
+                        hit = np.float64(wt[c, u]) * total[s]
+                        es[s] += (r - prev[s] - 1) * miss[s] + hit
+                        pre = es[s] - hit
+                        v = pre if abs(es[s]) < abs(pre) else es[s]
+                        if abs(v) > best_abs[s]:
+                            best_abs[s] = abs(v)
+                            best[s] = v
+                        prev[s] = r
+                    u = nxt[u]
+        for s in range(n_sets):
+            out[s, c] = best[s]
+
+
+@numba.njit(parallel=True, cache=True)
+def _es_sets(ranks, scores, genes, memb_ptr, memb_set, sizes, cols, max_rank, weighted, out):
+    """ES of many gene sets on the signatures `cols`, in parallel over blocks of signatures;
+    out (n_sets, n_cols). A batch of queries shares one pass over each signature."""
+    n_cols = cols.shape[0]
+    n_sets = sizes.shape[0]
+    n_union = genes.shape[0]
+    n_rank = max(max_rank, ranks.shape[0]) + 1
+    n_blocks = (n_cols + BLOCK - 1) // BLOCK
+    # A miss costs 1 / (n_genes - set size) (cmapM fastESCore: -1 when the set is everything).
+    miss = np.empty(n_sets)
+    for s in range(n_sets):
+        miss[s] = -1.0 / (max_rank - sizes[s]) if sizes[s] != max_rank else -1.0
+    tile = max(4, min(TILE, TILE_VALUES // max(n_union, 1)))
+    for b in numba.prange(n_blocks):
+        bitmap = np.zeros((n_rank + 63) // 64, np.uint64)
+        head = np.full(n_rank, -1, np.int64)
+        # The block's values are copied tile by tile into signature-major buffers, so the
+        # walk reads each signature's query genes contiguously.
+        rk = np.empty((tile, n_union), np.int32)
+        wt = np.ones((tile, n_union), np.float32)  # |float32 score|: exact in float32
+        nxt = np.empty(n_union, np.int64)
+        acc = np.empty((5, n_sets))
+        prev = np.empty(n_sets, np.int64)
+        stop = min(n_cols, (b + 1) * BLOCK)
+        for t0 in range(b * BLOCK, stop, tile):
+            n_tile = min(tile, stop - t0)
+            for u in range(n_union):
+                g = genes[u]
+                for c in range(n_tile):
+                    rk[c, u] = ranks[g, cols[t0 + c]]
+                if weighted:
+                    for c in range(n_tile):
+                        wt[c, u] = abs(scores[g, cols[t0 + c]])
+            _es_columns(rk, wt, n_tile, memb_ptr, memb_set, miss, out[:, t0:t0 + n_tile],
+                        bitmap, head, nxt, acc[0], acc[1], acc[2], acc[3], prev)
+
+
+def enrichment_scores(ranks: np.ndarray, scores: np.ndarray, gene_sets: list[np.ndarray],
+                      max_rank: int | None = None, weighted: bool = True,
+                      columns: np.ndarray | None = None) -> np.ndarray:
+    """ES of each gene set on each signature, (n_sets, n_signatures) float64.
+
+    ranks, scores: gene-major (n_genes, n_signatures), e.g. a store's memory maps; rank 1 is
+    the most up-regulated gene of a signature. gene_sets: arrays of row indices (genes absent
+    from the store removed beforehand). max_rank: the number of ranked genes (default:
+    n_genes). columns: score only these signatures (default all). An empty set scores 0.
+    """
+    n_genes, n_sig = ranks.shape
+    cols = np.arange(n_sig, dtype=np.int64) if columns is None else np.asarray(columns, np.int64)
+    sets = [np.asarray(s, dtype=np.int64) for s in gene_sets]
+    flat = np.concatenate(sets) if sets else np.zeros(0, np.int64)
+    if len(flat) and (flat.min() < 0 or flat.max() >= n_genes):
+        raise ValueError("gene set index outside the store")
+    if any(len(np.unique(s)) != len(s) for s in sets):
+        raise ValueError("a gene set lists a gene twice")
+    out = np.zeros((len(sets), len(cols)))
+    if not (len(cols) and len(flat)):
+        return out
+    # Sets are scored in groups of about CHUNK_GENES genes: one walk serves a group, and its
+    # per-signature buffers stay in cache (a larger union would only spill them).
+    start, size = 0, 0
+    for i, s in enumerate(sets):
+        size += len(s)
+        if size >= CHUNK_GENES or i == len(sets) - 1:
+            out[start:i + 1] = _es_group(ranks, scores, sets[start:i + 1], cols,
+                                         int(max_rank or n_genes), bool(weighted))
+            start, size = i + 1, 0
+    return out
+
+
+def _es_group(ranks, scores, sets, cols, max_rank, weighted) -> np.ndarray:
+    """One kernel call: the union of the sets' genes with, per gene, its sets (CSR)."""
+    flat = np.concatenate(sets)
+    set_of = np.repeat(np.arange(len(sets), dtype=np.int64), [len(s) for s in sets])
+    order = np.lexsort((set_of, flat))
+    genes, first = np.unique(flat[order], return_index=True)
+    memb_ptr = np.append(first, len(flat)).astype(np.int64)
+    sizes = np.array([len(s) for s in sets], dtype=np.int64)
+    out = np.zeros((len(sets), len(cols)))
+    _es_sets(ranks, scores, genes, memb_ptr, set_of[order], sizes, cols, max_rank, weighted, out)
+    return out
+
+
+def wtcs(es_up: np.ndarray, es_down: np.ndarray) -> np.ndarray:
+    """Weighted connectivity score: (ES_up - ES_down) / 2, zero when both have the same sign
+    (cmapM getCombinedES without rescaling)."""
+    es_up, es_down = np.asarray(es_up, float), np.asarray(es_down, float)
+    return np.where(np.sign(es_up) == np.sign(es_down), 0.0, 0.5 * (es_up - es_down))
+
+
+def ncs(cs: np.ndarray, groups: np.ndarray, is_ref: np.ndarray, floor: float = 0.01
+        ) -> tuple[np.ndarray, pd.DataFrame]:
+    """Normalised connectivity scores of one or more queries.
+
+    cs: (n_sig,) or (n_queries, n_sig) WTCS; groups: (n_sig,) group label of each signature
+    (CMap: "pert_type:cell_id"); is_ref: signatures whose scores define the means (CMap's
+    is_ncs_sig). Positive scores are divided by the mean positive reference score of their
+    group, negative ones by the absolute mean negative score, each mean floored at `floor`.
+    A group without reference scores of a sign falls back to all groups' reference scores.
+    Returns the NCS (same shape as cs) and the means used, per group (of the first query).
+    """
+    cs = np.asarray(cs, dtype=float)
+    one = cs.ndim == 1
+    cs2 = np.atleast_2d(cs)
+    codes, names = pd.factorize(pd.Series(groups), sort=True)
+    is_ref = np.asarray(is_ref, dtype=bool)
+    out = np.zeros_like(cs2)
+    n_groups = len(names)
+    means = {}
+    for sign in (1.0, -1.0):
+        vals = np.where((np.sign(cs2) == sign) & is_ref, cs2, 0.0)
+        cnt = (np.sign(cs2) == sign) & is_ref
+        # Group sums by bincount per query (vectorised over signatures).
+        sums = np.stack([np.bincount(codes, w, n_groups) for w in vals])
+        nums = np.stack([np.bincount(codes, c, n_groups) for c in cnt.astype(float)])
+        overall = np.abs(vals.sum(1)) / np.maximum(cnt.sum(1), 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mu = np.where(nums > 0, np.abs(sums) / nums, overall[:, None])
+        mu = np.maximum(mu, floor)
+        means[sign] = mu
+        sel = np.sign(cs2) == sign
+        out[sel] = (cs2 / mu[:, codes])[sel]
+    report = pd.DataFrame({"group": list(names), "pos_mean": means[1.0][0],
+                           "neg_mean": -means[-1.0][0]})
+    return (out[0] if one else out), report
+
+
+def _ecdf_below(values: np.ndarray):
+    """(v, f): sorted unique values and the share of `values` strictly below each (MATLAB
+    cdfcalc's yCDF(1:end-1))."""
+    v, counts = np.unique(values, return_counts=True)
+    f = np.concatenate([[0.0], np.cumsum(counts)[:-1]]) / len(values)
+    return v, f
+
+
+def _interp(v: np.ndarray, f: np.ndarray, x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, v[0], v[-1])
+    if len(v) < 2:
+        return np.full_like(x, f[0], dtype=float)
+    return PchipInterpolator(v, f)(x)
+
+
+def _fdr_tail(x_trt, x_null, xq, right):
+    trt_q = _interp(*_ecdf_below(x_trt), xq)
+    null_q = _interp(*_ecdf_below(x_null), xq)
+    if right:
+        q = np.clip((1 - null_q) / (1 - trt_q + EPS), EPS, 1)
+    else:
+        q = np.clip(null_q / (trt_q + EPS), EPS, 1)
+    # Beyond the most extreme null score every raw q is ~0: interpolate linearly from the
+    # smallest q-value's score to eps at the most extreme score (cmapM null_adjust).
+    sign = 1 if right else -1
+    edge = sign * xq > sign * xq[np.argmin(q)]
+    if edge.any():
+        idx = np.flatnonzero(edge)
+        k = idx[np.argmin(sign * xq[idx])]
+        x0, y0 = xq[k], q[k]
+        x1 = xq.max() if right else xq.min()
+        m = (EPS - y0) / (EPS + (x1 - x0))
+        fix = sign * xq >= sign * x0
+        q[fix] = np.maximum(m * (xq[fix] - x1), 0.0)  # max: no -0.0 at x1
+    # Monotone in the score: running minimum from the centre outwards (stable order).
+    order = np.argsort(sign * xq, kind="stable")
+    q[order] = np.minimum.accumulate(q[order])
+    return q
+
+
+def fdr_gsea(ncs_all: np.ndarray, is_null: np.ndarray) -> np.ndarray:
+    """GSEA-style FDR q-value of every score in ncs_all against the scores flagged is_null
+    (cmapM Gutc.computeFDRGsea with null adjustment and smoothing); q = 1 for zero scores and
+    for a sign with at most two treatment or null scores."""
+    x = np.asarray(ncs_all, dtype=float)
+    is_null = np.asarray(is_null, dtype=bool)
+    q = np.ones_like(x)
+    for right in (True, False):
+        side = x > 0 if right else x < 0
+        trt, null = side & ~is_null, side & is_null
+        if trt.sum() > 2 and null.sum() > 2:
+            q[side] = _fdr_tail(x[trt], x[null], x[side], right)
+    return q
+
+
+@numba.njit(parallel=True, cache=True)
+def _count_below(ref_sorted, x, out):
+    for j in numba.prange(x.shape[0]):
+        out[j] = np.searchsorted(ref_sorted[:, j], abs(x[j]), side="left")
+
+
+def tau(ncs_query: np.ndarray, ref_sorted: np.ndarray) -> np.ndarray:
+    """tau of each signature: sign(ncs) x 100 x share of reference queries whose |NCS| on that
+    signature is below |ncs| (Subramanian 2017). ref_sorted: (n_ref, n_sig) |NCS| of the
+    reference queries, sorted within each signature (reference_background)."""
+    q = np.asarray(ncs_query, dtype=np.float64)
+    n_ref = ref_sorted.shape[0]
+    if n_ref == 0:
+        return np.full_like(q, np.nan)
+    below = np.zeros(len(q), dtype=np.int64)
+    _count_below(ref_sorted, q, below)
+    return np.sign(q) * 100.0 * below / n_ref
+
+
+def max_quantile(values, q_low: float = 33, q_high: float = 67) -> float:
+    """The q_low or q_high percentile (MATLAB prctile, i.e. numpy 'hazen'), whichever has the
+    larger magnitude (the low one on ties), as cmapM max_quantile."""
+    lo, hi = np.percentile(np.asarray(values, dtype=float), [q_low, q_high], method="hazen")
+    return float(hi if abs(lo) < abs(hi) else lo)
+
+
+def summarise(table: pd.DataFrame, columns: list[str], by: list[str],
+              q_low: float = 33, q_high: float = 67) -> pd.DataFrame:
+    """Max-quantile of `columns` per group of `by` (sorted groups), with the group sizes."""
+    g = table.groupby(by, sort=True)
+    out = g[columns].agg(lambda s: max_quantile(s, q_low, q_high))
+    out.insert(0, "n_signatures", g.size())
+    return out.reset_index()
+
+
+@dataclass
+class QueryResult:
+    """One query scored against a store: a table per signature and the NCS means."""
+
+    signatures: pd.DataFrame
+    ncs_means: pd.DataFrame
+
+
+def _groups(info: pd.DataFrame) -> np.ndarray:
+    """CMap's normalisation groups: perturbagen type and cell line."""
+    return (info["pert_type"].astype(str) + ":" + info["cell_id"].astype(str)).to_numpy()
+
+
+def score_queries(store, queries: dict[str, tuple[np.ndarray, np.ndarray]], weighted: bool,
+                  background: np.ndarray | None, floor: float = 0.01, null_queries: int = 10,
+                  null_signatures: int = 5_000, seed: int = 0) -> dict[str, QueryResult]:
+    """Score up/down queries (row indices into the store) against every signature: ES up and
+    down, WTCS, NCS, FDR and tau, all queries in one pass over the store.
+
+    store: a bloodsig.cmapstore.Store. background: sorted reference |NCS| for tau
+    (reference_background). FDR uses the store's null signatures (is_null_sig) as CMap does;
+    when it flags none, the null scores are those of `null_queries` random gene sets of the
+    query's sizes (GSEA's gene-set permutation; shared by queries of equal sizes) on a seeded
+    sample of `null_signatures` signatures, normalised with the query's own group means.
+    """
+    info = store.signatures
+    n_sig = len(info)
+    names = list(queries)
+    rng = np.random.default_rng(seed)
+    use_null_sigs = bool(info["is_null_sig"].any())
+    sets = [g for name in names for g in queries[name]]
+    log.info("scoring %d queries on %d signatures", len(names), n_sig)
+    es = enrichment_scores(store.ranks, store.scores, sets, weighted=weighted)
+    # The null depends on a query only through its list sizes: queries of equal sizes in a
+    # batch share one set of random queries.
+    null_es = {}
+    if not use_null_sigs and null_queries > 0:
+        cols = np.sort(rng.choice(n_sig, min(null_signatures, n_sig), replace=False))
+        sizes = list(dict.fromkeys((len(up), len(down)) for up, down in queries.values()))
+        null_sets = []
+        for n_up, n_down in sizes:
+            for _ in range(null_queries):
+                perm = rng.permutation(store.n_genes)
+                null_sets += [perm[:n_up], perm[n_up:n_up + n_down]]
+        scores = enrichment_scores(store.ranks, store.scores, null_sets, weighted=weighted,
+                                   columns=cols)
+        per = 2 * null_queries
+        null_es = {size: scores[k * per:(k + 1) * per] for k, size in enumerate(sizes)}
+    # Group labels are factorised once per batch; the NCS means report names them.
+    codes, labels = pd.factorize(pd.Series(_groups(info)), sort=True)
+    is_ref = info["is_ncs_sig"].to_numpy(bool)
+    results = {}
+    for i, name in enumerate(names):
+        cs = wtcs(es[2 * i], es[2 * i + 1])
+        nc, means = ncs(cs, codes, is_ref, floor)
+        if use_null_sigs:
+            q = fdr_gsea(nc, info["is_null_sig"].to_numpy(bool))
+        elif null_es:
+            block = null_es[tuple(len(g) for g in queries[name])]
+            null_ncs = _normalise_like(wtcs(block[0::2], block[1::2]), means, codes[cols])
+            pooled = np.concatenate([nc, null_ncs.ravel()])
+            flags = np.concatenate([np.zeros(n_sig, bool), np.ones(null_ncs.size, bool)])
+            q = fdr_gsea(pooled, flags)[:n_sig]
+        else:
+            q = np.ones(n_sig)
+        means["group"] = np.asarray(labels)[means["group"].to_numpy(int)]
+        table = info[["sig_id", "pert_id", "pert_name", "pert_type", "cell_id"]].copy()
+        table["es_up"], table["es_down"] = es[2 * i], es[2 * i + 1]
+        table["wtcs"], table["ncs"], table["fdr_q"] = cs, nc, q
+        table["tau"] = tau(nc, background) if background is not None else np.nan
+        results[name] = QueryResult(table, means)
+    return results
+
+
+def _normalise_like(cs_null: np.ndarray, means: pd.DataFrame, codes: np.ndarray) -> np.ndarray:
+    """NCS of null WTCS (n_null, len(codes)) with a query's group means (from ncs, whose
+    groups were the integer codes 0..n-1)."""
+    pos = means["pos_mean"].to_numpy()[codes]
+    neg = -means["neg_mean"].to_numpy()[codes]
+    return np.where(cs_null > 0, cs_null / pos, np.where(cs_null < 0, cs_null / neg, 0.0))
+
+
+def reference_queries(store, n_queries: int, n_genes: int, seed: int
+                      ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Reference queries for tau: the top and bottom `n_genes` genes (by rank) of a seeded
+    sample of reference (is_ncs_sig) signatures, as CMap's touchstone queries are built from
+    its signatures' extremes."""
+    info = store.signatures
+    pool = np.flatnonzero(info["is_ncs_sig"].to_numpy(bool))
+    if len(pool) == 0:
+        raise InputError("no reference signatures (is_ncs_sig) in the store", path=store.path)
+    rng = np.random.default_rng(seed)
+    picks = np.sort(rng.choice(pool, min(n_queries, len(pool)), replace=False))
+    n = min(n_genes, store.n_genes // 4)
+    out = []
+    for s in picks:
+        rank = np.asarray(store.ranks[:, s])
+        order = np.argsort(rank, kind="stable")
+        out.append((order[:n], order[::-1][:n]))
+    return out
+
+
+def reference_background(store, queries, weighted: bool, floor: float = 0.01) -> np.ndarray:
+    """|NCS| of the reference queries on every signature, sorted within each signature:
+    (n_queries, n_sig) float32, the lookup of tau."""
+    sets = [g for pair in queries for g in pair]
+    log.info("reference background: %d queries on %d signatures", len(queries),
+             store.ranks.shape[1])
+    es = enrichment_scores(store.ranks, store.scores, sets, weighted=weighted)
+    info = store.signatures
+    nc, _ = ncs(wtcs(es[0::2], es[1::2]), _groups(info), info["is_ncs_sig"].to_numpy(bool),
+                floor)
+    return np.sort(np.abs(nc), axis=0).astype(np.float32)
+
+
+def summarise_perturbagens(table: pd.DataFrame, q_low: float = 33, q_high: float = 67
+                           ) -> pd.DataFrame:
+    """Per perturbagen: max-quantile of NCS and tau per cell line, then across cell lines;
+    the smallest FDR of its signatures and its number of cell lines."""
+    cols = ["ncs", "tau"]
+    by_cell = summarise(table, cols, ["pert_id", "pert_name", "cell_id"], q_low, q_high)
+    summary = summarise(by_cell, cols, ["pert_id", "pert_name"], q_low, q_high)
+    summary = summary.rename(columns={"n_signatures": "n_cell_lines"})
+    fdr = table.groupby("pert_id")["fdr_q"].min()
+    n_sig = table.groupby("pert_id").size()
+    summary["n_signatures"] = summary["pert_id"].map(n_sig).to_numpy()
+    summary["min_fdr_q"] = summary["pert_id"].map(fdr).to_numpy()
+    return summary
+
+
+def candidates(summary: pd.DataFrame, compounds: pd.DataFrame, max_fdr: float,
+               require_moa: bool, direction: str = "reversing", top: int | None = None
+               ) -> pd.DataFrame:
+    """Ranked drug candidates: perturbagens with min FDR below max_fdr whose summary NCS has the
+    wanted sign (reversing: negative), annotated with mechanism of action and targets; with
+    require_moa only those with a known mechanism. Ordered by summary tau (then NCS)."""
+    merged = summary.merge(compounds[["pert_id", "moa", "target"]], on="pert_id", how="left")
+    sign = -1 if direction == "reversing" else 1
+    keep = (merged["min_fdr_q"] < max_fdr) & (np.sign(merged["ncs"]) == sign)
+    if require_moa:
+        keep &= merged["moa"].fillna("").astype(str).str.strip().ne("")
+    out = merged[keep].copy()
+    out["_t"] = sign * out["tau"].fillna(0)
+    out["_n"] = sign * out["ncs"]
+    out = out.sort_values(["_t", "_n", "pert_id"], ascending=[False, False, True])
+    out = out.drop(columns=["_t", "_n"]).reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out.head(top) if top else out
+
+
+def query_sets(store, queries: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{query: (up rows, down rows)} of a queries table (query, direction, gene_id) in the
+    store's row order; genes absent from the store are an error naming them."""
+    row = pd.Series(np.arange(store.n_genes), index=store.genes["gene_id"].astype(str))
+    ids = queries["gene_id"].astype(str)
+    missing = ~ids.isin(row.index)
+    if missing.any():
+        raise InputError(f"gene id '{ids[missing].iloc[0]}' of query "
+                         f"'{queries['query'][missing].iloc[0]}' is not in the store",
+                         path=store.path)
+    out = {}
+    for name, q in queries.groupby("query", sort=False):
+        out[str(name)] = tuple(row[ids[q.index][q["direction"] == d]].to_numpy()
+                               for d in ("up", "down"))
+    return out
+
+
+def analyse_queries(store, queries: pd.DataFrame, background: np.ndarray | None,
+                    settings: dict, seed: int) -> dict[str, dict[str, pd.DataFrame]]:
+    """Score every query of a queries table in one batch and summarise it.
+
+    settings (config connectivity): weighted, ncs_floor, null_queries, null_signatures,
+    summary_quantiles,
+    candidates {direction, max_fdr, require_moa, qc_pass, top}. Returns per query the
+    tables "signatures" (per signature, by NCS), "perturbagens" (max-quantile summaries) and
+    "candidates" (filtered and ranked).
+    """
+    results = score_queries(store, query_sets(store, queries), settings["weighted"],
+                            background, settings["ncs_floor"], settings["null_queries"],
+                            settings["null_signatures"], seed)
+    q_low, q_high = settings["summary_quantiles"]
+    filt = settings["candidates"]
+    out = {}
+    for name, res in results.items():
+        sigs = res.signatures
+        kept = sigs[store.signatures["qc_pass"].to_numpy(bool)] if filt["qc_pass"] else sigs
+        summary = summarise_perturbagens(kept, q_low, q_high)
+        cands = candidates(summary, store.compounds, filt["max_fdr"], filt["require_moa"],
+                           filt["direction"], filt["top"])
+        out[name] = {"signatures": sigs.sort_values(["ncs", "sig_id"], kind="stable")
+                     .reset_index(drop=True),
+                     "perturbagens": summary.sort_values(["ncs", "pert_id"], kind="stable")
+                     .reset_index(drop=True),
+                     "candidates": cands, "ncs_means": res.ncs_means}
+    return out

@@ -1,0 +1,166 @@
+"""bloodsig.connectivity: the CMap scores against direct definitions and hand-worked values."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bloodsig import connectivity as cn
+
+
+def naive_es(rank: np.ndarray, score: np.ndarray, genes: np.ndarray, weighted: bool) -> float:
+    """GSEA running sum walked gene by gene over the whole ranked list; the ES is its value
+    of largest magnitude."""
+    n, k = len(rank), len(genes)
+    order = np.argsort(rank)
+    in_set = np.isin(order, genes)
+    w = np.abs(score[order].astype(float)) if weighted else np.ones(n)
+    step = np.where(in_set, w / w[in_set].sum(), -1.0 / (n - k))
+    walk = np.cumsum(step)
+    return float(walk[np.argmax(np.abs(walk))])
+
+
+def random_store(n_genes=300, n_sig=40, seed=0):
+    rng = np.random.default_rng(seed)
+    scores = rng.standard_normal((n_genes, n_sig)).astype(np.float32)
+    ranks = np.argsort(np.argsort(-scores, axis=0), axis=0).astype(np.int16) + 1
+    return ranks, scores, rng
+
+
+@pytest.mark.parametrize("weighted", [True, False])
+def test_es_matches_the_full_running_sum(weighted):
+    ranks, scores, rng = random_store()
+    sets = [rng.choice(300, size, replace=False) for size in (5, 17, 60)]
+    es = cn.enrichment_scores(ranks, scores, sets, weighted=weighted)
+    for s, genes in enumerate(sets):
+        for j in range(ranks.shape[1]):
+            expected = naive_es(ranks[:, j], scores[:, j], genes, weighted)
+            # Unweighted walks can reach +m and -m exactly; CMap keeps the first of those
+            # hits, so only the magnitude is compared there.
+            assert abs(es[s, j]) == pytest.approx(abs(expected), abs=1e-12)
+            if weighted:
+                assert es[s, j] == pytest.approx(expected, abs=1e-12)
+
+
+def test_planted_set_scores_high_and_batches_equal_single_runs():
+    ranks, scores, rng = random_store()
+    top = np.argsort(ranks[:, 0])[:20]  # the 20 most up-regulated genes of signature 0
+    bottom = np.argsort(ranks[:, 0])[-20:]
+    es = cn.enrichment_scores(ranks, scores, [top, bottom])
+    assert es[0, 0] > 0.9 and es[1, 0] < -0.9
+    single = [cn.enrichment_scores(ranks, scores, [g])[0] for g in (top, bottom)]
+    np.testing.assert_array_equal(es, np.vstack(single))
+    cols = np.array([3, 0, 7])
+    np.testing.assert_array_equal(cn.enrichment_scores(ranks, scores, [top], columns=cols)[0],
+                                  es[0, cols])
+    with pytest.raises(ValueError, match="outside"):
+        cn.enrichment_scores(ranks, scores, [np.array([300])])
+
+
+def test_wtcs_zero_rule():
+    up = np.array([0.3, 0.3, -0.4, 0.0, 0.5])
+    down = np.array([0.2, -0.2, 0.1, 0.0, 0.0])
+    np.testing.assert_allclose(cn.wtcs(up, down), [0.0, 0.25, -0.25, 0.0, 0.25])
+
+
+def test_ncs_divides_by_group_means_of_reference_signatures_with_floor():
+    cs = np.array([0.4, 0.2, -0.3, -0.1, 0.005, 0.5, -0.2, 0.9])
+    groups = np.array(["a", "a", "a", "a", "b", "b", "b", "a"])
+    is_ref = np.array([True, True, True, True, True, True, True, False])
+    ncs, means = cn.ncs(cs, groups, is_ref)
+    # group a: positive mean (0.4 + 0.2) / 2 = 0.3, negative mean 0.2; the 0.9 is not reference
+    # group b: positive mean (0.005 + 0.5) / 2 = 0.2525, negative 0.2
+    np.testing.assert_allclose(ncs, [4 / 3, 2 / 3, -1.5, -0.5, 0.005 / 0.2525, 0.5 / 0.2525,
+                                     -1.0, 3.0])
+    assert means.set_index("group").loc["a", "pos_mean"] == pytest.approx(0.3)
+    tiny, _ = cn.ncs(np.array([0.001, 0.002]), np.array(["c", "c"]), np.array([True, True]))
+    np.testing.assert_allclose(tiny, [0.1, 0.2])  # mean 0.0015 floored at 0.01
+
+
+def test_fdr_is_small_beyond_the_null_large_inside_and_monotone():
+    rng = np.random.default_rng(1)
+    null = rng.normal(0, 1, 2000)
+    strong = np.r_[rng.normal(6, 0.5, 40), -rng.normal(6, 0.5, 40)]
+    trt = np.concatenate([rng.normal(0, 1, 500), strong])
+    q = cn.fdr_gsea(np.concatenate([trt, null]), np.r_[np.zeros(580, bool), np.ones(2000, bool)])
+    q_trt = q[:580]
+    assert (q_trt[500:] < 0.01).all()
+    assert np.median(q_trt[:500]) > 0.5
+    assert ((q >= 0) & (q <= 1)).all()
+    pos = trt > 0
+    order = np.argsort(trt[pos])
+    assert (np.diff(q_trt[pos][order]) <= 1e-12).all()
+    few = cn.fdr_gsea(np.array([1.0, 2.0, -1.0, 3.0]), np.array([False, False, True, True]))
+    np.testing.assert_array_equal(few, 1.0)
+
+
+def test_tau_counts_reference_queries_below():
+    ref = np.sort(np.abs(np.array([[0.5, -2.0], [1.5, 0.1], [-3.0, 0.2], [0.8, 0.3]])), axis=0)
+    np.testing.assert_allclose(cn.tau(np.array([-1.0, 0.25]), ref.astype(np.float32)),
+                               [-50.0, 50.0])
+
+
+def test_max_quantile_follows_matlab_prctile():
+    assert cn.max_quantile([1, 2, 3, 4]) == pytest.approx(3.18)
+    assert cn.max_quantile([-5, -4, 1, 2]) == pytest.approx(-4.18)
+    assert cn.max_quantile([2.0]) == 2.0
+
+
+def test_summaries_and_candidates():
+    table = pd.DataFrame({
+        "pert_id": ["p1"] * 4 + ["p2"] * 2 + ["p3"] * 2,
+        "pert_name": ["one"] * 4 + ["two"] * 2 + ["three"] * 2,
+        "cell_id": ["A", "A", "B", "B", "A", "B", "A", "B"],
+        "ncs": [-2.0, -1.0, -1.5, -1.5, 1.0, 2.0, -1.0, -1.2],
+        "tau": [-99.0, -90, -95, -95, 80, 90, -70, -75],
+        "fdr_q": [0.001, 0.2, 0.01, 0.02, 0.001, 0.01, 0.5, 0.4]})
+    summary = cn.summarise_perturbagens(table).set_index("pert_id")
+    assert summary.loc["p1", "n_cell_lines"] == 2 and summary.loc["p1", "n_signatures"] == 4
+    assert summary.loc["p1", "ncs"] == pytest.approx(cn.max_quantile(
+        [cn.max_quantile([-2.0, -1.0]), -1.5]))
+    compounds = pd.DataFrame({"pert_id": ["p1", "p2", "p3"], "moa": ["x", "y", ""],
+                              "target": ["T1|T2", "T3", "T4"]})
+    cands = cn.candidates(summary.reset_index(), compounds, 0.05, require_moa=True)
+    assert cands["pert_id"].tolist() == ["p1"]  # p2 mimics, p3 fails FDR (and has no MoA)
+    assert cn.candidates(summary.reset_index(), compounds, 0.05, True, "mimicking")[
+        "pert_id"].tolist() == ["p2"]
+
+
+def small_store(null_flags: bool):
+    from bloodsig.cmapstore import Store, rank_descending
+
+    rng = np.random.default_rng(5)
+    n_genes, n_sig = 400, 120
+    scores = rng.standard_normal((n_sig, n_genes)).astype(np.float32)
+    up, down = np.arange(20), np.arange(20, 40)
+    scores[:6, up] -= 3  # six signatures reverse the query
+    scores[:6, down] += 3
+    info = pd.DataFrame({"sig_id": [f"s{i}" for i in range(n_sig)],
+                         "pert_id": [f"p{i // 3}" for i in range(n_sig)],
+                         "pert_name": [f"d{i // 3}" for i in range(n_sig)],
+                         "pert_type": "trt_cp", "cell_id": np.tile(["A", "B", "C"], n_sig // 3),
+                         "qc_pass": True, "is_ncs_sig": True,
+                         "is_null_sig": (np.arange(n_sig) >= 60) & null_flags})
+    store = Store(None, rank_descending(scores).T.astype(np.int16), scores.T.copy(),
+                  pd.DataFrame({"gene_id": [str(i) for i in range(n_genes)]}), info,
+                  pd.DataFrame(columns=["pert_id", "moa", "target"]), {})
+    return store, up, down
+
+
+@pytest.mark.parametrize("null_flags", [True, False])
+def test_score_queries_finds_planted_reversers(null_flags):
+    store, up, down = small_store(null_flags)
+    queries = {"q": (up, down)}
+    refs = cn.reference_queries(store, 30, 20, seed=1)
+    background = cn.reference_background(store, refs, weighted=True)
+    assert background.shape == (30, 120) and (np.diff(background, axis=0) >= 0).all()
+    res = cn.score_queries(store, queries, True, background, null_queries=10,
+                           null_signatures=50, seed=2)["q"].signatures
+    np.testing.assert_allclose(res["wtcs"], cn.wtcs(res["es_up"], res["es_down"]))
+    lowest = res.nsmallest(6, "ncs")
+    assert set(lowest["sig_id"]) == {f"s{i}" for i in range(6)}
+    assert (lowest["ncs"] < -1.5).all() and (lowest["fdr_q"] < 0.05).all()
+    assert (lowest["tau"] < -90).all()
+    assert res["fdr_q"].iloc[6:].median() > 0.2
+    again = cn.score_queries(store, queries, True, background, null_queries=10,
+                             null_signatures=50, seed=2)["q"].signatures
+    pd.testing.assert_frame_equal(res, again)
