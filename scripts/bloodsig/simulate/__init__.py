@@ -21,11 +21,15 @@ Layout under outdir (TSV with a header unless noted):
                 subgroup_genes.tsv, cell_proportions.tsv, repeats.tsv, pathways.tsv,
                 compounds.tsv, params.yaml
 
+The genes of one case-control decoy of pathways.gmt (PROGRESSION_PATHWAY) rise as ALSFRS-R falls
+among cases (truth/params.yaml `progression`): the planted signal of the ALSFRS-R quartile GSEA.
+
 Command line: `python -m bloodsig.simulate OUTDIR [--seed N] [--scale demo|paper] [--no-reads]`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +53,7 @@ DNAM_LOG_SD = 0.1  # relative error of the methylation-based estimate of each sh
 FLOW_LOG_SD = 0.03  # flow cytometry is closer to the truth
 BATCHES = tuple(f"B{i}" for i in range(1, 7))
 BATCH_LIBRARY = ("polyA",) * 3 + ("rRNA_depletion",) * 3
+PROGRESSION_PATHWAY = "HALLMARK_INTERFERON_ALPHA_RESPONSE"  # a case-control decoy
 _STREAMS = ("genes", "biology", "discovery", "cells", "external", "reads", "genesets",
             "tissue", "cmap")
 
@@ -71,6 +76,12 @@ def write_demo(outdir, seed: int, scale: str = "demo", reads: bool = True) -> No
     rng = _streams(seed)
     genes = make_genes(SCALES[scale]["n_genes"], rng["genes"])
     bio = cohort.make_biology(genes, rng["biology"])
+    # Gene sets come first (their own stream): the members of one decoy pathway follow ALSFRS-R
+    # among cases, a planted signal for preranked GSEA of the ALSFRS-R quartile contrast.
+    gmts, set_truth = make_genesets(bio, rng["genesets"])
+    members = _gmt_members(gmts["pathways.gmt"])[PROGRESSION_PATHWAY]
+    bio = dataclasses.replace(bio, progression_rows=np.flatnonzero(
+        genes["gene_name"].isin(members).to_numpy()))
     design = cohort.CohortDesign(n_samples=SCALES[scale]["n_samples"],
                                  case_fraction=CASE_FRACTION, batches=BATCHES,
                                  batch_library=BATCH_LIBRARY)
@@ -82,7 +93,6 @@ def write_demo(outdir, seed: int, scale: str = "demo", reads: bool = True) -> No
     if reads:
         external.write_external_reads(outdir, bio, ext, ext_rows, rng["reads"])
 
-    gmts, set_truth = make_genesets(bio, rng["genesets"])
     for name, text in gmts.items():
         write_text(text, outdir / "genesets" / name)
     for name, table in make_tissue_tables(bio, rng["tissue"]).items():
@@ -90,6 +100,10 @@ def write_demo(outdir, seed: int, scale: str = "demo", reads: bool = True) -> No
     cmap = make_cmap(bio, rng["cmap"])
     _write_cmap(outdir / "cmap", cmap)
     _write_truth(outdir / "truth", seed, scale, bio, disc, ext, set_truth, cmap["truth"])
+
+
+def _gmt_members(text: str) -> dict[str, list[str]]:
+    return {f[0]: f[2:] for f in (line.split("\t") for line in text.splitlines())}
 
 
 def _write_discovery(path: Path, bio: cohort.Biology, disc: cohort.Cohort,
@@ -184,6 +198,11 @@ def _write_truth(path: Path, seed: int, scale: str, bio: cohort.Biology, disc: c
                       "log2fc_own_module": cohort.SUBGROUP_UP_LOG2FC,
                       "log2fc_other_module": "negative, so that the cases' mean equals the "
                                              "controls'"},
+        "progression": {"pathway": PROGRESSION_PATHWAY, "collection": "pathways",
+                        "n_genes": len(bio.progression_rows),
+                        "log2fc_per_sd_lower_alsfrs_r": cohort.PROGRESSION_LOG2FC_PER_SD,
+                        "note": "cases only, centred on the cases' mean ALSFRS-R; expression "
+                                "rises as ALSFRS-R falls (positive NES for low vs high)"},
         "sex_mislabels": int(wrong.sum()),
         "batches": dict(zip(BATCHES, BATCH_LIBRARY, strict=True)),
         "external": {"n_samples": len(ext.samples), "n_genes": int(ext.counts.shape[0]),

@@ -8,9 +8,11 @@ Log-mean of gene g in sample j (natural log, before scaling to the library size)
 
     log mu_gj = base_g + log(sum_k p_jk S_gk) + ln2 * (lfc_g * case_j + sub_g,s(j))
                 + prep_g,l(j) + batch_g,b(j) + sex_g,j + age_g * (age_j - 60)
-                + sd_surv * z_g,i(j) + e_g,i(j) + globin_j
+                + sd_surv * z_g,i(j) + e_g,i(j) + globin_j + ln2 * prog_g * a_i(j)
 
-with i(j) the patient of sample j (repeat samples share e and z). Counts are gamma-Poisson
+with i(j) the patient of sample j (repeat samples share e and z); a_i is minus the
+standardised ALSFRS-R of case i (0 for controls) and prog_g is non-zero for the progression
+genes only. Counts are gamma-Poisson
 (negative binomial) with dispersion phi_g = (bcv_g / 2)^2 about mu; e_g,i ~ N(0, 0.85 bcv_g)
 carries most of the biological variation, so the total biological CV is about bcv_g, which
 falls from about 0.5 for rare transcripts to 0.2 for abundant ones.
@@ -18,7 +20,7 @@ falls from about 0.5 for rare transcripts to 0.2 for abundant ones.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -32,6 +34,7 @@ SUBGROUPS = ("inflammatory", "non_inflammatory")
 SUBGROUP_UP_LOG2FC = 1.0  # a subgroup's own module, relative to controls
 INFLAMMATORY_FRACTION = 0.45  # of cases
 SURVIVAL_SD = 0.5  # sd (natural log) of a survival gene's patient-level expression
+PROGRESSION_LOG2FC_PER_SD = 0.10  # progression genes: log2 change per sd of lower ALSFRS-R
 SAMPLE_COLUMNS = ("sample_id", "patient_id", "group", "sex", "age", "gPC1", "gPC2", "gPC3",
                   "gPC4", "batch", "library_type", *CLINICAL_COLUMNS)
 
@@ -52,6 +55,9 @@ class Biology:
     survival_rows: np.ndarray  # row indices of the survival genes
     survival_log_hr: np.ndarray  # log hazard ratio per sd of each survival gene's expression
     age_effect: np.ndarray  # natural log per year of age
+    # Genes whose expression among cases follows ALSFRS-R (a pathway for preranked GSEA):
+    # PROGRESSION_LOG2FC_PER_SD per sd of ALSFRS-R below the cases' mean. Set by write_demo.
+    progression_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
 
     @property
     def de_rows(self) -> np.ndarray:
@@ -246,6 +252,13 @@ def simulate_cohort(bio: Biology, design: CohortDesign, rng: np.random.Generator
     log_mu += bio.prep_effect[rows][:, lib_idx] + batch_effect[rows][:, batch_idx]
     log_mu += bio.age_effect[rows, None] * (age - 60)[None, :]
     log_mu += noise_p[rows][:, pidx]
+    # Progression genes rise as ALSFRS-R falls among cases (centred on the cases' mean, so
+    # they are no case-control DEGs).
+    prog_pos = np.flatnonzero(np.isin(rows, bio.progression_rows))
+    if len(prog_pos) and is_case_p.sum() > 1:
+        alsfrs = clinical["alsfrs_r"].to_numpy(dtype=float, na_value=np.nan)
+        z = np.nan_to_num(-(alsfrs - np.nanmean(alsfrs)) / np.nanstd(alsfrs))
+        log_mu[prog_pos] += LN2 * PROGRESSION_LOG2FC_PER_SD * z[pidx][None, :]
     log_mu[g_role == "xist"] -= LN2 * 9 * male
     log_mu[g_role == "chrY"] -= LN2 * 12 * ~male
     log_mu[g_role == "globin"] += globin_factor

@@ -1,0 +1,196 @@
+# Stage enrich: over-representation of up and down DEGs in gene-set collections (per DE
+# analysis), terms gained/lost with cell adjustment, enrichment map (GraphML for Cytoscape),
+# preranked GSEA of a contrast, and overlap with published DEG lists.
+
+ENRICH = config.get("enrich", {})
+COLLECTIONS = ENRICH.get("collections", {})
+ENRICH_MAP = ENRICH.get("enrichment_map", {})
+GSEA = ENRICH.get("gsea", {})
+OVERLAP = ENRICH.get("overlap", {})
+PUBLISHED = OVERLAP.get("published", {})
+
+# Names that must refer to a DE analysis or a collection: refuse a typo before anything runs.
+for _key, _names, _known, _what in (
+    ("analyses", ENRICH.get("analyses", []), ANALYSES, "de: analyses"),
+    ("compare", list(ENRICH.get("compare", {}).values()), ANALYSES, "de: analyses"),
+    ("enrichment_map: analyses", ENRICH_MAP.get("analyses", []), ANALYSES, "de: analyses"),
+    ("enrichment_map: collection", [ENRICH_MAP.get("collection")] if ENRICH_MAP else [],
+     COLLECTIONS, "enrich: collections"),
+    ("gsea: analyses", GSEA.get("analyses", []), ANALYSES, "de: analyses"),
+    ("gsea: collections", GSEA.get("collections", []), COLLECTIONS, "enrich: collections"),
+    ("overlap: analysis", [OVERLAP["analysis"]] if OVERLAP else [], ANALYSES, "de: analyses"),
+):
+    for _name in _names:
+        if _name not in _known:
+            raise ValueError(f"config: enrich: {_key}: '{_name}' is not in {_what}")
+
+
+wildcard_constraints:
+    collection="|".join(COLLECTIONS) or "none",
+    published="|".join(PUBLISHED) or "none",
+
+
+# GMT file (and id map) of each collection, as rule inputs.
+COLLECTION_FILES = {name: [spec["gmt"]] + ([spec["id_map"]] if spec.get("id_map") else [])
+                    for name, spec in COLLECTIONS.items()}
+
+
+STAGE_TARGETS["enrich"] = lambda: expand(
+    "results/{cohort}/enrich/{analysis}/ora_{collection}.{ext}", cohort=DISCOVERY,
+    analysis=ENRICH.get("analyses", []), collection=COLLECTIONS, ext=["tsv", "png"],
+) + (
+    expand("results/{cohort}/enrich/compare_{collection}.tsv", cohort=DISCOVERY,
+           collection=COLLECTIONS) if "compare" in ENRICH else []
+) + (
+    expand("results/{cohort}/enrich/{analysis}/map_{collection}.{ext}", cohort=DISCOVERY,
+           analysis=ENRICH_MAP["analyses"], collection=ENRICH_MAP["collection"],
+           ext=["graphml", "tsv", "png"]) if ENRICH_MAP else []
+) + (
+    expand("results/{cohort}/enrich/{analysis}/gsea_{collection}.{ext}", cohort=DISCOVERY,
+           analysis=GSEA["analyses"], collection=GSEA["collections"], ext=["tsv", "png"])
+    if GSEA else []
+) + expand(
+    "results/{cohort}/enrich/overlap/{published}_{part}", cohort=DISCOVERY,
+    published=PUBLISHED, part=["tests.tsv", "shared.tsv", "pathways.tsv", "logfc.png"],
+)
+
+
+rule enrich_ora:
+    input:
+        toptable="results/{cohort}/de/{analysis}/toptable.tsv",
+        up="results/{cohort}/de/{analysis}/degs_up.tsv",
+        down="results/{cohort}/de/{analysis}/degs_down.tsv",
+        collection=lambda wc: COLLECTION_FILES[wc.collection],
+    output:
+        table="results/{cohort}/enrich/{analysis}/ora_{collection}.tsv",
+        dotplot=report(
+            "results/{cohort}/enrich/{analysis}/ora_{collection}.png",
+            caption="../resources/report/ora_dotplot.rst",
+            category="Enrichment",
+            subcategory="{analysis}",
+        ),
+    params:
+        spec=lambda wc: COLLECTIONS[wc.collection],
+        enrich=ENRICH,
+    log:
+        "logs/{cohort}/enrich/{analysis}/ora_{collection}.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(2000),
+        runtime=10,
+    conda:
+        PYENV
+    script:
+        "../scripts/enrich_ora.py"
+
+
+rule enrich_compare:
+    input:
+        before=lambda wc: f"results/{wc.cohort}/enrich/{ENRICH['compare']['before']}/ora_{wc.collection}.tsv",
+        after=lambda wc: f"results/{wc.cohort}/enrich/{ENRICH['compare']['after']}/ora_{wc.collection}.tsv",
+    output:
+        table="results/{cohort}/enrich/compare_{collection}.tsv",
+    params:
+        fdr=ENRICH.get("fdr"),
+    log:
+        "logs/{cohort}/enrich/compare_{collection}.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(1000),
+        runtime=5,
+    conda:
+        PYENV
+    script:
+        "../scripts/enrich_compare.py"
+
+
+rule enrich_map:
+    input:
+        toptable="results/{cohort}/de/{analysis}/toptable.tsv",
+        ora="results/{cohort}/enrich/{analysis}/ora_{collection}.tsv",
+        collection=lambda wc: COLLECTION_FILES[wc.collection],
+    output:
+        graphml="results/{cohort}/enrich/{analysis}/map_{collection}.graphml",
+        nodes="results/{cohort}/enrich/{analysis}/map_{collection}.tsv",
+        figure=report(
+            "results/{cohort}/enrich/{analysis}/map_{collection}.png",
+            caption="../resources/report/enrichment_map.rst",
+            category="Enrichment",
+            subcategory="{analysis}",
+        ),
+    params:
+        spec=lambda wc: COLLECTIONS[wc.collection],
+        universe=ENRICH.get("universe"),
+        map=ENRICH_MAP,
+        seed=config["seed"],
+    log:
+        "logs/{cohort}/enrich/{analysis}/map_{collection}.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(2000),
+        runtime=10,
+    conda:
+        PYENV
+    script:
+        "../scripts/enrich_map.py"
+
+
+rule enrich_gsea:
+    input:
+        toptable="results/{cohort}/de/{analysis}/toptable.tsv",
+        collection=lambda wc: COLLECTION_FILES[wc.collection],
+    output:
+        table="results/{cohort}/enrich/{analysis}/gsea_{collection}.tsv",
+        figure=report(
+            "results/{cohort}/enrich/{analysis}/gsea_{collection}.png",
+            caption="../resources/report/gsea.rst",
+            category="Enrichment",
+            subcategory="{analysis}",
+        ),
+    params:
+        spec=lambda wc: COLLECTIONS[wc.collection],
+        gsea=GSEA,
+        seed=config["seed"],
+    log:
+        "logs/{cohort}/enrich/{analysis}/gsea_{collection}.log",
+    threads: 2
+    resources:
+        mem_mb=attempt_mem(4000),
+        runtime=30,
+    conda:
+        PYENV
+    script:
+        "../scripts/enrich_gsea.py"
+
+
+rule enrich_overlap:
+    input:
+        toptable=lambda wc: f"results/{wc.cohort}/de/{OVERLAP['analysis']}/toptable.tsv",
+        up=lambda wc: f"results/{wc.cohort}/de/{OVERLAP['analysis']}/degs_up.tsv",
+        down=lambda wc: f"results/{wc.cohort}/de/{OVERLAP['analysis']}/degs_down.tsv",
+        published=lambda wc: PUBLISHED[wc.published]["path"],
+        collections=[path for files in COLLECTION_FILES.values() for path in files],
+    output:
+        tests="results/{cohort}/enrich/overlap/{published}_tests.tsv",
+        shared="results/{cohort}/enrich/overlap/{published}_shared.tsv",
+        pathways="results/{cohort}/enrich/overlap/{published}_pathways.tsv",
+        figure=report(
+            "results/{cohort}/enrich/overlap/{published}_logfc.png",
+            caption="../resources/report/published_overlap.rst",
+            category="Enrichment",
+            subcategory="published DEG lists",
+        ),
+    params:
+        spec=lambda wc: PUBLISHED[wc.published],
+        collections=COLLECTIONS,
+        enrich=ENRICH,
+    log:
+        "logs/{cohort}/enrich/overlap/{published}.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(2000),
+        runtime=10,
+    conda:
+        PYENV
+    script:
+        "../scripts/enrich_overlap.py"

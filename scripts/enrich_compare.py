@@ -1,0 +1,15 @@
+"""Rule enrich_compare: terms gained and lost between two analyses (e.g. cell adjustment)."""
+
+from bloodsig.io import read_tsv, write_tsv
+from bloodsig.ora import compare_terms
+from bloodsig.script import run
+
+
+def main(smk):
+    cols = ["direction", "term", "FDR"]
+    before = read_tsv(smk.input.before, required=cols, what="ORA table")
+    after = read_tsv(smk.input.after, required=cols, what="ORA table")
+    write_tsv(compare_terms(before, after, smk.params.fdr), smk.output.table)
+
+
+run(main, snakemake)  # noqa: F821

@@ -1,0 +1,24 @@
+"""Rule enrich_gsea: preranked GSEA (gseapy) of one analysis's contrast in one collection."""
+
+from bloodsig import gsea
+from bloodsig.gmt import load_collection
+from bloodsig.io import read_tsv, save_figure, write_tsv
+from bloodsig.plots import enrich as plots
+from bloodsig.script import run
+
+
+def main(smk):
+    settings = smk.params.gsea
+    sets, _ = load_collection(smk.params.spec)
+    tt = read_tsv(smk.input.toptable, required=["gene_name", "logFC", "P.Value"],
+                  what="DE table")
+    ranking = gsea.rank_statistic(tt, path=smk.input.toptable)
+    res = gsea.prerank(ranking, sets, settings["permutations"], smk.params.seed,
+                       settings["min_size"], settings["max_size"], smk.threads)
+    write_tsv(res.table, smk.output.table)
+    title = f"{smk.wildcards.analysis}: {smk.wildcards.collection}"
+    save_figure(plots.gsea_plots(res.table, res.ranking, res.running_es, res.hits,
+                                 settings["plots"], title), smk.output.figure)
+
+
+run(main, snakemake)  # noqa: F821

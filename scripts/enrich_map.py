@@ -1,0 +1,29 @@
+"""Rule enrich_map: enrichment map of one analysis's significant terms (GraphML + figure)."""
+
+from bloodsig import gmt
+from bloodsig.enrichmap import enrichment_map, to_graphml
+from bloodsig.io import read_tsv, save_figure, write_text, write_tsv
+from bloodsig.ora import universe_genes
+from bloodsig.plots import enrich as plots
+from bloodsig.script import run
+
+
+def main(smk):
+    settings, spec = smk.params.map, smk.params.spec
+    sets, _ = gmt.load_collection(spec)
+    tt = read_tsv(smk.input.toptable, required=["gene_name"], what="DE table")
+    # Similarities use the members the ORA counted (those in its universe).
+    sets = gmt.restrict(sets, universe_genes(tt["gene_name"], sets, smk.params.universe),
+                        path=spec["gmt"])
+    table = read_tsv(smk.input.ora, required=["direction", "term", "FDR", "pvalue", "Count",
+                                              "set_size"], what="ORA table")
+    emap = enrichment_map(table, sets, settings["fdr"], settings["similarity"],
+                          settings["cutoff"])
+    write_text(to_graphml(emap), smk.output.graphml)
+    write_tsv(emap.nodes, smk.output.nodes)
+    title = f"{smk.wildcards.analysis}: {smk.wildcards.collection}, FDR < {settings['fdr']:g}"
+    save_figure(plots.enrichment_map_figure(emap.nodes, emap.edges, smk.params.seed, title),
+                smk.output.figure)
+
+
+run(main, snakemake)  # noqa: F821

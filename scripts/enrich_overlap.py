@@ -1,0 +1,40 @@
+"""Rule enrich_overlap: a cohort's DEGs vs one published DEG list (Fisher tests, logFC
+correlation of the shared DEGs, pathways of the shared DEGs)."""
+
+import pandas as pd
+
+from bloodsig import overlap
+from bloodsig.gmt import load_collection
+from bloodsig.io import read_tsv, save_figure, write_tsv
+from bloodsig.ora import ora_up_down
+from bloodsig.plots import enrich as plots
+from bloodsig.script import run
+
+
+def main(smk):
+    spec, settings = smk.params.spec, smk.params.enrich
+    published = overlap.read_published(spec["path"], spec["gene_column"], spec["logfc_column"],
+                                       spec.get("fdr_column"), spec.get("fdr"),
+                                       spec.get("min_abs_logfc", 0.0))
+    tt = read_tsv(smk.input.toptable, required=["gene_name", "logFC"], what="DE table")
+    up = read_tsv(smk.input.up, required=["gene_name", "logFC"], what="DEG list")
+    down = read_tsv(smk.input.down, required=["gene_name", "logFC"], what="DEG list")
+    shared = overlap.shared_degs(up, down, published)
+    corr = overlap.logfc_correlation(shared)
+    write_tsv(overlap.overlap_tests(tt, up, down, published).assign(**corr), smk.output.tests)
+    write_tsv(shared, smk.output.shared)
+    concordant = shared[shared["concordant"]]
+    tables = []
+    for name, coll in smk.params.collections.items():
+        sets, descriptions = load_collection(coll)
+        table = ora_up_down(tt, concordant[concordant["logFC"] > 0],
+                            concordant[concordant["logFC"] < 0], sets, settings["universe"],
+                            settings["min_size"], settings["max_size"], descriptions,
+                            path=coll["gmt"])
+        tables.append(table.assign(collection=name))
+    write_tsv(pd.concat(tables, ignore_index=True), smk.output.pathways)
+    save_figure(plots.shared_logfc_scatter(shared, smk.wildcards.published, corr),
+                smk.output.figure)
+
+
+run(main, snakemake)  # noqa: F821

@@ -1,0 +1,120 @@
+"""Stage enrich on the embedded demo (fixture `demo`): planted pathways are the top hits and
+decoys are not, GO themes form separate clusters in the enrichment map, the pathway planted to
+follow ALSFRS-R leads the preranked GSEA, and the published lists' planted overlap is found."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import networkx as nx
+import pandas as pd
+import pytest
+import yaml
+from conftest import copy_project
+
+from bloodsig.simulate.genesets import GO_THEMES
+
+ANALYSES = ["primary", "cell_adjusted", "male", "female"]
+
+
+def _tsv(path):
+    return pd.read_csv(path, sep="\t")
+
+
+@pytest.fixture(scope="module")
+def truth(demo):
+    return _tsv(demo / "results/demo/truth/pathways.tsv").set_index("set_name")
+
+
+def test_enrich_outputs_exist(demo):
+    base = demo / "results/discovery/enrich"
+    names = [f"{a}/ora_{c}.{e}" for a in ANALYSES for c in ("pathways", "go_bp")
+             for e in ("tsv", "png")]
+    names += [f"{a}/map_go_bp.{e}" for a in ("primary", "cell_adjusted")
+              for e in ("graphml", "tsv", "png")]
+    names += ["compare_pathways.tsv", "compare_go_bp.tsv", "alsfrs_quartile/gsea_pathways.tsv",
+              "alsfrs_quartile/gsea_pathways.png"]
+    names += [f"overlap/{p}_{part}" for p in ("tdp43_neurons", "spinal_cord")
+              for part in ("tests.tsv", "shared.tsv", "pathways.tsv", "logfc.png")]
+    for name in names:
+        assert (base / name).stat().st_size > 0, name
+
+
+@pytest.mark.parametrize("analysis", ANALYSES)
+def test_planted_pathways_lead_and_decoys_stay_out(demo, truth, analysis):
+    table = _tsv(demo / f"results/discovery/enrich/{analysis}/ora_pathways.tsv")
+    planted = truth[(truth["collection"] == "pathways") & truth["planted"]]
+    for direction in ("up", "down"):
+        sets = set(planted.index[planted["direction"] == direction])
+        ours = table[table["direction"] == direction]
+        top = set(ours["term"].iloc[: len(sets)])
+        significant = set(ours.loc[ours["FDR"] < 0.05, "term"])
+        print(analysis, direction, sorted(significant))
+        assert top == sets
+        assert significant == sets  # no decoy (nor a set of the other direction) passes
+
+
+@pytest.mark.parametrize("analysis", ["primary", "cell_adjusted"])
+def test_enrichment_map_themes_are_the_planted_go_themes(demo, truth, analysis):
+    nodes = _tsv(demo / f"results/discovery/enrich/{analysis}/map_go_bp.tsv")
+    theme_of = {term: theme for theme, (_, terms) in GO_THEMES.items() for term in terms}
+    planted = {t for t in truth.index[(truth["collection"] == "go_bp") & truth["planted"]]}
+    assert set(nodes["term"]) <= planted  # no null-theme term is a node
+    assert len(set(nodes["term"])) >= 0.8 * len(planted)
+    # each map theme holds terms of one planted theme, in the planted direction
+    for _, group in nodes.groupby("theme"):
+        assert group["term"].map(theme_of).nunique() == 1
+        assert (group["direction"] == group["term"].map(truth["direction"])).all()
+    assert nodes["theme"].nunique() >= 3
+    g = nx.read_graphml(demo / f"results/discovery/enrich/{analysis}/map_go_bp.graphml")
+    assert set(g.nodes) == set(nodes["node"])
+    for a, b in g.edges:
+        assert theme_of[g.nodes[a]["term"]] == theme_of[g.nodes[b]["term"]]
+
+
+def test_compare_keeps_planted_terms(demo, truth):
+    table = _tsv(demo / "results/discovery/enrich/compare_pathways.tsv").set_index("term")
+    planted = truth.index[(truth["collection"] == "pathways") & truth["planted"]]
+    assert set(table.index) == set(planted)
+    assert (table["status"] == "kept").all()
+
+
+def test_gsea_finds_the_alsfrs_pathway(demo):
+    params = yaml.safe_load((demo / "results/demo/truth/params.yaml").read_text())
+    target = params["progression"]["pathway"]
+    table = _tsv(demo / "results/discovery/enrich/alsfrs_quartile/gsea_pathways.tsv")
+    print(table.head(5)[["term", "NES", "pvalue", "FDR"]].to_string())
+    assert table["term"].iloc[0] == target
+    assert table["NES"].iloc[0] > 1.5 and table["FDR"].iloc[0] < 0.05
+    assert (table["FDR"].iloc[1:] >= 0.05).all()
+
+
+@pytest.mark.parametrize("published", ["tdp43_neurons", "spinal_cord"])
+def test_published_overlap(demo, published):
+    base = demo / "results/discovery/enrich/overlap"
+    tests = _tsv(base / f"{published}_tests.tsv").set_index("direction")
+    print(tests.drop(columns="shared_genes").to_string())
+    assert (tests["pvalue"] < 1e-10).all()
+    assert (tests["ci_low"] > 2).all()
+    shared = _tsv(base / f"{published}_shared.tsv")
+    assert shared["concordant"].mean() > 0.9  # planted shared DEGs change in the same direction
+    assert tests["spearman_rho"].iloc[0] > 0.5
+    pathways = _tsv(base / f"{published}_pathways.tsv")
+    top_up = pathways[(pathways["direction"] == "up") & (pathways["collection"] == "pathways")]
+    assert top_up["FDR"].iloc[0] < 0.05
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("analyses", ["primary", "typo"], "enrich: analyses: 'typo' is not in de: analyses"),
+    ("universe", "genome", "universe"),
+])
+def test_bad_enrich_config_refused(tmp_path, key, value, message):
+    work = copy_project(tmp_path)
+    config = yaml.safe_load((work / "config/config.yaml").read_text())
+    config["enrich"][key] = value
+    (work / "config/config.yaml").write_text(yaml.safe_dump(config))
+    res = subprocess.run([sys.executable, "-m", "snakemake", "-n"], cwd=work,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0
+    assert message in res.stdout + res.stderr
