@@ -1,0 +1,134 @@
+# Stage subtypes: immune-signature scores and correlation clustering of patients, whole-
+# transcriptome clustering with repeat samples, DESeq2 between subgroups, marker panels.
+
+
+STAGE_TARGETS["subtypes"] = lambda: expand(
+    "results/{cohort}/subtypes/{name}",
+    cohort=DISCOVERY,
+    name=["summary.tsv", "scores.tsv", "clusters.tsv", "cluster_signatures.tsv", "heatmap.png",
+          "markers.png", "neighbours.tsv", "correlation.png", "toptable.tsv", "degs_up.tsv",
+          "degs_down.tsv", "volcano.png"],
+)
+
+
+rule subtypes_cluster:
+    input:
+        counts="results/{cohort}/expression_qc/counts.tsv",
+        samples="results/{cohort}/expression_qc/samples.tsv",
+        genes="results/{cohort}/counts/genes.tsv",
+        signatures=lambda wc: config["subtypes"]["signatures"],
+    output:
+        scores="results/{cohort}/subtypes/scores.tsv",
+        zscores="results/{cohort}/subtypes/zscores.tsv",
+        clusters="results/{cohort}/subtypes/clusters.tsv",
+        signatures="results/{cohort}/subtypes/cluster_signatures.tsv",
+        silhouette="results/{cohort}/subtypes/silhouette.tsv",
+        repeats="results/{cohort}/subtypes/repeat_clusters.tsv",
+        heatmap=report(
+            "results/{cohort}/subtypes/heatmap.png",
+            caption="../resources/report/subtypes_heatmap.rst",
+            category="Immune subtypes",
+            subcategory="{cohort}",
+        ),
+        markers=report(
+            "results/{cohort}/subtypes/markers.png",
+            caption="../resources/report/subtypes_markers.rst",
+            category="Immune subtypes",
+            subcategory="{cohort}",
+        ),
+    params:
+        settings=config["subtypes"],
+        sheet=config["samples"],
+    log:
+        "logs/{cohort}/subtypes/subtypes_cluster.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(4000),
+        runtime=15,
+    conda:
+        PYENV
+    script:
+        "../scripts/subtypes_cluster.py"
+
+
+rule subtypes_transcriptome:
+    input:
+        counts="results/{cohort}/expression_qc/counts.tsv",
+        samples="results/{cohort}/expression_qc/samples.tsv",
+    output:
+        neighbours="results/{cohort}/subtypes/neighbours.tsv",
+        heatmap=report(
+            "results/{cohort}/subtypes/correlation.png",
+            caption="../resources/report/subtypes_correlation.rst",
+            category="Immune subtypes",
+            subcategory="{cohort}",
+        ),
+    params:
+        settings=config["subtypes"]["transcriptome"],
+        sheet=config["samples"],
+    log:
+        "logs/{cohort}/subtypes/subtypes_transcriptome.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(6000),
+        runtime=15,
+    conda:
+        PYENV
+    script:
+        "../scripts/subtypes_transcriptome.py"
+
+
+rule subtypes_de:
+    input:
+        counts="results/{cohort}/expression_qc/counts.tsv",
+        samples="results/{cohort}/expression_qc/samples.tsv",
+        genes="results/{cohort}/counts/genes.tsv",
+        clusters="results/{cohort}/subtypes/clusters.tsv",
+    output:
+        toptable="results/{cohort}/subtypes/toptable.tsv",
+        up="results/{cohort}/subtypes/degs_up.tsv",
+        down="results/{cohort}/subtypes/degs_down.tsv",
+        volcano=report(
+            "results/{cohort}/subtypes/volcano.png",
+            caption="../resources/report/subtypes_volcano.rst",
+            category="Immune subtypes",
+            subcategory="{cohort}",
+        ),
+    params:
+        settings=config["subtypes"]["de"],
+        sheet=config["samples"],
+    log:
+        "logs/{cohort}/subtypes/subtypes_de.log",
+    threads: 2
+    resources:
+        mem_mb=attempt_mem(6000),
+        runtime=30,
+    conda:
+        PYENV
+    script:
+        "../scripts/subtypes_de.py"
+
+
+rule subtypes_summary:
+    input:
+        clusters="results/{cohort}/subtypes/clusters.tsv",
+        silhouette="results/{cohort}/subtypes/silhouette.tsv",
+        signatures="results/{cohort}/subtypes/cluster_signatures.tsv",
+        repeats="results/{cohort}/subtypes/repeat_clusters.tsv",
+        neighbours="results/{cohort}/subtypes/neighbours.tsv",
+        up="results/{cohort}/subtypes/degs_up.tsv",
+        down="results/{cohort}/subtypes/degs_down.tsv",
+        known=lambda wc: [config["subtypes"]["known_subgroups"]]
+        if "known_subgroups" in config["subtypes"] else [],
+    output:
+        summary="results/{cohort}/subtypes/summary.tsv",
+    log:
+        "logs/{cohort}/subtypes/subtypes_summary.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(1000),
+        runtime=5,
+    conda:
+        PYENV
+    script:
+        "../scripts/subtypes_summary.py"

@@ -1,0 +1,24 @@
+"""Rule subtypes_transcriptome: sample correlation, nearest neighbours of repeat samples."""
+
+from bloodsig import subtypes as st
+from bloodsig.cohort import read_samples
+from bloodsig.io import read_counts, save_figure, write_tsv
+from bloodsig.plots import subtypes as plots
+from bloodsig.script import run
+
+
+def main(smk):
+    cfg, sheet = smk.params.settings, smk.params.sheet
+    samples = st.select_samples(read_samples(smk.input.samples, sheet), cfg.get("subset"))
+    samples = samples.assign(**{sheet["patient_column"]: st.patients_of(
+        samples, sheet["patient_column"])})
+    expr = st.log10_normalised(read_counts(smk.input.counts)[samples.index])
+    nb = st.transcriptome_neighbours(expr, samples, sheet["patient_column"], cfg["top_genes"],
+                                     cfg.get("remove"))
+    write_tsv(nb.table, smk.output.neighbours)
+    table = nb.table.set_index("sample_id")
+    save_figure(plots.correlation_heatmap(nb.correlation, nb.linkage, table["patient_id"],
+                                          table["repeat"]), smk.output.heatmap)
+
+
+run(main, snakemake)  # noqa: F821
