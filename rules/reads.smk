@@ -1,0 +1,260 @@
+# Stage reads: FASTQ cohorts (config cohorts: with `units:`) -> cutadapt -> STAR -> featureCounts
+# -> results/{cohort}/counts/{counts,genes,samples}.tsv (the files counts_from_matrix writes for
+# matrix cohorts), with FastQC, samtools, strandedness (RSeQC-style, pysam) and MultiQC.
+STAGE_TARGETS["reads"] = lambda: [
+    path
+    for c in FASTQ_COHORTS
+    for path in (f"results/{c}/counts/counts.tsv", f"results/{c}/reads/multiqc/multiqc_report.html")
+]
+
+
+rule reads_annotation:
+    input:
+        gtf=cohort_file("gtf"),
+    output:
+        f"{READS_DIR}/genes.tsv",
+    params:
+        attribute=READS.get("gtf_attribute", "gene_id"),
+        feature=READS.get("feature_type", "exon"),
+    log:
+        "logs/{cohort}/reads/reads_annotation.log",
+    wildcard_constraints:
+        cohort="|".join(FASTQ_COHORTS) or "none",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(4000),
+        runtime=15,
+    conda:
+        PYENV
+    script:
+        "../scripts/reads_annotation.py"
+
+
+rule star_index:
+    input:
+        genome=cohort_file("genome"),
+        gtf=cohort_file("gtf"),
+        genes=f"{READS_DIR}/genes.tsv",  # the GTF is checked before the long index build
+    output:
+        directory(f"{READS_DIR}/star_index"),
+    log:
+        "logs/{cohort}/reads/star_index.log",
+    threads: READS.get("threads", 8)
+    resources:
+        mem_mb=star_index_mem,
+        runtime=240,
+    conda:
+        "../envs/reads.yaml"
+    script:
+        "../scripts/star_index.py"
+
+
+rule cutadapt:
+    input:
+        fastq=unit_fastq,
+        demo=demo_fastq,
+    output:
+        trimmed=temp(directory(f"{READS_DIR}/trimmed/{{sample}}/{{unit}}")),
+        report=f"{READS_DIR}/cutadapt/{{sample}}/{{unit}}.cutadapt.json",
+    params:
+        adapter1=READS.get("adapter1", "AGATCGGAAGAGCACACGTCTGAACTCCAGTCA"),
+        adapter2=READS.get("adapter2", "AGATCGGAAGAGCGTCGTGTAGGGAAAGGGTGT"),
+        quality_cutoff=READS.get("quality_cutoff", 20),
+        minimum_length=READS.get("minimum_length", 20),
+    log:
+        "logs/{cohort}/reads/cutadapt/{sample}_{unit}.log",
+    wildcard_constraints:
+        sample="[^/]+",
+        unit="[^/]+",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(1000),
+        runtime=120,
+    conda:
+        "../envs/reads.yaml"
+    script:
+        "../scripts/cutadapt.py"
+
+
+rule fastqc:
+    input:
+        raw=sample_raw,
+        trimmed=sample_trimmed,
+        demo=demo_fastq,
+    output:
+        directory(f"{READS_DIR}/fastqc/{{sample}}"),
+    params:
+        units=lambda wc: sample_units(wc).astype({"unit": str}).to_dict("records"),
+    log:
+        "logs/{cohort}/reads/fastqc/{sample}.log",
+    wildcard_constraints:
+        sample="[^/]+",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(1000),
+        runtime=120,
+    conda:
+        "../envs/reads.yaml"
+    script:
+        "../scripts/fastqc.py"
+
+
+rule star_align:
+    input:
+        index=f"{READS_DIR}/star_index",
+        genome=cohort_file("genome"),
+        trimmed=sample_trimmed,
+    output:
+        bam=f"{READS_DIR}/star/{{sample}}.bam",
+        bai=f"{READS_DIR}/star/{{sample}}.bam.bai",
+        log_final=f"{READS_DIR}/star/{{sample}}.Log.final.out",
+    params:
+        extra=READS.get("star_extra", ""),
+    log:
+        "logs/{cohort}/reads/star/{sample}.log",
+    wildcard_constraints:
+        sample="[^/]+",
+    threads: READS.get("threads", 8)
+    resources:
+        mem_mb=star_align_mem,
+        runtime=240,
+    conda:
+        "../envs/reads.yaml"
+    script:
+        "../scripts/star_align.py"
+
+
+rule samtools_qc:
+    input:
+        bam=f"{READS_DIR}/star/{{sample}}.bam",
+        bai=f"{READS_DIR}/star/{{sample}}.bam.bai",
+    output:
+        stats=f"{READS_DIR}/samtools/{{sample}}.stats",
+        flagstat=f"{READS_DIR}/samtools/{{sample}}.flagstat",
+        idxstats=f"{READS_DIR}/samtools/{{sample}}.idxstats",
+    log:
+        "logs/{cohort}/reads/samtools/{sample}.log",
+    wildcard_constraints:
+        sample="[^/]+",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(1000),
+        runtime=60,
+    conda:
+        "../envs/reads.yaml"
+    script:
+        "../scripts/samtools_qc.py"
+
+
+rule infer_strandedness:
+    input:
+        bam=f"{READS_DIR}/star/{{sample}}.bam",
+        genes=f"{READS_DIR}/genes.tsv",
+    output:
+        f"{READS_DIR}/strandedness/{{sample}}.tsv",
+    params:
+        configured=READS.get("strandedness", "auto"),
+        max_reads=READS.get("strandedness_reads", 200000),
+        stranded_threshold=READS.get("stranded_threshold", 0.8),
+        unstranded_threshold=READS.get("unstranded_threshold", 0.1),
+    log:
+        "logs/{cohort}/reads/strandedness/{sample}.log",
+    wildcard_constraints:
+        sample="[^/]+",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(2000),
+        runtime=30,
+    conda:
+        PYENV
+    script:
+        "../scripts/infer_strandedness.py"
+
+
+rule featurecounts:
+    input:
+        bam=f"{READS_DIR}/star/{{sample}}.bam",
+        gtf=cohort_file("gtf"),
+        strandedness=f"{READS_DIR}/strandedness/{{sample}}.tsv",
+    output:
+        counts=f"{READS_DIR}/featurecounts/{{sample}}.tsv",
+        summary=f"{READS_DIR}/featurecounts/{{sample}}.tsv.summary",
+    params:
+        attribute=READS.get("gtf_attribute", "gene_id"),
+        feature=READS.get("feature_type", "exon"),
+    log:
+        "logs/{cohort}/reads/featurecounts/{sample}.log",
+    wildcard_constraints:
+        sample="[^/]+",
+    threads: READS.get("threads", 8)
+    resources:
+        mem_mb=attempt_mem(2000),
+        runtime=60,
+    conda:
+        "../envs/reads.yaml"
+    script:
+        "../scripts/featurecounts.py"
+
+
+rule counts_from_reads:
+    input:
+        counts=per_sample(f"{READS_DIR}/featurecounts/{{sample}}.tsv"),
+        strandedness=per_sample(f"{READS_DIR}/strandedness/{{sample}}.tsv"),
+        genes=f"{READS_DIR}/genes.tsv",
+        samples=cohort_file("samples"),
+    output:
+        counts="results/{cohort}/counts/counts.tsv",
+        genes="results/{cohort}/counts/genes.tsv",
+        samples="results/{cohort}/counts/samples.tsv",
+        strandedness=f"{READS_DIR}/strandedness.tsv",
+    params:
+        samples=lambda wc: cohort_samples(wc.cohort),
+        sheet=config["samples"],
+        schema=SAMPLES_SCHEMA,
+    log:
+        "logs/{cohort}/reads/counts_from_reads.log",
+    wildcard_constraints:
+        cohort="|".join(FASTQ_COHORTS) or "none",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(4000),
+        runtime=15,
+    conda:
+        PYENV
+    script:
+        "../scripts/counts_from_reads.py"
+
+
+rule multiqc:
+    input:
+        fastqc=per_sample(f"{READS_DIR}/fastqc/{{sample}}"),
+        cutadapt=per_unit(f"{READS_DIR}/cutadapt/{{sample}}/{{unit}}.cutadapt.json"),
+        star=per_sample(f"{READS_DIR}/star/{{sample}}.Log.final.out"),
+        samtools=per_sample(f"{READS_DIR}/samtools/{{sample}}.stats"),
+        flagstat=per_sample(f"{READS_DIR}/samtools/{{sample}}.flagstat"),
+        idxstats=per_sample(f"{READS_DIR}/samtools/{{sample}}.idxstats"),
+        featurecounts=per_sample(f"{READS_DIR}/featurecounts/{{sample}}.tsv.summary"),
+        strandedness=f"{READS_DIR}/strandedness.tsv",
+        config="resources/multiqc_config.yaml",
+    output:
+        report(
+            f"{READS_DIR}/multiqc/multiqc_report.html",
+            caption="../resources/report/multiqc.rst",
+            category="Reads",
+        ),
+        directory(f"{READS_DIR}/multiqc/multiqc_data"),
+    params:
+        min_reads=READS.get("min_reads", 10000000),
+        min_mapped_percent=READS.get("min_mapped_percent", 70),
+    log:
+        "logs/{cohort}/reads/multiqc.log",
+    wildcard_constraints:
+        cohort="|".join(FASTQ_COHORTS) or "none",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(4000),
+        runtime=30,
+    conda:
+        "../envs/reads.yaml"
+    script:
+        "../scripts/multiqc.py"

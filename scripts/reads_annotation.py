@@ -1,0 +1,13 @@
+"""Rule reads_annotation: the gene annotation (ids, names, types, spans, lengths) of the GTF."""
+
+from bloodsig import gtf
+from bloodsig.io import write_tsv
+from bloodsig.script import run
+
+
+def main(smk):
+    genes = gtf.gene_annotation(smk.input.gtf, smk.params.attribute, smk.params.feature)
+    write_tsv(genes, smk.output[0])
+
+
+run(main, snakemake)  # noqa: F821
