@@ -1,0 +1,167 @@
+# Stage survival: among the discovery cohort's cases, survival from onset predicted from blood
+# expression plus clinical variables (log-rank screen, co-expression hubs, stepwise Cox,
+# XGBoost-Cox), compared with a clinical-only model internally and on the external cohort.
+
+SURVIVAL = config.get("survival") or {}
+SURVIVAL_DIR = f"results/{DISCOVERY[0]}/survival"
+SURVIVAL_EXTERNAL = SURVIVAL.get("external_cohort")
+
+if stage_on("survival") and SURVIVAL_EXTERNAL and SURVIVAL_EXTERNAL not in COHORTS:
+    raise ValueError(f"config: survival: external_cohort '{SURVIVAL_EXTERNAL}' is not a cohort "
+                     f"(cohorts: {', '.join(COHORTS)})")
+if stage_on("survival") and SURVIVAL_EXTERNAL == DISCOVERY[0]:
+    raise ValueError("config: survival: external_cohort must not be the discovery cohort")
+
+SURVIVAL_EXTERNAL_FILES = (
+    {
+        "ext_expression": f"results/{SURVIVAL_EXTERNAL}/survival/expression.tsv",
+        "ext_cases": f"results/{SURVIVAL_EXTERNAL}/survival/cases.tsv",
+    }
+    if SURVIVAL_EXTERNAL
+    else {}
+)
+
+
+STAGE_TARGETS["survival"] = lambda: [
+    f"{SURVIVAL_DIR}/{name}"
+    for name in ["input_genes.tsv", "logrank.tsv", "modules.tsv", "selected_genes.tsv",
+                 "models.tsv", "cindex.tsv", "cindex_tests.tsv", "risk_groups.tsv",
+                 "risk_group_summary.tsv", "risk_group_tests.tsv", "km.png", "splits.tsv",
+                 "splits_tests.tsv", "td_auc.png"]
+] + ([f"results/{SURVIVAL_EXTERNAL}/survival/km.png"] if SURVIVAL_EXTERNAL else [])
+
+
+rule survival_inputs:
+    input:
+        # The external cohort's counts (its reads or counts stage), when one is configured.
+        **(
+            {f"ext_{name}": f"results/{SURVIVAL_EXTERNAL}/counts/{name}.tsv"
+             for name in ("counts", "samples")}
+            if SURVIVAL_EXTERNAL
+            else {}
+        ),
+        counts=f"results/{DISCOVERY[0]}/expression_qc/counts.tsv",
+        samples=f"results/{DISCOVERY[0]}/expression_qc/samples.tsv",
+        genes=f"results/{DISCOVERY[0]}/counts/genes.tsv",
+    output:
+        **SURVIVAL_EXTERNAL_FILES,
+        report=f"{SURVIVAL_DIR}/input_genes.tsv",
+        expression=f"{SURVIVAL_DIR}/expression.tsv",
+        cases=f"{SURVIVAL_DIR}/cases.tsv",
+    params:
+        settings=SURVIVAL,
+        sheet=config["samples"],
+    log:
+        f"logs/{DISCOVERY[0]}/survival/survival_inputs.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(4000),
+        runtime=15,
+    conda:
+        PYENV
+    script:
+        "../scripts/survival_inputs.py"
+
+
+rule survival_select:
+    input:
+        expression=f"{SURVIVAL_DIR}/expression.tsv",
+        cases=f"{SURVIVAL_DIR}/cases.tsv",
+        genes=f"results/{DISCOVERY[0]}/counts/genes.tsv",
+    output:
+        logrank=f"{SURVIVAL_DIR}/logrank.tsv",
+        modules=f"{SURVIVAL_DIR}/modules.tsv",
+        soft_threshold=f"{SURVIVAL_DIR}/soft_threshold.tsv",
+        stepwise=f"{SURVIVAL_DIR}/stepwise.tsv",
+        xgboost_grid=f"{SURVIVAL_DIR}/xgboost_grid.tsv",
+        xgboost_importance=f"{SURVIVAL_DIR}/xgboost_importance.tsv",
+        selected=f"{SURVIVAL_DIR}/selected_genes.tsv",
+    params:
+        settings=SURVIVAL,
+        seed=config["seed"],
+    log:
+        f"logs/{DISCOVERY[0]}/survival/survival_select.log",
+    threads: 1  # XGBoost runs single-threaded (see bloodsig.prognosis)
+    resources:
+        mem_mb=attempt_mem(4000),
+        runtime=60,
+    conda:
+        PYENV
+    script:
+        "../scripts/survival_select.py"
+
+
+rule survival_models:
+    input:
+        **SURVIVAL_EXTERNAL_FILES,
+        expression=f"{SURVIVAL_DIR}/expression.tsv",
+        cases=f"{SURVIVAL_DIR}/cases.tsv",
+        selected=f"{SURVIVAL_DIR}/selected_genes.tsv",
+        genes=f"results/{DISCOVERY[0]}/counts/genes.tsv",
+    output:
+        models=f"{SURVIVAL_DIR}/models.tsv",
+        cindex=f"{SURVIVAL_DIR}/cindex.tsv",
+        cindex_tests=f"{SURVIVAL_DIR}/cindex_tests.tsv",
+        risk=f"{SURVIVAL_DIR}/risk_groups.tsv",
+        group_summary=f"{SURVIVAL_DIR}/risk_group_summary.tsv",
+        group_tests=f"{SURVIVAL_DIR}/risk_group_tests.tsv",
+        km=report(
+            f"{SURVIVAL_DIR}/km.png",
+            caption="../resources/report/survival_km.rst",
+            category="Survival",
+            subcategory=DISCOVERY[0],
+        ),
+        **(
+            {
+                "km_external": report(
+                    f"results/{SURVIVAL_EXTERNAL}/survival/km.png",
+                    caption="../resources/report/survival_km.rst",
+                    category="Survival",
+                    subcategory=SURVIVAL_EXTERNAL,
+                )
+            }
+            if SURVIVAL_EXTERNAL
+            else {}
+        ),
+    params:
+        settings=SURVIVAL,
+        cohorts=[DISCOVERY[0]] + ([SURVIVAL_EXTERNAL] if SURVIVAL_EXTERNAL else []),
+    log:
+        f"logs/{DISCOVERY[0]}/survival/survival_models.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(4000),
+        runtime=15,
+    conda:
+        PYENV
+    script:
+        "../scripts/survival_models.py"
+
+
+rule survival_splits:
+    input:
+        expression=f"{SURVIVAL_DIR}/expression.tsv",
+        cases=f"{SURVIVAL_DIR}/cases.tsv",
+        selected=f"{SURVIVAL_DIR}/selected_genes.tsv",
+    output:
+        splits=f"{SURVIVAL_DIR}/splits.tsv",
+        tests=f"{SURVIVAL_DIR}/splits_tests.tsv",
+        figure=report(
+            f"{SURVIVAL_DIR}/td_auc.png",
+            caption="../resources/report/survival_td_auc.rst",
+            category="Survival",
+            subcategory=DISCOVERY[0],
+        ),
+    params:
+        settings=SURVIVAL,
+        seed=config["seed"],
+    log:
+        f"logs/{DISCOVERY[0]}/survival/survival_splits.log",
+    threads: 1  # XGBoost runs single-threaded (see bloodsig.prognosis)
+    resources:
+        mem_mb=attempt_mem(4000),
+        runtime=240,
+    conda:
+        PYENV
+    script:
+        "../scripts/survival_splits.py"

@@ -1,0 +1,34 @@
+"""Rule survival_inputs: cases with survival data, input genes and their model expression."""
+
+from bloodsig import prognosis
+from bloodsig.cohort import load_annotation, read_samples
+from bloodsig.io import read_counts, write_tsv
+from bloodsig.script import run
+
+
+def main(smk):
+    settings, sheet = smk.params.settings, smk.params.sheet
+    ref = settings.get("reference_levels") or {}
+    counts = read_counts(smk.input.counts)
+    cases = prognosis.survival_cases(read_samples(smk.input.samples, sheet), sheet, settings,
+                                     smk.input.samples)
+    external = "ext_counts" in smk.input.keys()
+    if external:
+        ext_counts = read_counts(smk.input.ext_counts)
+        ext_cases = prognosis.survival_cases(read_samples(smk.input.ext_samples, sheet), sheet,
+                                             settings, smk.input.ext_samples)
+    report = prognosis.input_gene_report(counts[cases.index], load_annotation(smk.input.genes),
+                                         ext_counts.index if external else None,
+                                         settings["filters"])
+    kept = report.loc[report["kept"], "gene_id"]
+    expr = prognosis.model_expression(counts, cases, kept, settings, ref)
+    if external:
+        ext_expr = prognosis.model_expression(ext_counts, ext_cases, kept, settings, ref)
+        write_tsv(prognosis.expression_table(ext_expr), smk.output.ext_expression)
+        write_tsv(prognosis.cases_table(ext_cases), smk.output.ext_cases)
+    write_tsv(report, smk.output.report)
+    write_tsv(prognosis.expression_table(expr), smk.output.expression)
+    write_tsv(prognosis.cases_table(cases), smk.output.cases)
+
+
+run(main, snakemake)  # noqa: F821

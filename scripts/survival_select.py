@@ -1,0 +1,30 @@
+"""Rule survival_select: log-rank screen, co-expression hubs, stepwise Cox and XGBoost-Cox."""
+
+from bloodsig import prognosis
+from bloodsig.cohort import load_annotation
+from bloodsig.io import write_tsv
+from bloodsig.script import run
+
+
+def main(smk):
+    settings = smk.params.settings
+    expr = prognosis.read_expression(smk.input.expression)
+    cases = prognosis.read_cases(smk.input.cases, settings)
+    clin = prognosis.clinical_matrix(cases, settings["clinical"],
+                                     settings.get("reference_levels") or {})
+    sel = prognosis.select_genes(expr, clin, cases["time"], cases["event"], settings,
+                                 smk.params.seed)
+    genes = load_annotation(smk.input.genes)
+    modules, soft_threshold = prognosis.module_tables(sel)
+    write_tsv(prognosis.name_genes(sel.logrank, genes), smk.output.logrank)
+    write_tsv(prognosis.name_genes(modules, genes), smk.output.modules)
+    write_tsv(soft_threshold, smk.output.soft_threshold)
+    write_tsv(prognosis.name_genes(sel.stepwise_trace, genes), smk.output.stepwise)
+    write_tsv(sel.xgb_grid, smk.output.xgboost_grid)
+    write_tsv(prognosis.name_genes(sel.xgb_importance, genes, "feature"),
+              smk.output.xgboost_importance)
+    write_tsv(prognosis.name_genes(prognosis.selected_genes_table(sel.genes), genes),
+              smk.output.selected)
+
+
+run(main, snakemake)  # noqa: F821

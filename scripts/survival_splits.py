@@ -1,0 +1,26 @@
+"""Rule survival_splits: time-dependent AUC and C-index over seeded train/test splits."""
+
+from bloodsig import prognosis
+from bloodsig.io import read_tsv, save_figure, write_tsv
+from bloodsig.plots.survival import td_auc_plot
+from bloodsig.script import run
+
+
+def main(smk):
+    settings = smk.params.settings
+    expr = prognosis.read_expression(smk.input.expression)
+    cases = prognosis.read_cases(smk.input.cases, settings)
+    clin = prognosis.clinical_matrix(cases, settings["clinical"],
+                                     settings.get("reference_levels") or {})
+    selected = read_tsv(smk.input.selected, required=["model", "gene_id"],
+                        dtype={"gene_id": str})
+    splits = prognosis.split_evaluation(expr, clin, cases["time"], cases["event"],
+                                        prognosis.genes_by_model(selected), settings,
+                                        smk.params.seed)
+    write_tsv(splits, smk.output.splits)
+    write_tsv(prognosis.split_tests(splits), smk.output.tests)
+    save_figure(td_auc_plot(splits, unit=settings.get("time_unit", "months")),
+                smk.output.figure)
+
+
+run(main, snakemake)  # noqa: F821
