@@ -18,6 +18,13 @@ include: "rules/demo.smk"
 include: "rules/counts.smk"
 include: "rules/expression_qc.smk"
 include: "rules/de.smk"
+include: "rules/cells.smk"
+include: "rules/reads.smk"
+include: "rules/connectivity.smk"
+include: "rules/subtypes.smk"
+include: "rules/enrich.smk"
+include: "rules/survival.smk"
+include: "rules/classify.smk"
 
 
 rule all:

@@ -1,10 +1,14 @@
 # Sample-sheet loading, config lookups and input functions. No rules here.
+import math
+import os
 import sys
+from functools import cache
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from bloodsig.sheets import load_schema  # noqa: E402
+from bloodsig.sheets import load_samples, load_schema, load_units  # noqa: E402
+from bloodsig.units import match_units  # noqa: E402
 
 SAMPLES_SCHEMA = load_schema(Path(workflow.basedir) / "config/schemas/samples.schema.yaml")
 PYENV = "../envs/python.yaml"
@@ -35,14 +39,57 @@ def cohort_file(key):
 
 
 def cell_fractions(wc):
-    """Cell fractions merged into cell-adjusted analyses (until the cells stage exists)."""
-    path = COHORTS[wc.cohort].get("cell_fractions")
-    return [path] if path else []
+    """Cell fractions of an analysis with `cells: true`: the cells stage's chosen estimate
+    without its collinear type; its columns are added to the analysis's formula."""
+    if config["de"]["analyses"][wc.analysis].get("cells"):
+        return [f"results/{wc.cohort}/cells/fractions_for_de.tsv"]
+    return []
+
+
+def cell_estimates(wc):
+    """Stage cells: the cohort's cell-fraction estimates by name, supplied and/or RNA-based."""
+    entry, files = COHORTS[wc.cohort], {}
+    if "cell_fractions" in entry:
+        files["supplied"] = entry["cell_fractions"]
+    if "cell_signature" in entry:
+        files["rna"] = f"results/{wc.cohort}/cells/rna_fractions.tsv"
+    return files
+
+
+def flow_validation(wc):
+    """Stage cells: the validation table, if the cohort has flow cytometry."""
+    if "flow_cytometry" in COHORTS[wc.cohort]:
+        return [f"results/{wc.cohort}/cells/validation.tsv"]
+    return []
+
+
+def cells_summary_inputs(wc):
+    """Stage cells: validation, the DE tables compared (stage de on), the planted truth."""
+    files = {"validation": flow_validation(wc)}
+    compared = config.get("cells", {}).get("summary", {})
+    if compared and stage_on("de") and all(a in ANALYSES for a in compared.values()):
+        files |= {k: f"results/{wc.cohort}/de/{a}/toptable.tsv" for k, a in compared.items()}
+    truth = config.get("cells", {}).get("truth", {}).get(wc.cohort, {})
+    return files | {f"truth_{k}": v for k, v in truth.items()}
 
 
 def attempt_mem(base_mb):
     """Memory that grows on retry (a killed job gets twice as much the next time)."""
     return lambda wc, attempt: base_mb * attempt
+
+
+def input_scaled(key, base, per_mb):
+    """A resource (mem_mb or runtime) that grows with the cohort and on retry.
+
+    `base` plus `per_mb` for every MB of the rule's input `key` (its count matrix, genome, ...),
+    times the attempt: a job killed for memory or time gets twice as much on its first retry.
+    Until the input exists (dry run) Snakemake shows <TBD> and evaluates it before submission.
+    """
+
+    def resource(wc, input, attempt):
+        return math.ceil((base + per_mb * os.path.getsize(input[key]) / 1e6) * attempt)
+
+    return resource
 
 
 # Each stage's .smk registers a lambda returning its final targets (functions with `def`
@@ -63,11 +110,95 @@ def _check_existing_sheets():
 
     Sheets written by the run itself (the demo) are validated by the rule that reads them.
     """
-    from bloodsig.sheets import load_samples
-
     for entry in COHORTS.values():
         if Path(entry["samples"]).exists():
             load_samples(entry["samples"], SAMPLES_SCHEMA, config["samples"])
 
 
 _check_existing_sheets()
+
+
+# Stage reads: FASTQ units of the cohorts that have `units:` (checked against their sheets).
+UNITS_SCHEMA = load_schema(Path(workflow.basedir) / "config/schemas/units.schema.yaml")
+FASTQ_COHORTS = [c for c, d in COHORTS.items() if "units" in d]
+READS = config.get("reads", {})
+READS_DIR = "results/{cohort}/reads"
+DEMO_FASTQ = "results/demo/external/fastq"  # a directory() output of checkpoint demo_data
+
+
+def _demo_output(path):
+    return Path(path).as_posix() in {f"results/demo/{name}" for name in DEMO_FILES}
+
+
+@cache
+def _units(cohort):
+    """The cohort's validated units, each sample in its sample sheet and vice versa."""
+    entry = COHORTS[cohort]
+    for key in ("units", "samples"):
+        if not Path(entry[key]).exists() and _demo_output(entry[key]):
+            checkpoints.demo_data.get()  # written by the demo: known once it has run
+    units = load_units(entry["units"], UNITS_SCHEMA)
+    samples = load_samples(entry["samples"], SAMPLES_SCHEMA, config["samples"])
+    return match_units(units, samples, entry["units"], entry["samples"])
+
+
+def demo_fastq(wc):
+    """The demo's FASTQ folder when the cohort's reads lie in it: Snakemake does not link files
+    inside a directory() output to the job that writes it, so the folder is named as input."""
+    folders = _units(wc.cohort)["fq1"].map(lambda p: Path(p).parent.as_posix())
+    return [DEMO_FASTQ] if folders.eq(DEMO_FASTQ).any() else []
+
+
+def unit_row(wc):
+    units = _units(wc.cohort)
+    row = units[(units["sample_id"] == wc.sample) & (units["unit"].astype(str) == wc.unit)]
+    return row.iloc[0]
+
+
+def unit_fastq(wc):
+    row = unit_row(wc)
+    return [row["fq1"]] + ([row["fq2"]] if row["paired"] else [])
+
+
+def sample_units(wc):
+    units = _units(wc.cohort)
+    return units[units["sample_id"] == wc.sample]
+
+
+def sample_trimmed(wc):
+    return [f"{READS_DIR}/trimmed/{{sample}}/{u}".format(cohort=wc.cohort, sample=wc.sample)
+            for u in sample_units(wc)["unit"].astype(str)]
+
+
+def sample_raw(wc):
+    rows = sample_units(wc)
+    return list(rows["fq1"]) + list(rows.loc[rows["paired"], "fq2"])
+
+
+def cohort_samples(cohort):
+    return list(dict.fromkeys(_units(cohort)["sample_id"]))
+
+
+def per_sample(pattern):
+    """Input function: one path per sample of the cohort (known once its units exist)."""
+    return lambda wc: [pattern.format(cohort=wc.cohort, sample=s) for s in
+                       cohort_samples(wc.cohort)]
+
+
+def per_unit(pattern):
+    return lambda wc: [pattern.format(cohort=wc.cohort, sample=s, unit=u) for s, u in
+                       _units(wc.cohort)[["sample_id", "unit"]].astype(str).itertuples(
+                           index=False)]
+
+
+def genome_mb(wc, input):
+    return Path(input.genome).stat().st_size / 1e6 if Path(input.genome).exists() else 100
+
+
+def star_index_mem(wc, input, attempt):
+    # STAR needs about 10 bytes per genome base to build its suffix array (32 GB for human)
+    return int(max(2000, 11 * genome_mb(wc, input)) * attempt)
+
+
+def star_align_mem(wc, input, attempt):
+    return int(max(2000, 9 * genome_mb(wc, input) + 2000) * attempt)

@@ -29,6 +29,7 @@ DEMO_FILES = [
     "truth/pathways.tsv",
     "truth/compounds.tsv",
     "truth/repeats.tsv",
+    "truth/cell_proportions.tsv",
     "truth/params.yaml",
 ]
 

@@ -206,7 +206,9 @@ def deg_lists(table: pd.DataFrame, fdr: float, min_abs_logfc: float):
     return sig[sig["logFC"] > 0], sig[sig["logFC"] < 0]
 
 
-def _finish_table(tt: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
+def gene_table(tt: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
+    """A per-gene result indexed by gene_id as a table: gene_id, gene_name first, sorted by
+    P.Value (ties by gene_id, so the order is reproducible)."""
     tt = tt.rename_axis("gene_id").reset_index()
     tt.insert(1, "gene_name", genes["gene_name"].reindex(tt["gene_id"]).to_numpy())
     order = np.lexsort((tt["gene_id"].to_numpy(), tt["P.Value"].to_numpy()))
@@ -240,7 +242,7 @@ def fit_analysis(counts: pd.DataFrame, samples: pd.DataFrame, covs: pd.DataFrame
             ref = "high"
         tt = deseq2_wald(counts, table, formula, (term, level, ref), n_cpus=n_cpus)
         tt = tt.set_index("gene_id") if "gene_id" in tt.columns else tt
-    tt = _finish_table(tt, genes)
+    tt = gene_table(tt, genes)
     up, down = deg_lists(tt, settings.get("fdr", 0.01), settings.get("min_abs_logfc", 0.1))
     log.info("%d genes tested, %d up, %d down", len(tt), len(up), len(down))
     residuals = technical_residuals(v["E"], design, settings.get("technical", []), extra,

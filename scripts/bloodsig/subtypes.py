@@ -28,7 +28,7 @@ from scipy.cluster import hierarchy
 from scipy.spatial.distance import pdist, squareform
 
 from . import limma
-from .de import _finish_table, deg_lists
+from .de import deg_lists, gene_table
 from .deseq2 import deseq2_wald
 from .design import model_matrix
 from .errors import InputError
@@ -296,7 +296,7 @@ def subgroup_de(counts: pd.DataFrame, samples: pd.DataFrame, labels: pd.Series,
     design[SUBTYPE] = np.where(labels == "C1", "C1", REST)
     table = deseq2_wald(counts[labels.index], design, formula, (SUBTYPE, "C1", REST),
                         n_cpus=n_cpus, alpha=fdr)
-    table = _finish_table(table.set_index("gene_id"), genes)
+    table = gene_table(table.set_index("gene_id"), genes)
     up, down = deg_lists(table, fdr, min_abs_log2fc)
     log.info("C1 vs rest: %d genes tested, %d up, %d down", len(table), len(up), len(down))
     return table, up, down
