@@ -25,6 +25,7 @@ include: "rules/subtypes.smk"
 include: "rules/enrich.smk"
 include: "rules/survival.smk"
 include: "rules/classify.smk"
+include: "rules/report.smk"
 
 
 rule all:

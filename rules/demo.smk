@@ -8,6 +8,7 @@ DEMO_FILES = [
     "discovery/cells_dnam.tsv",
     "discovery/cells_flow.tsv",
     "discovery/cell_signature.tsv",
+    "discovery/qpcr_ct.tsv",
     "external/samples.tsv",
     "external/units.tsv",
     "external/genome.fa",

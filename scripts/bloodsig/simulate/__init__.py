@@ -9,7 +9,8 @@ the same seed gives byte-identical files and one part's draws never shift anothe
 Layout under outdir (TSV with a header unless noted):
 
     discovery/  counts.tsv (gene_id + one integer column per sample), genes.tsv, samples.tsv,
-                cells_dnam.tsv, cells_flow.tsv (a subset), cell_signature.tsv (markers, linear)
+                cells_dnam.tsv, cells_flow.tsv (a subset), cell_signature.tsv (markers, linear),
+                qpcr_ct.tsv (sample_id, gene, Ct: GAPDH, ACTB and planted DE genes; 40 samples)
     external/   samples.tsv, units.tsv, true_counts.tsv, genome.fa, genes.gtf,
                 fastq/{sample_id}_R1.fastq.gz, fastq/{sample_id}_R2.fastq.gz
                 (units.tsv names the FASTQ files as outdir/external/fastq/..., i.e. relative
@@ -37,7 +38,7 @@ import pandas as pd
 import yaml
 
 from ..io import atomic_path, write_text, write_tsv
-from . import cells, clinical, cohort, external
+from . import cells, clinical, cohort, external, qpcr
 from .cmapdb import make_cmap, write_gctx
 from .genes import CELL_TYPES, make_genes
 from .genesets import make_genesets
@@ -54,6 +55,7 @@ FLOW_LOG_SD = 0.03  # flow cytometry is closer to the truth
 BATCHES = tuple(f"B{i}" for i in range(1, 7))
 BATCH_LIBRARY = ("polyA",) * 3 + ("rRNA_depletion",) * 3
 PROGRESSION_PATHWAY = "HALLMARK_INTERFERON_ALPHA_RESPONSE"  # a case-control decoy
+QPCR_STREAM = 7  # entropy of the qPCR generator, next to the seed
 _STREAMS = ("genes", "biology", "discovery", "cells", "external", "reads", "genesets",
             "tissue", "cmap")
 
@@ -100,6 +102,14 @@ def write_demo(outdir, seed: int, scale: str = "demo", reads: bool = True) -> No
     cmap = make_cmap(bio, rng["cmap"])
     _write_cmap(outdir / "cmap", cmap)
     _write_truth(outdir / "truth", seed, scale, bio, disc, ext, set_truth, cmap["truth"])
+    # qPCR draws from a generator of its own (not one of _STREAMS), so adding it left every
+    # other file's draws unchanged.
+    qpcr_rng = np.random.default_rng(np.random.SeedSequence([seed, QPCR_STREAM]))
+    de = bio.de_rows
+    de_genes = pd.DataFrame({"gene_name": bio.genes["gene_name"].to_numpy()[de],
+                             "logFC": bio.planted_log2fc[de], "mechanism": bio.mechanism[de]})
+    write_tsv(qpcr.simulate_qpcr(disc.samples, de_genes, qpcr_rng),
+              outdir / "discovery" / "qpcr_ct.tsv")
 
 
 def _gmt_members(text: str) -> dict[str, list[str]]:

@@ -1,0 +1,136 @@
+# Stage report: the cohort table (Table 1), qPCR validation of DEGs, the landing page
+# results/summary.html and provenance (resolved config, versions, input checksums).
+# `snakemake --report report.html` gathers every stage's captioned figures.
+
+REPORT = config.get("report", {})
+QPCR = REPORT.get("qpcr") or {}
+REPORT_DIR = f"results/{DISCOVERY[0]}/report"
+# Cohort-config keys that name input files (checksummed in the provenance).
+COHORT_FILE_KEYS = ["samples", "counts", "annotation", "cell_fractions", "flow_cytometry",
+                    "cell_signature", "units", "genome", "gtf"]
+
+if stage_on("report") and QPCR and QPCR["analysis"] not in ANALYSES:
+    raise ValueError(f"config: report: qpcr: analysis '{QPCR['analysis']}' is not in de: analyses")
+
+
+STAGE_TARGETS["report"] = lambda: [
+    f"{REPORT_DIR}/cohort_table.tsv",
+    f"{REPORT_DIR}/cohort_table.html",
+    "results/summary.html",
+    "results/provenance/config.yaml",
+    "results/provenance/versions.tsv",
+    "results/provenance/checksums.tsv",
+] + ([f"{REPORT_DIR}/qpcr.tsv", f"{REPORT_DIR}/qpcr.png"] if QPCR else [])
+
+
+# The result tables of the enabled stages that the landing page reads, by section.
+SUMMARY_FILES = {
+    "samples": {DISCOVERY[0]: f"results/{DISCOVERY[0]}/expression_qc/samples.tsv"},
+    **({"degs": {a: {d: f"results/{DISCOVERY[0]}/de/{a}/degs_{d}.tsv" for d in ("up", "down")}
+                 for a in ANALYSES}} if stage_on("de") else {}),
+    **({"auc": f"results/{DISCOVERY[0]}/classify/compare/auc.tsv"}
+       if stage_on("classify") else {}),
+    **({"cindex": f"{SURVIVAL_DIR}/cindex.tsv"} if stage_on("survival") else {}),
+    # ORA of the first enrich analysis, every collection
+    **({"ora": {f"{ENRICH['analyses'][0]} {c}":
+                f"results/{DISCOVERY[0]}/enrich/{ENRICH['analyses'][0]}/ora_{c}.tsv"
+                for c in COLLECTIONS}} if stage_on("enrich") and ENRICH.get("analyses") else {}),
+    **({"candidates": {q: f"results/{DISCOVERY[0]}/connectivity/{q}/candidates.tsv"
+                       for q in CONN_QUERIES}} if stage_on("connectivity") else {}),
+}
+SUMMARY_INPUTS = sorted(
+    path
+    for section in SUMMARY_FILES.values()
+    for value in ([section] if isinstance(section, str) else section.values())
+    for path in ([value] if isinstance(value, str) else value.values())
+)
+
+
+rule report_cohort_table:
+    input:
+        samples="results/{cohort}/expression_qc/samples.tsv",
+    output:
+        table="results/{cohort}/report/cohort_table.tsv",
+        html=report("results/{cohort}/report/cohort_table.html",
+                    caption="../resources/report/cohort_table.rst", category="Report"),
+    params:
+        sheet=config["samples"],
+        variables=REPORT.get("cohort_table", {}),
+    log:
+        "logs/{cohort}/report/cohort_table.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(1000),
+        runtime=5,
+    conda:
+        PYENV
+    script:
+        "../scripts/report_cohort_table.py"
+
+
+rule report_qpcr:
+    input:
+        ct=QPCR.get("ct", []),
+        samples=cohort_file("samples"),
+        toptable=lambda wc: f"results/{wc.cohort}/de/{QPCR['analysis']}/toptable.tsv",
+    output:
+        table="results/{cohort}/report/qpcr.tsv",
+        figure=report("results/{cohort}/report/qpcr.png",
+                      caption="../resources/report/qpcr.rst", category="Report"),
+    params:
+        sheet=config["samples"],
+        reference_genes=QPCR.get("reference_genes", []),
+    log:
+        "logs/{cohort}/report/qpcr.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(1000),
+        runtime=5,
+    conda:
+        PYENV
+    script:
+        "../scripts/report_qpcr.py"
+
+
+rule report_summary:
+    input:
+        SUMMARY_INPUTS,
+    output:
+        "results/summary.html",
+    params:
+        files=SUMMARY_FILES,
+        title=REPORT.get("title", "bloodsig results"),
+    log:
+        "logs/report/summary.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(1000),
+        runtime=5,
+    conda:
+        PYENV
+    script:
+        "../scripts/report_summary.py"
+
+
+rule report_provenance:
+    input:
+        sorted({d[k] for d in COHORTS.values() for k in COHORT_FILE_KEYS if k in d}
+               | ({QPCR["ct"]} if QPCR else set())),
+    output:
+        config="results/provenance/config.yaml",
+        versions="results/provenance/versions.tsv",
+        checksums="results/provenance/checksums.tsv",
+    params:
+        config=config,
+        units=[d["units"] for d in COHORTS.values() if "units" in d],
+        pyproject="pyproject.toml",
+    log:
+        "logs/report/provenance.log",
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(1000),
+        runtime=10,
+    conda:
+        PYENV
+    script:
+        "../scripts/report_provenance.py"

@@ -1,0 +1,92 @@
+"""The landing page results/summary.html: the study's headline numbers linking to the tables.
+
+Each `*_section` function turns one stage's result table into a small frame of headline
+rows; `summary_page` lays the sections out as one static HTML page (no scripts, no external
+resources), with links relative to the page.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+
+@dataclass
+class Section:
+    title: str
+    table: pd.DataFrame
+    links: dict[str, str] = field(default_factory=dict)  # label -> path relative to the page
+
+
+def samples_section(counts: dict[str, pd.DataFrame], links: dict[str, str]) -> Section:
+    """Samples kept by expression QC per cohort (sample tables, one row per sample)."""
+    rows = pd.DataFrame({"cohort": list(counts), "samples kept": [len(d) for d in counts.values()]})
+    return Section("Samples kept after expression QC", rows, links)
+
+
+def deg_section(up: dict[str, pd.DataFrame], down: dict[str, pd.DataFrame],
+                links: dict[str, str]) -> Section:
+    """Up and down DEGs per DE analysis (the stage's degs_up/degs_down lists)."""
+    rows = pd.DataFrame({"analysis": list(up), "up": [len(up[a]) for a in up],
+                         "down": [len(down[a]) for a in up]})
+    return Section("Differentially expressed genes", rows, links)
+
+
+def auc_section(auc: pd.DataFrame, links: dict[str, str], top: int = 3) -> Section:
+    """The classifiers of highest held-out AUC (classify/compare/auc.tsv)."""
+    best = auc.sort_values(["test_auc", "algorithm"], ascending=[False, True]).head(top)
+    return Section("Best classifiers (held-out AUC)",
+                   best[["algorithm", "test_auc", "ci_low", "ci_high"]].round(3), links)
+
+
+def cindex_section(cindex: pd.DataFrame, links: dict[str, str]) -> Section:
+    """C-index of every survival model and cohort (survival/cindex.tsv)."""
+    return Section("Survival models (C-index)",
+                   cindex[["cohort", "model", "n", "events", "c_index", "ci_lower", "ci_upper"]]
+                   .round(3), links)
+
+
+def pathway_section(ora: dict[str, pd.DataFrame], links: dict[str, str], top: int = 5) -> Section:
+    """The terms of smallest FDR per direction in each ORA table (enrich/*/ora_*.tsv)."""
+    parts = []
+    for name, df in ora.items():
+        best = df.sort_values(["FDR", "term"]).groupby("direction", sort=True).head(top)
+        parts.append(best.assign(analysis=name)[["analysis", "direction", "term", "Count", "FDR"]])
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    return Section("Top pathways (over-representation)", rows, links)
+
+
+def candidate_section(candidates: dict[str, pd.DataFrame], links: dict[str, str],
+                      top: int = 5) -> Section:
+    """The first drug candidates of each connectivity query (already ranked by the stage)."""
+    parts = []
+    for name, df in candidates.items():
+        cols = [c for c in ("pert_name", "pert_id", "moa", "ncs", "tau") if c in df.columns]
+        parts.append(df.head(top)[cols].assign(query=name))
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not rows.empty:
+        rows = rows[["query", *[c for c in rows.columns if c != "query"]]].round(3)
+    return Section("Drug candidates (connectivity)", rows, links)
+
+
+def summary_page(title: str, sections: list[Section]) -> str:
+    """One static HTML page of the sections (tables escaped; links relative)."""
+    parts = [f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(title)}"
+             "</title><style>body{font-family:sans-serif;max-width:60em;margin:auto}"
+             "table{border-collapse:collapse}td,th{border-bottom:1px solid #ccc;"
+             "padding:2px 8px;text-align:left}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1>"]
+    for sec in sections:
+        parts.append(f"<h2>{html.escape(sec.title)}</h2>")
+        if sec.table.empty:
+            parts.append("<p>None.</p>")
+        else:
+            parts.append(sec.table.to_html(index=False, border=0, na_rep="", escape=True))
+        if sec.links:
+            parts.append("<p>Tables: " + ", ".join(
+                f"<a href=\"{html.escape(path)}\">{html.escape(label)}</a>"
+                for label, path in sec.links.items()) + "</p>")
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
