@@ -1,13 +1,27 @@
 # bloodsig: blood transcriptome study pipeline. See README.md and ../config/README.md.
-from snakemake.utils import min_version, validate
+import sys
+
+from snakemake.utils import min_version
 
 min_version("9.0")
+
+sys.path.insert(0, f"{workflow.basedir}/scripts")
+
+from bloodsig.configcheck import config_source, stop_on_input_error, validate_config  # noqa: E402
+from bloodsig.sheets import load_schema  # noqa: E402
 
 
 configfile: "config/config.yaml"
 
 
-validate(config, "config/schemas/config.schema.yaml")
+# A bad value stops the run here with one line naming the config file and the key.
+CONFIG_SOURCE = config_source(workflow.configfiles, workflow.config_settings.config)
+with stop_on_input_error():
+    validate_config(
+        config,
+        load_schema(f"{workflow.basedir}/config/schemas/config.schema.yaml"),
+        CONFIG_SOURCE,
+    )
 
 
 report: "resources/report/workflow.rst"
@@ -26,6 +40,9 @@ include: "rules/enrich.smk"
 include: "rules/survival.smk"
 include: "rules/classify.smk"
 include: "rules/report.smk"
+
+
+check_configured_files()
 
 
 rule all:

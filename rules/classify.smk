@@ -7,10 +7,10 @@ CLASSIFY_MODELS = list(CLASSIFY.get("filters", {})) + ["union"]
 EXTERNAL = CLASSIFY.get("external_cohort")
 
 if CLASSIFY and CLASSIFY["compare"]["filter"] not in CLASSIFY["filters"]:
-    raise ValueError(f"config: classify.compare.filter '{CLASSIFY['compare']['filter']}' is not "
-                     "one of classify.filters")
+    config_error("classify.compare.filter",
+                 f"'{CLASSIFY['compare']['filter']}' is not one of classify.filters")
 if EXTERNAL and EXTERNAL not in COHORTS:
-    raise ValueError(f"config: classify.external_cohort '{EXTERNAL}' is not a cohort")
+    config_error("classify.external_cohort", f"'{EXTERNAL}' is not a cohort")
 
 
 STAGE_TARGETS["classify"] = lambda: expand(

@@ -5,12 +5,25 @@ import sys
 from functools import cache
 from pathlib import Path
 
-sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+from bloodsig.errors import InputError
+from bloodsig.sheets import load_samples, load_schema, load_units
+from bloodsig.units import match_units
 
-from bloodsig.sheets import load_samples, load_schema, load_units  # noqa: E402
-from bloodsig.units import match_units  # noqa: E402
 
-SAMPLES_SCHEMA = load_schema(Path(workflow.basedir) / "config/schemas/samples.schema.yaml")
+
+def _samples_schema():
+    """The sample-sheet row schema, with the survival columns that the config names (a time of
+    zero or less, or an event other than 0/1, is refused at once with its row)."""
+    schema = load_schema(Path(workflow.basedir) / "config/schemas/samples.schema.yaml")
+    survival = config.get("survival", {})
+    if "time_column" in survival:
+        schema["properties"][survival["time_column"]] = {"type": "number", "exclusiveMinimum": 0}
+    if "event_column" in survival:
+        schema["properties"][survival["event_column"]] = {"enum": [0, 1]}
+    return schema
+
+
+SAMPLES_SCHEMA = _samples_schema()
 PYENV = "../envs/python.yaml"
 
 COHORTS = config["cohorts"]
@@ -18,10 +31,17 @@ COUNT_COHORTS = [c for c, d in COHORTS.items() if "counts" in d]
 DISCOVERY = [c for c, d in COHORTS.items() if d["role"] == "discovery"]
 ANALYSES = list(config["de"]["analyses"]) if "de" in config else []
 
+
+
+def config_error(key, problem):
+    """Stop at parse time: a config value that the schema allows but the rest of the config
+    contradicts (one line naming the config file and the key)."""
+    with stop_on_input_error():
+        raise InputError(f"{key}: {problem}", path=CONFIG_SOURCE)
+
+
 if len(DISCOVERY) != 1:
-    raise ValueError(
-        f"config: cohorts: exactly one cohort must have role 'discovery' (found {len(DISCOVERY)})"
-    )
+    config_error("cohorts", f"exactly one cohort must have role 'discovery' (found {len(DISCOVERY)})")
 
 
 wildcard_constraints:
@@ -112,10 +132,30 @@ def _check_existing_sheets():
     """
     for entry in COHORTS.values():
         if Path(entry["samples"]).exists():
-            load_samples(entry["samples"], SAMPLES_SCHEMA, config["samples"])
+            with stop_on_input_error():
+                load_samples(entry["samples"], SAMPLES_SCHEMA, config["samples"])
 
 
 _check_existing_sheets()
+
+
+def check_configured_files():
+    """Every input file that the config names exists or is written by the demo, so a typo stops
+    the run before anything runs, naming the key. Called once every rule file is read."""
+    named = [(f"cohorts.{c}.{k}", p) for c, d in COHORTS.items() for k, p in d.items()
+             if k != "role"]
+    if stage_on("enrich"):
+        named += [(f"enrich.collections.{n}.{k}", s[k])
+                  for n, s in config["enrich"]["collections"].items() for k in ("gmt", "id_map")
+                  if k in s]
+    if stage_on("connectivity"):
+        named += [(f"connectivity.database.{k}", p)
+                  for k, p in config["connectivity"]["database"].items() if k != "columns"]
+    if stage_on("subtypes"):
+        named.append(("subtypes.signatures", config["subtypes"]["signatures"]))
+    for key, path in named:
+        if not Path(path).exists() and not _demo_output(path):
+            config_error(key, f"file '{path}' not found")
 
 
 # Stage reads: FASTQ units of the cohorts that have `units:` (checked against their sheets).
@@ -137,9 +177,10 @@ def _units(cohort):
     for key in ("units", "samples"):
         if not Path(entry[key]).exists() and _demo_output(entry[key]):
             checkpoints.demo_data.get()  # written by the demo: known once it has run
-    units = load_units(entry["units"], UNITS_SCHEMA)
-    samples = load_samples(entry["samples"], SAMPLES_SCHEMA, config["samples"])
-    return match_units(units, samples, entry["units"], entry["samples"])
+    with stop_on_input_error():
+        units = load_units(entry["units"], UNITS_SCHEMA)
+        samples = load_samples(entry["samples"], SAMPLES_SCHEMA, config["samples"])
+        return match_units(units, samples, entry["units"], entry["samples"])
 
 
 def demo_fastq(wc):

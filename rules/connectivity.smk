@@ -13,8 +13,8 @@ STORE_FILES = ["manifest.json", "ranks.npy", "scores.npy", "genes.tsv", "signatu
 
 for _analysis in CONN_ANALYSES:
     if _analysis not in ANALYSES:
-        raise ValueError(f"config: connectivity: analyses: '{_analysis}' is not an analysis of "
-                         f"de: analyses ({', '.join(ANALYSES)})")
+        config_error("connectivity.analyses", f"'{_analysis}' is not an analysis of de.analyses "
+                     f"({', '.join(ANALYSES)})")
 
 
 STAGE_TARGETS["connectivity"] = lambda: expand(

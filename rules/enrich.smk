@@ -11,18 +11,18 @@ PUBLISHED = OVERLAP.get("published", {})
 
 # Names that must refer to a DE analysis or a collection: refuse a typo before anything runs.
 for _key, _names, _known, _what in (
-    ("analyses", ENRICH.get("analyses", []), ANALYSES, "de: analyses"),
-    ("compare", list(ENRICH.get("compare", {}).values()), ANALYSES, "de: analyses"),
-    ("enrichment_map: analyses", ENRICH_MAP.get("analyses", []), ANALYSES, "de: analyses"),
-    ("enrichment_map: collection", [ENRICH_MAP.get("collection")] if ENRICH_MAP else [],
-     COLLECTIONS, "enrich: collections"),
-    ("gsea: analyses", GSEA.get("analyses", []), ANALYSES, "de: analyses"),
-    ("gsea: collections", GSEA.get("collections", []), COLLECTIONS, "enrich: collections"),
-    ("overlap: analysis", [OVERLAP["analysis"]] if OVERLAP else [], ANALYSES, "de: analyses"),
+    ("analyses", ENRICH.get("analyses", []), ANALYSES, "de.analyses"),
+    ("compare", list(ENRICH.get("compare", {}).values()), ANALYSES, "de.analyses"),
+    ("enrichment_map.analyses", ENRICH_MAP.get("analyses", []), ANALYSES, "de.analyses"),
+    ("enrichment_map.collection", [ENRICH_MAP.get("collection")] if ENRICH_MAP else [],
+     COLLECTIONS, "enrich.collections"),
+    ("gsea.analyses", GSEA.get("analyses", []), ANALYSES, "de.analyses"),
+    ("gsea.collections", GSEA.get("collections", []), COLLECTIONS, "enrich.collections"),
+    ("overlap.analysis", [OVERLAP["analysis"]] if OVERLAP else [], ANALYSES, "de.analyses"),
 ):
     for _name in _names:
         if _name not in _known:
-            raise ValueError(f"config: enrich: {_key}: '{_name}' is not in {_what}")
+            config_error(f"enrich.{_key}", f"'{_name}' is not in {_what}")
 
 
 wildcard_constraints:

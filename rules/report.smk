@@ -10,7 +10,7 @@ COHORT_FILE_KEYS = ["samples", "counts", "annotation", "cell_fractions", "flow_c
                     "cell_signature", "units", "genome", "gtf"]
 
 if stage_on("report") and QPCR and QPCR["analysis"] not in ANALYSES:
-    raise ValueError(f"config: report: qpcr: analysis '{QPCR['analysis']}' is not in de: analyses")
+    config_error("report.qpcr.analysis", f"'{QPCR['analysis']}' is not in de.analyses")
 
 
 STAGE_TARGETS["report"] = lambda: [

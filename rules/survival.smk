@@ -7,10 +7,10 @@ SURVIVAL_DIR = f"results/{DISCOVERY[0]}/survival"
 SURVIVAL_EXTERNAL = SURVIVAL.get("external_cohort")
 
 if stage_on("survival") and SURVIVAL_EXTERNAL and SURVIVAL_EXTERNAL not in COHORTS:
-    raise ValueError(f"config: survival: external_cohort '{SURVIVAL_EXTERNAL}' is not a cohort "
-                     f"(cohorts: {', '.join(COHORTS)})")
+    config_error("survival.external_cohort", f"'{SURVIVAL_EXTERNAL}' is not a cohort "
+                 f"(cohorts: {', '.join(COHORTS)})")
 if stage_on("survival") and SURVIVAL_EXTERNAL == DISCOVERY[0]:
-    raise ValueError("config: survival: external_cohort must not be the discovery cohort")
+    config_error("survival.external_cohort", "must not be the discovery cohort")
 
 SURVIVAL_EXTERNAL_FILES = (
     {

@@ -30,7 +30,7 @@ def main(smk):
             smk.input.samples)
     pred, missing = classify.score_cohort(target, models, panels, prep["missing_genes"],
                                           train_X, train_y, prep["xgboost"], prep["seed"],
-                                          smk.threads)
+                                          smk.threads, smk.input.target_counts)
     write_tsv(pred.rename_axis("sample_id").reset_index(), smk.output.predictions)
     write_tsv(missing.merge(genes[["model", "gene_id", "gene_name"]], how="left"),
               smk.output.missing)

@@ -466,16 +466,22 @@ def align_panels(target: pd.DataFrame, panels: dict[str, list]) -> tuple[dict, p
 
 def score_cohort(target: pd.DataFrame, models: dict, panels: dict[str, list], policy: str,
                  train_X: pd.DataFrame | None, train_y: pd.Series | None, xgb_params: dict,
-                 seed: int, n_jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 seed: int, n_jobs: int = 1, path=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Case probabilities of the target's samples for every saved model and the ensemble.
 
     Panel genes missing from the target (not measured, or removed by its expression filter)
     are handled by `policy`: "refit" retrains that model on the discovery samples with the
     genes the target has (same settings and seed); "missing" keeps the saved model and passes
     the genes as missing values, which XGBoost sends down each split's learned default branch.
-    A model none of whose genes are present scores NaN.
+    A model none of whose genes are present scores NaN; a cohort (`path`, its counts) with no
+    panel gene at all is refused, as its gene ids cannot be those of the discovery cohort.
     """
     present, missing = align_panels(target, panels)
+    if not any(present.values()):
+        example = next(g for genes in panels.values() for g in genes)
+        raise InputError(f"the cohort has none of the {missing['gene_id'].nunique()} panel genes "
+                         f"(e.g. '{example}') after its expression filter; do its gene ids "
+                         "match the discovery cohort's?", path=path, column="gene_id")
     out = {}
     for name, genes in panels.items():
         if not present[name]:

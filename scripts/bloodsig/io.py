@@ -112,24 +112,25 @@ def read_counts(path) -> pd.DataFrame:
         raise InputError("duplicated sample id", path=path, column=cols[cols.duplicated()][0])
     for col in df.columns:
         values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna()
+        bad = values.isna().to_numpy()
         if bad.any():
-            gene = df.index[np.flatnonzero(bad.to_numpy())[0]]
-            raw = df.loc[gene, col]
+            i = int(np.flatnonzero(bad)[0])
+            raw = df[col].iloc[i]
             problem = "missing value (NaN)" if pd.isna(raw) else f"non-numeric value '{raw}'"
-            raise InputError(f"{problem} for gene {gene}", path=path, column=col)
+            raise InputError(f"{problem} for gene {df.index[i]}", path=path, row=i + 2,
+                             column=col)
         arr = values.to_numpy(dtype=float)
         neg = arr < 0
         if neg.any():
-            gene = df.index[np.flatnonzero(neg)[0]]
-            raise InputError(f"negative count {arr[neg][0]:g} for gene {gene}", path=path,
-                             column=col)
+            i = int(np.flatnonzero(neg)[0])
+            raise InputError(f"negative count {arr[i]:g} for gene {df.index[i]}", path=path,
+                             row=i + 2, column=col)
         frac = arr != np.round(arr)
         if frac.any():
-            gene = df.index[np.flatnonzero(frac)[0]]
-            raise InputError(f"non-integer count {arr[frac][0]:g} for gene {gene} "
+            i = int(np.flatnonzero(frac)[0])
+            raise InputError(f"non-integer count {arr[i]:g} for gene {df.index[i]} "
                              "(bloodsig needs raw counts, not normalised values)",
-                             path=path, column=col)
+                             path=path, row=i + 2, column=col)
         df[col] = arr.astype(np.int64)
     return df
 

@@ -12,7 +12,7 @@ Each function follows a published estimator and is vectorised:
 - `cumulative_dynamic_auc`: cumulative/dynamic time-dependent AUC with inverse probability of
   censoring weights (Uno 2007, Blanche 2013; R's timeROC, marginal Kaplan-Meier weights).
 
-Times are non-negative numbers, events 0/1 (1 = death); `check_survival` refuses anything else.
+Times are positive numbers, events 0/1 (1 = death); `check_survival` refuses anything else.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ def check_survival(table: pd.DataFrame, time_column: str, event_column: str,
                    path=None) -> pd.DataFrame:
     """Rows of `table` with survival data, times and events checked.
 
-    Rows missing the time or the event are left out (no survival data); a non-numeric or
-    negative time, an event other than 0/1, or no event at all raise InputError naming the
+    Rows missing the time or the event are left out (no survival data); a non-numeric,
+    zero or negative time, an event other than 0/1, or no event at all raise InputError naming the
     file, the row (1-based, header = row 1) and the column.
     """
     for column in (time_column, event_column):
@@ -45,11 +45,12 @@ def check_survival(table: pd.DataFrame, time_column: str, event_column: str,
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputError(f"'{table[column].iloc[i]}' is not a number", path=path,
                              row=i + 2, column=column)
-    neg = time < 0
-    if neg.any():
-        i = int(np.flatnonzero(neg.to_numpy())[0])
-        raise InputError(f"negative survival time {time.iloc[i]:g}", path=path, row=i + 2,
-                         column=time_column)
+    # A time of zero (death at onset) is a data-entry error here, not an observation.
+    nonpositive = time <= 0
+    if nonpositive.any():
+        i = int(np.flatnonzero(nonpositive.to_numpy())[0])
+        raise InputError(f"survival time {time.iloc[i]:g} is not positive", path=path,
+                         row=i + 2, column=time_column)
     not01 = event.notna() & ~event.isin([0, 1])
     if not01.any():
         i = int(np.flatnonzero(not01.to_numpy())[0])

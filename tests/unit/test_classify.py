@@ -163,8 +163,11 @@ def test_score_cohort_missing_gene_policies():
     x[:, 1] = np.nan
     np.testing.assert_allclose(nan_pred["a"], models["a"].predict_proba(x)[:, 1], rtol=1e-6)
     np.testing.assert_allclose(nan_pred["ensemble"], (nan_pred["a"] + nan_pred["b"]) / 2)
-    none, _ = classify.score_cohort(X[["G09"]], models, panels, "refit", X, y, XGB, 0)
-    assert none["a"].isna().all()
+    none, _ = classify.score_cohort(X[["G02", "G03"]], models, panels, "refit", X, y, XGB, 0)
+    assert none["a"].isna().all() and none["b"].notna().all()
+    with pytest.raises(InputError, match="none of the 5 panel genes") as err:
+        classify.score_cohort(X[["G09"]], models, panels, "refit", X, y, XGB, 0, path="c.tsv")
+    assert err.value.path == "c.tsv" and err.value.column == "gene_id"
 
 
 def test_validation_metrics():

@@ -73,7 +73,7 @@ def test_survival_cases_one_per_patient_with_data():
 
 
 @pytest.mark.parametrize("column, row, value, words", [
-    ("survival_time", 5, -3.0, "negative survival time -3"),
+    ("survival_time", 5, -3.0, "survival time -3 is not positive"),
     ("survival_event", 7, 2, "event indicator 2 is not 0"),
 ])
 def test_survival_cases_refuses_bad_values_naming_the_sheet_row(column, row, value, words):

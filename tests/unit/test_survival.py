@@ -29,13 +29,14 @@ def table(times, events):
 
 
 def test_check_survival_drops_missing_and_keeps_good_rows():
-    out = sv.check_survival(table([1.0, None, 3.0, 0.0], [1, 1, None, 0]), "t", "e")
+    out = sv.check_survival(table([1.0, None, 3.0, 4.0], [1, 1, None, 0]), "t", "e")
     assert out.index.tolist() == ["S0", "S3"]
     assert out["e"].dtype == np.int64
 
 
 @pytest.mark.parametrize("times, events, row, column, words", [
-    ([1.0, -2.0, 3.0], [1, 0, 1], 3, "t", "negative survival time -2"),
+    ([1.0, -2.0, 3.0], [1, 0, 1], 3, "t", "survival time -2 is not positive"),
+    ([1.0, 0.0, 3.0], [1, 0, 1], 3, "t", "survival time 0 is not positive"),
     ([1.0, 2.0, 3.0], [1, 2, 0], 3, "e", "event indicator 2 is not 0"),
     ([1.0, "soon", 3.0], [1, 0, 1], 3, "t", "'soon' is not a number"),
     ([1.0, 2.0, 3.0], [1, "yes", 0], 3, "e", "'yes' is not a number"),

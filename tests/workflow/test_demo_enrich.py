@@ -106,7 +106,8 @@ def test_published_overlap(demo, published):
 
 
 @pytest.mark.parametrize("key, value, message", [
-    ("analyses", ["primary", "typo"], "enrich: analyses: 'typo' is not in de: analyses"),
+    ("analyses", ["primary", "typo"],
+     "config/config.yaml: enrich.analyses: 'typo' is not in de.analyses"),
     ("universe", "genome", "universe"),
 ])
 def test_bad_enrich_config_refused(tmp_path, key, value, message):
