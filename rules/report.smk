@@ -26,6 +26,8 @@ STAGE_TARGETS["report"] = lambda: [
 # The result tables of the enabled stages that the landing page reads, by section.
 SUMMARY_FILES = {
     "samples": {DISCOVERY[0]: f"results/{DISCOVERY[0]}/expression_qc/samples.tsv"},
+    "cohort_table": f"{REPORT_DIR}/cohort_table.html",
+    **({"qpcr": f"{REPORT_DIR}/qpcr.tsv"} if QPCR else {}),
     **({"degs": {a: {d: f"results/{DISCOVERY[0]}/de/{a}/degs_{d}.tsv" for d in ("up", "down")}
                  for a in ANALYSES}} if stage_on("de") else {}),
     **({"auc": f"results/{DISCOVERY[0]}/classify/compare/auc.tsv"}

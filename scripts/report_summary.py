@@ -14,7 +14,8 @@ def main(smk):
         return {os.path.relpath(p, page): os.path.relpath(p, page) for p in paths}
 
     sections = [summary.samples_section({c: read_tsv(p) for c, p in files["samples"].items()},
-                                        links(files["samples"].values()))]
+                                        links([*files["samples"].values(),
+                                               files["cohort_table"]]))]
     if "degs" in files:
         degs = files["degs"]
         sections.append(summary.deg_section(
@@ -33,6 +34,8 @@ def main(smk):
         cands = files["candidates"]
         sections.append(summary.candidate_section({q: read_tsv(p) for q, p in cands.items()},
                                                   links(cands.values())))
+    if "qpcr" in files:
+        sections.append(summary.qpcr_section(read_tsv(files["qpcr"]), links([files["qpcr"]])))
     write_text(summary.summary_page(smk.params.title, sections), smk.output[0])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 
@@ -69,6 +70,16 @@ def candidate_section(candidates: dict[str, pd.DataFrame], links: dict[str, str]
     if not rows.empty:
         rows = rows[["query", *[c for c in rows.columns if c != "query"]]].round(3)
     return Section("Drug candidates (connectivity)", rows, links)
+
+
+def qpcr_section(qpcr: pd.DataFrame, links: dict[str, str]) -> Section:
+    """qPCR fold changes (delta-delta-Ct) beside the RNA-seq logFC, and whether the two agree
+    in direction (report/qpcr.tsv)."""
+    rows = qpcr[["gene", "log2FC", "P.Value", "rnaseq_logFC"]].rename(columns={
+        "log2FC": "qPCR log2FC", "P.Value": "qPCR p", "rnaseq_logFC": "RNA-seq logFC"})
+    same = np.sign(rows["qPCR log2FC"]) == np.sign(rows["RNA-seq logFC"])
+    rows = rows.assign(**{"same direction": same.map({True: "yes", False: "no"})})
+    return Section("qPCR validation", rows.round(3), links)
 
 
 def summary_page(title: str, sections: list[Section]) -> str:

@@ -26,6 +26,12 @@ def test_sections_and_page():
     page = summary.summary_page("Demo", [degs, sec])
     assert "&lt;drug&gt;" in page and "<drug>" not in page
     assert '<a href="a/b c.tsv">candidates</a>' in page and "<h2>Differentially" in page
+    qpcr = pd.DataFrame({"gene": ["A", "B"], "log2FC": [0.7, -0.2], "P.Value": [1e-5, 0.3],
+                         "rnaseq_logFC": [0.8, 0.1]})
+    rows = summary.qpcr_section(qpcr, {}).table
+    assert rows["same direction"].tolist() == ["yes", "no"]
+    assert rows.columns.tolist() == ["gene", "qPCR log2FC", "qPCR p", "RNA-seq logFC",
+                                     "same direction"]
 
 
 def test_qpcr_scatter():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -332,7 +333,7 @@ CASES = {
     "survival_time_zero": survival_case("0", "0 is less than or equal to the minimum of 0"),
     "survival_time_negative": survival_case("-3.5", "-3.5 is less than or equal to the "
                                             "minimum of 0"),
-    "survival_event_not_binary": sheet_case("survival_event", "2", "2 is not one of [0, 1]",
+    "survival_event_not_binary": sheet_case("survival_event", "2", "2.0 is not one of [0, 1]",
                                             row=2),
     "survival_column_missing": survival_column_missing,
     # units: checked against the sheet when the DAG is built
@@ -391,9 +392,12 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def finished(demo, tmp_path_factory):
-    """The demo's finished results, in a folder of its own (hard links are cheap)."""
+    """The demo's finished results (hard links are cheap) and Snakemake's record of the
+    params and code that made them (copied: Snakemake rewrites it), in a folder of its own."""
     base = tmp_path_factory.mktemp("finished")
     subprocess.run(["cp", "-al", str(demo / "results"), str(base / "results")], check=True)
+    (base / ".snakemake").mkdir()
+    shutil.copytree(demo / ".snakemake/metadata", base / ".snakemake/metadata")
     return base
 
 
@@ -406,6 +410,7 @@ def written_since(root: Path, start: float) -> list[str]:
 def test_bad_input_stops_with_one_message(finished, tmp_path, name):
     work = copy_project(tmp_path)
     subprocess.run(["cp", "-al", str(finished / "results"), str(work / "results")], check=True)
+    shutil.copytree(finished / ".snakemake", work / ".snakemake")
     target, fragments, failed_outputs = CASES[name](work)
     start = time.time() - 1
     res = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "1", target],

@@ -129,12 +129,13 @@ def test_summary_page_in_browser(demo, tmp_path):
     page = demo / "results/summary.html"
     dom = _render(page, tmp_path)
     for heading in ("Samples kept", "Differentially expressed genes", "Best classifiers",
-                    "Survival models", "Top pathways", "Drug candidates"):
+                    "Survival models", "Top pathways", "Drug candidates", "qPCR validation"):
         assert f"<h2>{heading}" in dom
     n_samples = len(_tsv(demo / "results/discovery/expression_qc/samples.tsv"))
     assert f"<td>{n_samples}</td>" in dom
     links = re.findall(r'href="([^"]+)"', dom)
     assert links and all((page.parent / link).is_file() for link in links)
+    assert {"discovery/report/cohort_table.html", "discovery/report/qpcr.tsv"} <= set(links)
     assert _probe(dom)[1] == ""
 
 
