@@ -1,19 +1,16 @@
 """Rule classify_compare: seven classifiers on one seeded split, DeLong CIs and tests, ROC."""
 
 from bloodsig import classify
-from bloodsig.cohort import read_samples
-from bloodsig.io import read_tsv, save_figure, write_tsv
+from bloodsig.io import save_figure, write_tsv
 from bloodsig.plots import classify as plots
 from bloodsig.script import run
 
 
 def main(smk):
     cfg = smk.params.classify
-    X, y, sets = classify.training_data(
-        read_tsv(smk.input.toptable, required=["gene_id", "adj.P.Val", "logFC", "AveExpr"]),
-        read_tsv(smk.input.residuals, index_col=0, dtype={"gene_id": str}),
-        read_samples(smk.input.samples, smk.params.sheet), smk.params.sheet, cfg["filters"],
-        smk.input.samples)
+    X, y, sets = classify.read_training_data(smk.input.toptable, smk.input.residuals,
+                                             smk.input.samples, smk.params.sheet,
+                                             cfg["filters"])
     res = classify.compare_algorithms(X[sets[cfg["compare"]["filter"]]], y, cfg["compare"],
                                       cfg["xgboost"], smk.params.seed, smk.threads)
     write_tsv(res.table, smk.output.auc)

@@ -1,18 +1,15 @@
 """Rule classify_nested: nested CV with the whole panel selection inside each outer fold."""
 
 from bloodsig import classify
-from bloodsig.cohort import read_samples
 from bloodsig.io import read_tsv, write_tsv
 from bloodsig.script import run
 
 
 def main(smk):
     cfg = smk.params.classify
-    X, y, sets = classify.training_data(
-        read_tsv(smk.input.toptable, required=["gene_id", "adj.P.Val", "logFC", "AveExpr"]),
-        read_tsv(smk.input.residuals, index_col=0, dtype={"gene_id": str}),
-        read_samples(smk.input.samples, smk.params.sheet), smk.params.sheet, cfg["filters"],
-        smk.input.samples)
+    X, y, sets = classify.read_training_data(smk.input.toptable, smk.input.residuals,
+                                             smk.input.samples, smk.params.sheet,
+                                             cfg["filters"])
     folds, oof = classify.nested_cv(X, y, sets, cfg, smk.params.seed, smk.threads)
     optimistic = read_tsv(smk.input.performance, required=["model", "optimistic_cv_auc"])
     summary = classify.honest_summary(folds, oof, y,

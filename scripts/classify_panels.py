@@ -3,19 +3,17 @@
 import json
 
 from bloodsig import classify
-from bloodsig.cohort import load_annotation, read_samples
-from bloodsig.io import read_tsv, save_figure, write_text, write_tsv
+from bloodsig.cohort import load_annotation
+from bloodsig.io import save_figure, write_text, write_tsv
 from bloodsig.plots import classify as plots
 from bloodsig.script import run
 
 
 def main(smk):
     cfg, seed = smk.params.classify, smk.params.seed
-    X, y, sets = classify.training_data(
-        read_tsv(smk.input.toptable, required=["gene_id", "adj.P.Val", "logFC", "AveExpr"]),
-        read_tsv(smk.input.residuals, index_col=0, dtype={"gene_id": str}),
-        read_samples(smk.input.samples, smk.params.sheet), smk.params.sheet, cfg["filters"],
-        smk.input.samples)
+    X, y, sets = classify.read_training_data(smk.input.toptable, smk.input.residuals,
+                                             smk.input.samples, smk.params.sheet,
+                                             cfg["filters"])
     names = load_annotation(smk.input.genes)["gene_name"]
     panels = classify.select_panels(X, y, sets, cfg, seed, smk.threads)
     models = classify.fit_panel_models(X, y, panels.genes, cfg["xgboost"], seed, smk.threads)

@@ -23,11 +23,8 @@ def main(smk):
         smk.input.target_samples)
     train_X = train_y = None
     if prep["missing_genes"] == "refit":
-        train_X, train_y, _ = classify.training_data(
-            read_tsv(smk.input.toptable, required=["gene_id"]),
-            read_tsv(smk.input.residuals, index_col=0, dtype={"gene_id": str}),
-            read_samples(smk.input.samples, smk.params.sheet), smk.params.sheet, {},
-            smk.input.samples)
+        train_X, train_y, _ = classify.read_training_data(
+            smk.input.toptable, smk.input.residuals, smk.input.samples, smk.params.sheet, {})
     pred, missing = classify.score_cohort(target, models, panels, prep["missing_genes"],
                                           train_X, train_y, prep["xgboost"], prep["seed"],
                                           smk.threads, smk.input.target_counts)

@@ -1,10 +1,10 @@
 """Rule cutadapt: check one unit's FASTQ, then trim adapters and low-quality ends."""
 
 import shutil
-import tempfile
 from pathlib import Path
 
 from bloodsig import fastq, tools
+from bloodsig.io import scratch_dir
 from bloodsig.script import run
 
 
@@ -12,7 +12,7 @@ def main(smk):
     fq, (sample, unit) = list(smk.input.fastq), (smk.wildcards.sample, smk.wildcards.unit)
     fastq.check_unit(*fq)
     out = Path(smk.output.trimmed)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
+    with scratch_dir(out) as tmp:
         # links named after sample and unit, so MultiQC's sample names say which unit it was
         links = [tools.link_as(f, Path(tmp) / "in" / n) for f, n in
                  zip(fq, tools.unit_names(sample, unit, len(fq) == 2), strict=True)]

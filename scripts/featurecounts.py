@@ -1,21 +1,16 @@
 """Rule featurecounts: count a sample's fragments per gene with the strandedness it resolved."""
 
-import shutil
 from pathlib import Path
 
 from bloodsig import tools
-from bloodsig.io import read_tsv
+from bloodsig.io import read_tsv, scratch_dir
 from bloodsig.script import run
 
 
 def main(smk):
     found = read_tsv(smk.input.strandedness, what="strandedness").iloc[0]
     out = Path(smk.output.counts)
-    # a fixed scratch name: featureCounts writes its command line into the table's header
-    tmp = out.parent / f".{out.name}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with scratch_dir(out) as tmp:
         counts = tmp / out.name
         cmd = tools.featurecounts_command(smk.input.bam, smk.input.gtf, counts, found["used"],
                                           found["layout"] == "paired", smk.threads,
@@ -25,8 +20,6 @@ def main(smk):
         tools.check_outputs([counts, summary], "featureCounts")
         summary.replace(smk.output.summary)
         counts.replace(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 run(main, snakemake)  # noqa: F821

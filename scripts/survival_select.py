@@ -8,10 +8,8 @@ from bloodsig.script import run
 
 def main(smk):
     settings = smk.params.settings
-    expr = prognosis.read_expression(smk.input.expression)
-    cases = prognosis.read_cases(smk.input.cases, settings)
-    clin = prognosis.clinical_matrix(cases, settings["clinical"],
-                                     settings.get("reference_levels") or {})
+    expr, cases, clin = prognosis.read_case_data(smk.input.expression, smk.input.cases,
+                                                 settings)
     sel = prognosis.select_genes(expr, clin, cases["time"], cases["event"], settings,
                                  smk.params.seed)
     genes = load_annotation(smk.input.genes)

@@ -8,10 +8,8 @@ from bloodsig.script import run
 
 def main(smk):
     settings = smk.params.settings
-    expr = prognosis.read_expression(smk.input.expression)
-    cases = prognosis.read_cases(smk.input.cases, settings)
-    clin = prognosis.clinical_matrix(cases, settings["clinical"],
-                                     settings.get("reference_levels") or {})
+    expr, cases, clin = prognosis.read_case_data(smk.input.expression, smk.input.cases,
+                                                 settings)
     selected = read_tsv(smk.input.selected, required=["model", "gene_id"],
                         dtype={"gene_id": str})
     splits = prognosis.split_evaluation(expr, clin, cases["time"], cases["event"],

@@ -37,7 +37,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from . import delong
+from .cohort import read_samples
 from .errors import InputError
+from .io import atomic_path, read_tsv
 from .limma import remove_batch_effect
 from .normalize import calc_norm_factors, log2cpm_voom
 
@@ -131,12 +133,14 @@ class PenalisedLogistic(ClassifierMixin, BaseEstimator):
     ridge, lasso, elastic_net: scikit-learn LogisticRegression with C = 1 / (alpha n);
     mcp (Zhang 2010), scad (Fan & Li 2001) and l1_2 (L1/2, Xu et al. 2012): skglm's
     coordinate descent (Bertrand et al. 2022); L1/2 needs its fix-point working sets.
+    saga (lasso, elastic net) visits samples in a random order: `seed` fixes it.
     """
 
     def __init__(self, penalty: str = "mcp", alpha: float = 0.01, gamma: float = 3.0,
-                 l1_ratio: float = 0.5, tol: float = 1e-4, max_iter: int = 5000):
+                 l1_ratio: float = 0.5, tol: float = 1e-4, max_iter: int = 5000,
+                 seed: int = 0):
         self.penalty, self.alpha, self.gamma = penalty, alpha, gamma
-        self.l1_ratio, self.tol, self.max_iter = l1_ratio, tol, max_iter
+        self.l1_ratio, self.tol, self.max_iter, self.seed = l1_ratio, tol, max_iter, seed
 
     def fit(self, X, y):
         X, y = np.asarray(X, dtype=float), np.asarray(y)
@@ -145,7 +149,7 @@ class PenalisedLogistic(ClassifierMixin, BaseEstimator):
             ratio = {"ridge": 0.0, "lasso": 1.0}.get(self.penalty, self.l1_ratio)
             est = LogisticRegression(C=1.0 / (self.alpha * len(y)), l1_ratio=ratio,
                                      solver="lbfgs" if ratio == 0 else "saga", tol=self.tol,
-                                     max_iter=self.max_iter).fit(X, y)
+                                     max_iter=self.max_iter, random_state=self.seed).fit(X, y)
             self.coef_, self.intercept_ = est.coef_.ravel(), float(est.intercept_[0])
             return self
         from skglm import GeneralizedLinearEstimator
@@ -214,7 +218,7 @@ def compare_algorithms(X: pd.DataFrame, y: pd.Series, settings: dict, xgb_params
         else:
             gamma = {"scad": settings["scad_gamma"], "mcp": settings["mcp_gamma"]}.get(name, 3.0)
             est = make_pipeline(StandardScaler(), PenalisedLogistic(
-                name, gamma=gamma, l1_ratio=settings["l1_ratio"]))
+                name, gamma=gamma, l1_ratio=settings["l1_ratio"], seed=seed))
             grid = {"penalisedlogistic__alpha": settings["alphas"][name]}
         with parallel_backend("threading", n_jobs=n_jobs):
             search = GridSearchCV(est, grid, scoring="roc_auc", cv=cv, refit=True,
@@ -551,10 +555,18 @@ def training_data(toptable: pd.DataFrame, residuals: pd.DataFrame, samples: pd.D
     return X, y, gene_sets(toptable, filters, X.columns)
 
 
+def read_training_data(toptable, residuals, samples, sheet: dict, filters: dict
+                       ) -> tuple[pd.DataFrame, pd.Series, dict[str, list]]:
+    """`training_data` from the DE stage's files: top table, residual expression (genes x
+    samples) and the QC'd sample table."""
+    return training_data(
+        read_tsv(toptable, required=["gene_id", "adj.P.Val", "logFC", "AveExpr"]),
+        read_tsv(residuals, index_col=0, dtype={"gene_id": str}),
+        read_samples(samples, sheet), sheet, filters, samples)
+
+
 def save_model(model, path) -> None:
     """An XGBoost model as its JSON file (written atomically)."""
-    from .io import atomic_path
-
     with atomic_path(path, suffix=".json") as tmp:
         model.save_model(str(tmp))
 

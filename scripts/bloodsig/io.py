@@ -10,6 +10,7 @@ import contextlib
 import glob
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -43,6 +44,24 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def scratch_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """A hidden working folder `.<name>.tmp` next to `path`, emptied first and removed after.
+
+    Its name is fixed, not random, because tools write the paths of their inputs and outputs
+    into their reports (cutadapt's JSON, featureCounts' header), which must be the same in
+    every run. The rule's lock on `path` keeps two jobs from sharing it.
+    """
+    path = Path(path)
+    tmp = path.parent / f".{path.name}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def write_tsv(df: pd.DataFrame, path, index: bool = False, float_format: str = "%.10g") -> None:

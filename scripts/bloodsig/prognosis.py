@@ -503,6 +503,14 @@ def expression_table(expr: pd.DataFrame) -> pd.DataFrame:
     return expr.T.rename_axis("gene_id").reset_index()
 
 
+def read_case_data(expression, cases, settings: dict
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The stage's expression (samples x genes), case table and clinical design matrix."""
+    table = read_cases(cases, settings)
+    clin = clinical_matrix(table, settings["clinical"], settings.get("reference_levels") or {})
+    return read_expression(expression), table, clin
+
+
 def read_expression(path) -> pd.DataFrame:
     """A stage expression table back as samples x genes."""
     df = read_tsv(path, required=["gene_id"], what="expression table", dtype={"gene_id": str})

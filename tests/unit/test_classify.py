@@ -121,6 +121,9 @@ def test_compare_algorithms():
     best = t.index[t["best"]][0]
     assert t.loc[best, "test_auc"] == t["test_auc"].max()
     assert set(res.roc["algorithm"]) == set(classify.ALGORITHMS)
+    # saga's sample order is seeded: a threaded rerun gives the same scores to the bit
+    again = classify.compare_algorithms(X, y, settings, XGB, seed=5, n_jobs=2)
+    pd.testing.assert_frame_equal(again.test_scores, res.test_scores, check_exact=True)
 
 
 def test_cohort_features_removes_batch_and_filters():

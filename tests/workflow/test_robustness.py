@@ -17,9 +17,9 @@ from conftest import copy_project
 
 OFFLINE = ["unshare", "--net"] if shutil.which("unshare") else None
 TABLES = {".tsv", ".gmt", ".yaml", ".gtf", ".fa", ".json", ".graphml"}
-# Written by the tools with the time of the run in them; their numbers are compared through
-# the tables made from them.
-TIMESTAMPED = {"multiqc_data.json", "multiqc_sources.txt", "software_versions.tsv"}
+# MultiQC's record of its own run (its command line, the absolute paths of its inputs, the
+# time); the numbers it gathers are compared in the tables they come from.
+RUN_RECORDS = {"multiqc_data.json"}
 HEAVY_JOB = "logs/discovery/classify/classify_panels.log"  # XGBoost RFE, the longest job
 
 
@@ -34,7 +34,7 @@ def offline(cmd):
 def digests(root: Path) -> dict[str, str]:
     out = {}
     for path in sorted((root / "results").rglob("*")):
-        if path.is_file() and path.suffix in TABLES and path.name not in TIMESTAMPED:
+        if path.is_file() and path.suffix in TABLES and path.name not in RUN_RECORDS:
             out[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
 
@@ -62,7 +62,7 @@ def test_killed_offline_run_resumes_to_identical_tables(demo, tmp_path):
     assert "classify_panels" in res.stderr  # the killed job was run again
 
     first, second = digests(demo), digests(work)
-    assert len(first) > 300
+    assert len(first) > 250
     assert set(second) == set(first), set(first) ^ set(second)
     differ = [name for name in second if first[name] != second[name]]
     assert not differ, f"{len(differ)} files differ, e.g. {differ[:5]}"
