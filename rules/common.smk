@@ -27,6 +27,9 @@ SAMPLES_SCHEMA = _samples_schema()
 PYENV = "../envs/python.yaml"
 
 COHORTS = config["cohorts"]
+# The keys of a cohort entry that name input files (the others are settings).
+COHORT_FILE_KEYS = ["samples", "counts", "annotation", "cell_fractions", "flow_cytometry",
+                    "cell_signature", "units", "genome", "gtf"]
 COUNT_COHORTS = [c for c, d in COHORTS.items() if "counts" in d]
 DISCOVERY = [c for c, d in COHORTS.items() if d["role"] == "discovery"]
 ANALYSES = list(config["de"]["analyses"]) if "de" in config else []
@@ -142,8 +145,8 @@ _check_existing_sheets()
 def check_configured_files():
     """Every input file that the config names exists or is written by the demo, so a typo stops
     the run before anything runs, naming the key. Called once every rule file is read."""
-    named = [(f"cohorts.{c}.{k}", p) for c, d in COHORTS.items() for k, p in d.items()
-             if k != "role"]
+    named = [(f"cohorts.{c}.{k}", d[k]) for c, d in COHORTS.items() for k in COHORT_FILE_KEYS
+             if k in d]
     if stage_on("enrich"):
         named += [(f"enrich.collections.{n}.{k}", s[k])
                   for n, s in config["enrich"]["collections"].items() for k in ("gmt", "id_map")

@@ -153,7 +153,8 @@ rule infer_strandedness:
     output:
         f"{READS_DIR}/strandedness/{{sample}}.tsv",
     params:
-        configured=READS.get("strandedness", "auto"),
+        configured=lambda wc: COHORTS[wc.cohort].get("strandedness",
+                                                     READS.get("strandedness", "auto")),
         max_reads=READS.get("strandedness_reads", 200000),
         stranded_threshold=READS.get("stranded_threshold", 0.8),
         unstranded_threshold=READS.get("unstranded_threshold", 0.1),

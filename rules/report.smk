@@ -6,8 +6,6 @@ REPORT = config.get("report", {})
 QPCR = REPORT.get("qpcr") or {}
 REPORT_DIR = f"results/{DISCOVERY[0]}/report"
 # Cohort-config keys that name input files (checksummed in the provenance).
-COHORT_FILE_KEYS = ["samples", "counts", "annotation", "cell_fractions", "flow_cytometry",
-                    "cell_signature", "units", "genome", "gtf"]
 
 if stage_on("report") and QPCR and QPCR["analysis"] not in ANALYSES:
     config_error("report.qpcr.analysis", f"'{QPCR['analysis']}' is not in de.analyses")

@@ -95,6 +95,13 @@ def test_lanes_are_summed_and_disagreement_is_loud(project):
     assert "WARNING: sample 'S1': configured strandedness 'forward' disagrees with the reads, " \
            "which look 'reverse'" in res.stderr
     assert pd.read_csv(project / target, sep="\t")["used"].tolist() == ["forward"]
+    # a cohort's own setting wins over the stage's
+    (project / target).unlink()
+    res = snakemake(project, target, "--config", "reads={'strandedness': 'forward'}",
+                    "cohorts={'tiny': {'strandedness': 'unstranded'}}")
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert "configured strandedness 'unstranded' disagrees" in res.stderr
+    assert pd.read_csv(project / target, sep="\t")["used"].tolist() == ["unstranded"]
 
 
 def _truncate(work):
