@@ -61,6 +61,7 @@ rule cutadapt:
         adapter2=READS.get("adapter2", "AGATCGGAAGAGCGTCGTGTAGGGAAAGGGTGT"),
         quality_cutoff=READS.get("quality_cutoff", 20),
         minimum_length=READS.get("minimum_length", 20),
+        listed_in=lambda wc: f"{COHORTS[wc.cohort]['units']}, row {unit_row(wc).name + 2}",
     log:
         "logs/{cohort}/reads/cutadapt/{sample}_{unit}.log",
     wildcard_constraints:

@@ -10,7 +10,7 @@ from bloodsig.script import run
 
 def main(smk):
     fq, (sample, unit) = list(smk.input.fastq), (smk.wildcards.sample, smk.wildcards.unit)
-    fastq.check_unit(*fq)
+    fastq.check_unit(*fq, listed_in=smk.params.listed_in)
     out = Path(smk.output.trimmed)
     with scratch_dir(out) as tmp:
         # links named after sample and unit, so MultiQC's sample names say which unit it was

@@ -43,12 +43,21 @@ def count_reads(path) -> int:
     return lines // 4
 
 
-def check_unit(fq1, fq2=None) -> int:
-    """Check one unit's FASTQ file(s); return its number of reads (pairs)."""
-    n1 = count_reads(fq1)
-    if fq2 is not None:
-        n2 = count_reads(fq2)
-        if n1 != n2:
-            raise InputError(f"mates have different numbers of reads: {n1} in {fq1}, {n2} in "
-                             "this file (read 2)", path=fq2)
+def check_unit(fq1, fq2=None, listed_in: str | None = None) -> int:
+    """Check one unit's FASTQ file(s); return its number of reads (pairs).
+
+    `listed_in` (e.g. "units.tsv, row 5") is added to a problem, so that the user also finds
+    the line of the units sheet that names the file.
+    """
+    try:
+        n1 = count_reads(fq1)
+        if fq2 is not None:
+            n2 = count_reads(fq2)
+            if n1 != n2:
+                raise InputError(f"mates have different numbers of reads: {n1} in {fq1}, {n2} "
+                                 "in this file (read 2)", path=fq2)
+    except InputError as e:
+        if listed_in is None:
+            raise
+        raise InputError(f"{e.problem} (listed in {listed_in})", path=e.path) from None
     return n1

@@ -36,6 +36,13 @@ def test_truncated_gzip(pair):
         check_unit(*pair)
 
 
+def test_problem_names_the_units_row(pair):
+    pair[0].write_bytes(b"hello\n")
+    with pytest.raises(InputError, match=r"S_R1.fastq.gz: not a FASTQ file .* \(listed in "
+                                         r"units.tsv, row 3\)$"):
+        check_unit(*pair, listed_in="units.tsv, row 3")
+
+
 def test_mate_count_mismatch(pair):
     pair[1].write_bytes(gzip.compress(_fastq(499, 2)))
     with pytest.raises(InputError, match=r"S_R2.fastq.gz: mates have different numbers of "

@@ -179,7 +179,8 @@ def fastq_case(damage, fragment):
         cohort_file(work, "external", "units", bad_copy(
             work, EXT_UNITS, "units.tsv", set_cell("fq1", 2, "bad/E001_R1.fastq.gz")))
         report = "results/external/reads/cutadapt/E001/L001.cutadapt.json"
-        return report, ["bad/E001_R1.fastq.gz", fragment], [report]
+        return report, ["bad/E001_R1.fastq.gz", fragment, "(listed in bad/units.tsv, row 2)"], [
+            report]
     return case
 
 
