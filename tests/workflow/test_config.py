@@ -34,6 +34,13 @@ def test_default_config_dry_run():
     assert "demo_data" in res.stdout + res.stderr
 
 
+def test_paper_config_dry_run():
+    """The reference study's settings stay one --configfile away: they pass the schema."""
+    res = snakemake("-n", "--quiet", "rules", "--configfile", "config/paper.yaml")
+    assert res.returncode == 0, res.stderr
+    assert "bloodsig: error" not in res.stderr
+
+
 @pytest.fixture
 def broken_config(tmp_path):
     """A copy of the project whose config/config.yaml is edited (a --configfile would only be
