@@ -7,20 +7,25 @@ min_version("9.0")
 
 sys.path.insert(0, f"{workflow.basedir}/scripts")
 
-from bloodsig.configcheck import config_source, stop_on_input_error, validate_config  # noqa: E402
+from bloodsig.configcheck import config_layers, stop_on_input_error, validate_config  # noqa: E402
 from bloodsig.sheets import load_schema  # noqa: E402
 
 
 configfile: "config/config.yaml"
 
 
-# A bad value stops the run here with one line naming the config file and the key.
-CONFIG_SOURCE = config_source(workflow.configfiles, workflow.config_settings.config)
+# A bad value stops the run here with one line naming the file that set it and the key.
+CONFIG_LAYERS = config_layers(
+    workflow.configfiles,
+    workflow.config_settings.configfiles,
+    workflow.config_settings.config,
+    workflow.config_settings.replace_workflow_config,
+)
 with stop_on_input_error():
     validate_config(
         config,
         load_schema(f"{workflow.basedir}/config/schemas/config.schema.yaml"),
-        CONFIG_SOURCE,
+        CONFIG_LAYERS,
     )
 
 

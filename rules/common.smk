@@ -5,6 +5,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
+from bloodsig.configcheck import source_of
 from bloodsig.errors import InputError
 from bloodsig.sheets import load_samples, load_schema, load_units
 from bloodsig.units import match_units
@@ -38,9 +39,9 @@ ANALYSES = list(config["de"]["analyses"]) if "de" in config else []
 
 def config_error(key, problem):
     """Stop at parse time: a config value that the schema allows but the rest of the config
-    contradicts (one line naming the config file and the key)."""
+    contradicts (one line naming the file that set it and the dotted key)."""
     with stop_on_input_error():
-        raise InputError(f"{key}: {problem}", path=CONFIG_SOURCE)
+        raise InputError(f"{key}: {problem}", path=source_of(key.split("."), CONFIG_LAYERS))
 
 
 if len(DISCOVERY) != 1:

@@ -1,5 +1,7 @@
 """Parse-time checks: the config against its JSON schema (defaults filled in) and a single
-`bloodsig: error:` line, not a traceback, when the config or a sheet is wrong."""
+`bloodsig: error:` line, not a traceback, when the config or a sheet is wrong. A config
+problem names the file that set the value (the workflow's config/config.yaml, a
+--configfile, or --config) and its dotted key."""
 
 from __future__ import annotations
 
@@ -7,10 +9,14 @@ import copy
 import os
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import jsonschema
+import yaml
 
 from .errors import InputError
+
+Layers = list[tuple[str, dict]]
 
 
 def _filling_defaults(cls):
@@ -27,23 +33,53 @@ def _filling_defaults(cls):
     return jsonschema.validators.extend(cls, {"properties": properties})
 
 
-def validate_config(config: dict, schema: dict, source: str) -> None:
+def _display(path) -> str:
+    rel = os.path.relpath(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def config_layers(workflow_files, cli_files, overrides: dict, replaced: bool) -> Layers:
+    """Where the config came from, lowest precedence first: the Snakefile's configfile (unless
+    --replace-workflow-config), the --configfile files in order, then --config values."""
+    cli = [Path(f).absolute() for f in cli_files]
+    own = [] if replaced else [Path(f).absolute() for f in workflow_files
+                               if Path(f).absolute() not in cli]
+    layers = [(_display(f), yaml.safe_load(f.read_text()) or {}) for f in own + cli]
+    if overrides:
+        layers.append(("--config", dict(overrides)))
+    return layers
+
+
+def source_of(key: list, layers: Layers) -> str:
+    """The layer that sets `key` (a list of keys) last, or every layer when none does."""
+    for name, data in reversed(layers):
+        node = data
+        for part in key:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            else:
+                break
+        else:
+            return name
+    return " + ".join(name for name, _ in layers) or "config"
+
+
+def validate_config(config: dict, schema: dict, layers: Layers) -> None:
     """Fill in defaults and raise one InputError for the most relevant schema violation,
-    naming the config source and the dotted key (e.g. `de.fdr`)."""
+    naming the layer that set the value and the dotted key (e.g. `de.fdr`)."""
     validator = _filling_defaults(jsonschema.Draft202012Validator)(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
-    if error is not None:
-        key = ".".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise InputError(f"{key}: {error.message}", path=source)
-
-
-def config_source(configfiles, overrides) -> str:
-    """The files (relative to the working directory) and command-line values the config
-    came from, for messages."""
-    names = [os.path.relpath(f) for f in dict.fromkeys(map(str, configfiles))]
-    if overrides:
-        names.append("--config")
-    return " + ".join(names) or "config"
+    if error is None:
+        return
+    key = list(error.absolute_path)
+    where = key
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = error.schema.get("properties", {})
+        where = key + [next(k for k in error.instance if k not in allowed)]  # the stray key
+    dotted = ".".join(map(str, key)) or "(top level)"
+    raise InputError(f"{dotted}: {error.message}", path=source_of(where, layers))
 
 
 @contextmanager

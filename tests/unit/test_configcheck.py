@@ -1,6 +1,7 @@
 import pytest
+import yaml
 
-from bloodsig.configcheck import config_source, stop_on_input_error, validate_config
+from bloodsig.configcheck import config_layers, source_of, stop_on_input_error, validate_config
 from bloodsig.errors import InputError
 
 SCHEMA = {
@@ -23,10 +24,10 @@ SCHEMA = {
 
 def test_defaults_are_filled_in_nested_sections():
     config = {"de": {"fdr": 0.05}}
-    validate_config(config, SCHEMA, "c.yaml")
+    validate_config(config, SCHEMA, [("c.yaml", config)])
     assert config == {"seed": 1, "de": {"fdr": 0.05, "engine": "limma"}}
     empty = {}
-    validate_config(empty, SCHEMA, "c.yaml")
+    validate_config(empty, SCHEMA, [("c.yaml", {})])
     assert empty == {"seed": 1, "de": {"fdr": 0.01, "engine": "limma"}}
 
 
@@ -39,15 +40,30 @@ def test_defaults_are_filled_in_nested_sections():
 ])
 def test_violation_names_the_file_and_the_key(config, message):
     with pytest.raises(InputError) as err:
-        validate_config(config, SCHEMA, "c.yaml")
+        validate_config(config, SCHEMA, [("c.yaml", copy_of(config))])
     assert str(err.value).startswith(message)
 
 
-def test_config_source_names_files_and_overrides(tmp_path, monkeypatch):
+def copy_of(config):
+    return yaml.safe_load(yaml.safe_dump(config))
+
+
+def test_the_message_names_the_layer_that_set_the_value(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    files = [tmp_path / "config/config.yaml", tmp_path / "mine.yaml", tmp_path / "mine.yaml"]
-    assert config_source(files, {}) == "config/config.yaml + mine.yaml"
-    assert config_source(files[:1], {"seed": 2}) == "config/config.yaml + --config"
+    (tmp_path / "config").mkdir()
+    default, mine = tmp_path / "config/config.yaml", tmp_path / "mine.yaml"
+    default.write_text("seed: 1\nde: {fdr: 0.01}\n")
+    mine.write_text("de: {fdr: 2, fdrr: 1}\n")
+    layers = config_layers([mine, default], [mine], {"seed": 7}, replaced=False)
+    assert [name for name, _ in layers] == ["config/config.yaml", "mine.yaml", "--config"]
+    assert source_of(["de", "fdr"], layers) == "mine.yaml"
+    assert source_of(["seed"], layers) == "--config"
+    assert source_of(["de", "engine"], layers) == "config/config.yaml + mine.yaml + --config"
+    # the stray key of an unknown-key error is looked up, not its section
+    with pytest.raises(InputError, match=r"^mine.yaml: de: Additional properties"):
+        validate_config({"de": {"fdrr": 1}}, SCHEMA, layers)
+    replaced = config_layers([mine, default], [mine], {}, replaced=True)
+    assert [name for name, _ in replaced] == ["mine.yaml"]
 
 
 def test_input_error_becomes_one_line_and_exit_1(capsys):

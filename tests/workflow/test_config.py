@@ -41,6 +41,16 @@ def test_paper_config_dry_run():
     assert "bloodsig: error" not in res.stderr
 
 
+def test_error_names_the_users_configfile(tmp_path):
+    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    cfg["de"]["fdr"] = 2
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml.safe_dump(cfg))
+    res = snakemake("-n", "--configfile", str(mine), "--replace-workflow-config")
+    assert res.returncode != 0
+    assert f"bloodsig: error: {mine}: de.fdr: 2 is greater than the maximum of 1" in res.stderr
+
+
 @pytest.fixture
 def broken_config(tmp_path):
     """A copy of the project whose config/config.yaml is edited (a --configfile would only be
