@@ -8,7 +8,7 @@ from pathlib import Path
 from bloodsig.configcheck import source_of
 from bloodsig.errors import InputError
 from bloodsig.sheets import load_samples, load_schema, load_units
-from bloodsig.units import match_units
+from bloodsig.units import check_fastq_paths, match_units
 
 
 
@@ -184,7 +184,9 @@ def _units(cohort):
     with stop_on_input_error():
         units = load_units(entry["units"], UNITS_SCHEMA)
         samples = load_samples(entry["samples"], SAMPLES_SCHEMA, config["samples"])
-        return match_units(units, samples, entry["units"], entry["samples"])
+        units = match_units(units, samples, entry["units"], entry["samples"])
+        check_fastq_paths(units, entry["units"], pending={DEMO_FASTQ})
+        return units
 
 
 def demo_fastq(wc):

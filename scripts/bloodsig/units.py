@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from .errors import InputError
@@ -32,3 +34,14 @@ empty `fq2` if the sheet has none)."""
         raise InputError(f"sample '{sample}' mixes single-end and paired-end units",
                          path=units_path, column="fq2")
     return units
+
+
+def check_fastq_paths(units: pd.DataFrame, units_path, pending=()) -> None:
+    """Every FASTQ that the units sheet names exists, unless it lies in a folder that the run
+    itself writes (`pending`, e.g. the demo's reads), so a path typo stops the run at once."""
+    for column in ("fq1", "fq2"):
+        for i, path in enumerate(units[column]):
+            if isinstance(path, str) and Path(path).parent.as_posix() not in pending \
+                    and not Path(path).exists():
+                raise InputError(f"FASTQ file '{path}' not found", path=units_path, row=i + 2,
+                                 column=column)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from bloodsig.errors import InputError
-from bloodsig.units import match_units
+from bloodsig.units import check_fastq_paths, match_units
 
 
 @pytest.fixture
@@ -39,3 +39,14 @@ def test_sheet_sample_without_units_and_mixed_layout(samples):
     with pytest.raises(InputError, match="sample 'A' mixes single-end and paired-end"):
         match_units(units([["A", "L1", "a1", None], ["A", "L2", "a3", "a4"],
                            ["B", "L1", "b1", None]]), samples, "units.tsv", "samples.tsv")
+
+
+def test_fastq_paths_must_exist_unless_the_run_writes_them(tmp_path):
+    (tmp_path / "a1.fq.gz").write_bytes(b"")
+    present = str(tmp_path / "a1.fq.gz")
+    table = units([["A", "L1", present, "reads/a2.fq.gz"], ["B", "L1", present, None]])
+    with pytest.raises(InputError, match=r"^u.tsv, row 2, column 'fq2': FASTQ file "
+                                         r"'reads/a2.fq.gz' not found$"):
+        check_fastq_paths(table, "u.tsv")
+    check_fastq_paths(table, "u.tsv", pending={"reads"})  # written by the run: not checked
+

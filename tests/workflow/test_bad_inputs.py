@@ -344,6 +344,9 @@ CASES = {
     "units_duplicated": units_case(_duplicated_unit, [
         "bad/units.tsv", "row 34", "column 'unit'", "unit 'L001' of sample 'E002' is listed "
         "twice"]),
+    "units_fastq_missing": units_case(set_cell("fq2", 3, "data/E002_R2.fastq.gz"), [
+        "bad/units.tsv", "row 3", "column 'fq2'", "FASTQ file 'data/E002_R2.fastq.gz' not "
+        "found"]),
     "units_sample_without_reads": units_case(_sample_without_units, [
         f"{DEMO}/external/samples.tsv", "row 4", "sample 'E003' has no FASTQ units"]),
     # FASTQ: checked before trimming
