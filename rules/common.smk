@@ -1,7 +1,6 @@
 # Sample-sheet loading, config lookups and input functions. No rules here.
 import math
 import os
-import sys
 from functools import cache
 from pathlib import Path
 
@@ -9,7 +8,6 @@ from bloodsig.configcheck import source_of
 from bloodsig.errors import InputError
 from bloodsig.sheets import load_samples, load_schema, load_units
 from bloodsig.units import check_fastq_paths, match_units
-
 
 
 def _samples_schema():
@@ -34,7 +32,6 @@ COHORT_FILE_KEYS = ["samples", "counts", "annotation", "cell_fractions", "flow_c
 COUNT_COHORTS = [c for c, d in COHORTS.items() if "counts" in d]
 DISCOVERY = [c for c, d in COHORTS.items() if d["role"] == "discovery"]
 ANALYSES = list(config["de"]["analyses"]) if "de" in config else []
-
 
 
 def config_error(key, problem):
