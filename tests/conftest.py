@@ -14,15 +14,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from needs import unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-
-
-def _missing(reason: str):
-    if os.environ.get("CI"):
-        pytest.fail(f"reference missing in CI: {reason}")
-    pytest.skip(reason)
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +25,7 @@ def refdata() -> Path:
     """The shared reference-data directory (env BLOODSIG_REFDATA)."""
     path = os.environ.get("BLOODSIG_REFDATA")
     if not path or not Path(path).is_dir():
-        _missing("set BLOODSIG_REFDATA to the shared reference-data directory")
+        unavailable("set BLOODSIG_REFDATA to the shared reference-data directory")
     return Path(path)
 
 
@@ -39,13 +34,13 @@ def rscript():
     """Run an R script and return its stdout; requires the named Bioconductor packages."""
     exe = shutil.which("Rscript")
     if exe is None:
-        _missing("Rscript not found (apt-get install r-base-core r-bioc-limma r-bioc-edger)")
+        unavailable("Rscript not found (apt-get install r-base-core r-bioc-limma r-bioc-edger)")
 
     def run(code: str, packages=(), cwd=None, timeout=1800) -> str:
         for pkg in packages:
             probe = subprocess.run([exe, "-e", f"library({pkg})"], capture_output=True)
             if probe.returncode != 0:
-                _missing(f"R package {pkg} not installed")
+                unavailable(f"R package {pkg} not installed")
         res = subprocess.run([exe, "-e", code], capture_output=True, text=True, cwd=cwd,
                              timeout=timeout)
         if res.returncode != 0:

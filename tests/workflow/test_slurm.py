@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import copy_project
+from needs import unavailable
 
 pytestmark = pytest.mark.slow
 
@@ -53,12 +54,6 @@ OVERRIDES = [
 SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 
 
-def _missing(reason):
-    if os.environ.get("CI"):
-        pytest.fail(f"Slurm test cannot run in CI: {reason}")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     """A running single-node cluster: the environment that points clients at it, and its job
@@ -66,12 +61,12 @@ def cluster(tmp_path_factory):
     missing = [exe for exe in ("munged", "slurmctld", "slurmd", "sbatch", "squeue")
                if shutil.which(exe) is None]
     if missing:
-        _missing(f"{', '.join(missing)} not found "
+        unavailable(f"{', '.join(missing)} not found "
                  "(apt-get install slurmctld slurmd slurm-client munge)")
     if os.geteuid() != 0:
-        _missing("slurmd must run as root")
+        unavailable("slurmd must run as root")
     if importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
-        _missing('the SLURM executor is not installed (pip install -e ".[slurm]")')
+        unavailable('the SLURM executor is not installed (pip install -e ".[slurm]")')
     state = tmp_path_factory.mktemp("slurm")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
     env["SLURM_CONF"] = str(state / "slurm.conf")
