@@ -5,6 +5,7 @@ from functools import cache
 from pathlib import Path
 
 from bloodsig.configcheck import source_of
+from bloodsig.design import parse_formula
 from bloodsig.errors import InputError
 from bloodsig.sheets import load_samples, load_schema, load_units
 from bloodsig.units import check_fastq_paths, match_units
@@ -27,8 +28,8 @@ PYENV = "../envs/python.yaml"
 
 COHORTS = config["cohorts"]
 # The keys of a cohort entry that name input files (the others are settings).
-COHORT_FILE_KEYS = ["samples", "counts", "annotation", "cell_fractions", "flow_cytometry",
-                    "cell_signature", "units", "genome", "gtf"]
+COHORT_FILE_KEYS = ["samples", "counts", "annotation", "geo_annotation", "cell_fractions",
+                    "flow_cytometry", "cell_signature", "units", "genome", "gtf"]
 COUNT_COHORTS = [c for c, d in COHORTS.items() if "counts" in d]
 DISCOVERY = [c for c, d in COHORTS.items() if d["role"] == "discovery"]
 ANALYSES = list(config["de"]["analyses"]) if "de" in config else []
@@ -45,6 +46,40 @@ if len(DISCOVERY) != 1:
     config_error("cohorts", f"exactly one cohort must have role 'discovery' (found {len(DISCOVERY)})")
 
 
+def _check_cohort_kinds():
+    """A cohort is a count matrix (`counts`, optionally `annotation` or `gtf`) or FASTQ reads
+    (`units`, `genome`, `gtf`): say which key is missing or does not belong."""
+    for name, entry in COHORTS.items():
+        if "counts" in entry:
+            extra = [k for k in ("units", "genome") if k in entry]
+            if extra:
+                config_error(f"cohorts.{name}.{extra[0]}", "a cohort has either `counts` (a "
+                             "count matrix) or `units` (FASTQ reads), not both")
+        elif "units" in entry:
+            missing = [k for k in ("genome", "gtf") if k not in entry]
+            if missing:
+                config_error(f"cohorts.{name}", f"a FASTQ cohort (`units`) also needs "
+                             f"`{missing[0]}` (the reads are aligned to a genome and counted "
+                             "with a GTF)")
+            extra = [k for k in ("annotation", "geo_annotation") if k in entry]
+            if extra:
+                config_error(f"cohorts.{name}.{extra[0]}", "a FASTQ cohort takes its "
+                             "annotation from its `gtf`")
+        else:
+            config_error(f"cohorts.{name}", "a cohort needs `counts` (a count matrix: plain, "
+                         "nf-core, featureCounts or GEO; `annotation`, `gtf` optional) or "
+                         "`units` + `genome` + `gtf` (FASTQ reads)")
+        if "geo_annotation" in entry and entry.get("counts_format", "auto") not in ("auto", "geo"):
+            config_error(f"cohorts.{name}.geo_annotation", "only a GEO count matrix "
+                         "(counts_format: geo) has a GEO annotation table")
+        if "annotation" in entry and "gtf" in entry and "counts" in entry:
+            config_error(f"cohorts.{name}.gtf", "give the annotation as a table "
+                         "(`annotation`) or a GTF (`gtf`), not both")
+
+
+_check_cohort_kinds()
+
+
 wildcard_constraints:
     cohort="|".join(COHORTS),
     analysis="|".join(ANALYSES) or "none",
@@ -57,6 +92,12 @@ def stage_on(stage):
 def cohort_file(key):
     """Input function: a path from the cohort's config entry (e.g. its counts)."""
     return lambda wc: COHORTS[wc.cohort][key]
+
+
+def cohort_annotation_files(wc):
+    """A count cohort's optional annotation sources: a table, a GTF, GEO's annot.tsv."""
+    entry = COHORTS[wc.cohort]
+    return {k: entry[k] for k in ("annotation", "gtf", "geo_annotation") if k in entry}
 
 
 def cell_fractions(wc):
@@ -138,6 +179,63 @@ def _check_existing_sheets():
 
 
 _check_existing_sheets()
+
+
+def _needed_columns():
+    """(stage, config key, column) for every sample-sheet column of the discovery cohort that
+    an enabled stage reads. The sex column is never needed: it is inferred when absent."""
+    needs = []
+    if stage_on("de"):
+        for name, a in config["de"]["analyses"].items():
+            derived = [(a.get("quantile_contrast") or {}).get("name")]
+            terms = parse_formula(a["formula"]).terms
+            needs += [("de", f"de.analyses.{name}.formula", t) for t in terms
+                      if t not in derived]
+            needs += [("de", f"de.analyses.{name}.subset", c) for c in a.get("subset") or {}]
+            if a.get("quantile_contrast"):
+                needs.append(("de", f"de.analyses.{name}.quantile_contrast",
+                              a["quantile_contrast"]["column"]))
+    if stage_on("survival"):
+        sv = config["survival"]
+        needs += [("survival", f"survival.{k}", sv[k]) for k in ("time_column", "event_column")]
+        needs += [("survival", "survival.clinical", c) for c in sv["clinical"]]
+    if stage_on("cells"):
+        needs += [("cells", "cells.collinearity.covariates", c)
+                  for c in config["cells"].get("collinearity", {}).get("covariates", [])]
+    if stage_on("subtypes"):
+        st = config["subtypes"]
+        needs += [("subtypes", "subtypes.subset", c) for c in st.get("subset") or {}]
+        needs += [("subtypes", "subtypes.de.formula", t)
+                  for t in parse_formula(st["de"]["formula"]).terms if t != "subtype"]
+    if stage_on("report"):
+        needs += [("report", f"report.cohort_table.{k}", c)
+                  for k, cols in config["report"].get("cohort_table", {}).items() for c in cols]
+    sex = config["samples"]["sex_column"]
+    return [n for n in needs if n[2] != sex]
+
+
+def _check_needed_columns():
+    """A stage that is on refuses, at parse time, a sample sheet without a column it reads,
+    naming the stage, the config key and the column; no other column is demanded."""
+    path = COHORTS[DISCOVERY[0]]["samples"]
+    if not Path(path).exists():
+        return  # written by the demo, checked by the rule that reads it
+    with open(path) as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+    cells = set()
+    if "cell_fractions" in COHORTS[DISCOVERY[0]] and Path(
+            COHORTS[DISCOVERY[0]]["cell_fractions"]).exists():
+        with open(COHORTS[DISCOVERY[0]]["cell_fractions"]) as fh:
+            cells = set(fh.readline().rstrip("\n").split("\t"))
+    for stage, key, column in _needed_columns():
+        if column not in header and column not in cells:
+            with stop_on_input_error():
+                raise InputError(f"stage {stage} needs column '{column}' (named in {key}) "
+                                 "but the sample sheet has no such column; add it or change "
+                                 f"{key}", path=path, column=column)
+
+
+_check_needed_columns()
 
 
 def check_configured_files():

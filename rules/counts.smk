@@ -5,8 +5,8 @@
 
 rule counts_from_matrix:
     input:
+        unpack(cohort_annotation_files),
         counts=cohort_file("counts"),
-        annotation=cohort_file("annotation"),
         samples=cohort_file("samples"),
     output:
         counts="results/{cohort}/counts/counts.tsv",
@@ -15,6 +15,9 @@ rule counts_from_matrix:
     params:
         sheet=config["samples"],
         schema=SAMPLES_SCHEMA,
+        counts_format=lambda wc: COHORTS[wc.cohort]["counts_format"],
+        duplicate_genes=lambda wc: COHORTS[wc.cohort]["duplicate_genes"],
+        damaged_symbols=lambda wc: COHORTS[wc.cohort]["damaged_symbols"],
     log:
         "logs/{cohort}/counts/counts_from_matrix.log",
     wildcard_constraints:

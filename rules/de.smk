@@ -6,7 +6,7 @@ STAGE_TARGETS["de"] = lambda: expand(
     "results/{cohort}/de/{analysis}/{name}",
     cohort=DISCOVERY,
     analysis=ANALYSES,
-    name=["toptable.tsv", "degs_up.tsv", "degs_down.tsv", "residuals.tsv", "volcano.png",
+    name=["toptable.tsv", "confounding.tsv", "degs_up.tsv", "degs_down.tsv", "residuals.tsv", "volcano.png",
           "ma.png", "pvalue_hist.png", "heatmap.png", "covariate_association.png"],
 ) + (
     expand("results/{cohort}/de/sex_comparison.{ext}", cohort=DISCOVERY, ext=["tsv", "png"])
@@ -22,6 +22,12 @@ rule de_covariates:
         cells=cell_fractions,
     output:
         covariates="results/{cohort}/de/{analysis}/covariates.tsv",
+        confounding=report(
+            "results/{cohort}/de/{analysis}/confounding.tsv",
+            caption="../resources/report/confounding.rst",
+            category="Differential expression",
+            subcategory="{analysis}",
+        ),
         association="results/{cohort}/de/{analysis}/covariate_association.tsv",
         heatmap=report(
             "results/{cohort}/de/{analysis}/covariate_association.png",

@@ -237,7 +237,7 @@ rule multiqc:
         idxstats=per_sample(f"{READS_DIR}/samtools/{{sample}}.idxstats"),
         featurecounts=per_sample(f"{READS_DIR}/featurecounts/{{sample}}.tsv.summary"),
         strandedness=f"{READS_DIR}/strandedness.tsv",
-        config="resources/multiqc_config.yaml",
+        config=f"{workflow.basedir}/resources/multiqc_config.yaml",
     output:
         report(
             f"{READS_DIR}/multiqc/multiqc_report.html",

@@ -1,4 +1,5 @@
-"""Rule counts_from_matrix: validate a supplied count matrix, annotation and sample sheet."""
+"""Rule counts_from_matrix: read a supplied count matrix in any accepted form, its optional
+annotation and the sample sheet; write them in bloodsig's canonical form."""
 
 from bloodsig import cohort
 from bloodsig.io import write_tsv
@@ -7,8 +8,11 @@ from bloodsig.script import run
 
 def main(smk):
     counts, genes, samples = cohort.load_count_cohort(
-        smk.input.counts, smk.input.annotation, smk.input.samples, smk.params.schema,
-        smk.params.sheet,
+        smk.input.counts, smk.input.samples, smk.params.schema, smk.params.sheet,
+        annotation_path=smk.input.get("annotation"), gtf_path=smk.input.get("gtf"),
+        geo_annotation_path=smk.input.get("geo_annotation"),
+        counts_format=smk.params.counts_format, duplicates=smk.params.duplicate_genes,
+        damaged_symbols=smk.params.damaged_symbols,
     )
     write_tsv(counts.reset_index(), smk.output.counts)
     write_tsv(genes.reset_index(), smk.output.genes)

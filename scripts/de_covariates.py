@@ -8,11 +8,14 @@ from bloodsig.script import run
 
 
 def main(smk):
-    settings = smk.params.de
+    settings = de.stage_settings(smk.params.de, smk.params.sheet)
     cells = read_cell_fractions(smk.input.cells[0]) if smk.input.cells else None
     analysis = de.with_cell_terms(smk.params.analysis, cells)
     samples = de.analysis_samples(read_samples(smk.input.samples, smk.params.sheet), analysis,
                                   cells, smk.input.cells[0] if cells is not None else None)
+    confounding = de.analysis_confounding(samples, analysis, smk.wildcards.analysis, settings,
+                                          smk.params.sheet)
+    write_tsv(confounding, smk.output.confounding)
     covs = de.technical_covariates(read_counts(smk.input.counts), samples, analysis,
                                    settings.get("covariates", {}),
                                    settings.get("reference_levels") or {}, smk.params.seed)

@@ -8,7 +8,8 @@ from bloodsig.script import run
 
 
 def main(smk):
-    settings, sheet = smk.params.de, smk.params.sheet
+    sheet = smk.params.sheet
+    settings = de.stage_settings(smk.params.de, sheet)
     cells = read_cell_fractions(smk.input.cells[0]) if smk.input.cells else None
     analysis = de.with_cell_terms(smk.params.analysis, cells)
     samples = de.analysis_samples(read_samples(smk.input.samples, sheet), analysis, cells,

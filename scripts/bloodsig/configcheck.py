@@ -79,7 +79,13 @@ def validate_config(config: dict, schema: dict, layers: Layers) -> None:
         allowed = error.schema.get("properties", {})
         where = key + [next(k for k in error.instance if k not in allowed)]  # the stray key
     dotted = ".".join(map(str, key)) or "(top level)"
-    raise InputError(f"{dotted}: {error.message}", path=source_of(where, layers))
+    message = error.message
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        # jsonschema's "is not valid under any of the given schemas" says nothing: list why
+        # each alternative failed
+        reasons = dict.fromkeys(sub.message for sub in error.context)
+        message = f"{error.instance!r} is none of the accepted forms: " + "; or ".join(reasons)
+    raise InputError(f"{dotted}: {message}", path=source_of(where, layers))
 
 
 @contextmanager

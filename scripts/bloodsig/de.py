@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import confounding, limma, sva
 from . import covariates as rnapc
-from . import limma, sva
 from .deseq2 import deseq2_wald
 from .design import check_group_sizes, contrast_vector, model_matrix, parse_formula
 from .errors import InputError
@@ -32,6 +32,14 @@ from .normalize import calc_norm_factors, log2cpm_voom
 log = logging.getLogger(__name__)
 
 TABLE_COLUMNS = ["gene_id", "gene_name", "logFC", "AveExpr", "t", "P.Value", "adj.P.Val", "B"]
+
+
+def stage_settings(settings: dict, sheet: dict) -> dict:
+    """Config `de` with the group column's reference level defaulting to the control value
+    (`samples.control`), so `coef: group<case>` works without a `reference_levels` entry."""
+    reference = {sheet["group_column"]: sheet["control"], **(settings.get("reference_levels")
+                                                             or {})}
+    return {**settings, "reference_levels": reference}
 
 
 def tested_term(analysis: dict, samples: pd.DataFrame, reference_levels: dict) -> str:
@@ -101,6 +109,30 @@ def analysis_samples(samples: pd.DataFrame, analysis: dict,
         log.info("quantile contrast on %s: low <= %.4g (%d), high >= %.4g (%d)", column, lo,
                  (out[name] == "low").sum(), hi, (out[name] == "high").sum())
     return out
+
+
+def analysis_confounding(samples: pd.DataFrame, analysis: dict, name: str, settings: dict,
+                         sheet: dict) -> pd.DataFrame:
+    """The confounding table of one analysis (`bloodsig.confounding`): the tested variable
+    against the configured batch and library columns, `de.technical` and every other formula
+    term, among the two compared levels (the coefficient's and the reference). Logs each
+    confounded covariate with its cross-table and stops when a formula term separates the
+    groups perfectly."""
+    reference = settings.get("reference_levels") or {}
+    term = tested_term(analysis, samples, reference)
+    terms = list(parse_formula(analysis["formula"]).terms)
+    compared, level = samples, None
+    if term in samples.columns and not pd.api.types.is_numeric_dtype(samples[term]):
+        level = analysis["coef"][len(term):]
+        ref = str(reference.get(term, sorted(samples[term].astype(str).unique())[0]))
+        compared = samples[samples[term].astype(str).isin([level, ref])]
+    columns = [sheet["batch_column"], sheet["library_column"],
+               *settings.get("technical", []), *terms]
+    table = confounding.confounding_table(compared, term, columns, terms, level)
+    for message in confounding.messages(table, term):
+        log.warning("analysis %s: %s", name, message)
+    confounding.refuse_separation(table, term, name)
+    return table
 
 
 @dataclass(frozen=True)

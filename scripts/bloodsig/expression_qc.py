@@ -8,6 +8,7 @@ except `read_gene_list` for the gene lists under resources/.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+
+log = logging.getLogger(__name__)
 
 #: Defaults of `run_expression_qc`'s settings (the reference study: >= 5 counts in >= 50%).
 DEFAULT_SETTINGS: dict = {
@@ -154,22 +157,25 @@ def sex_check(logcpm: pd.DataFrame, annotation: pd.DataFrame, recorded_sex: pd.S
 
     Returns one row per sample: sample_id, xist, chry, score, predicted_sex, recorded_sex
     (normalised to male/female, NaN when unknown), mismatch (False when recorded is unknown).
-    The threshold used is in ``result.attrs["threshold"]``. Raises InputError when none of
-    the genes is in `logcpm`.
+    The threshold used is in ``result.attrs["threshold"]``. When none of the genes is in
+    `logcpm`, predicted_sex is NaN (unknown) and a warning is logged.
     """
     present = annotation.reindex(logcpm.index)
     chry_ids = _ids_for_symbols(present, chry_symbols)
     xist_ids = _ids_for_symbols(present, [xist_symbol])
     if len(chry_ids) == 0 and len(xist_ids) == 0:
-        raise InputError(f"sex check impossible: none of the chrY genes nor {xist_symbol} "
-                         "is in the expression matrix (check gene names in the annotation)")
+        log.warning("sex check impossible: none of the chrY genes nor %s is in the count "
+                    "matrix (no gene names? give an annotation or a GTF); predicted sex is "
+                    "unknown", xist_symbol)
     chry = logcpm.loc[chry_ids].mean(axis=0).reindex(logcpm.columns)  # all NaN when no genes
     xist = logcpm.loc[xist_ids].mean(axis=0).reindex(logcpm.columns)
     score = chry.fillna(0.0) - xist.fillna(0.0)
     threshold, separation = two_means_threshold(score.to_numpy())
     if not separation >= min_separation:
         threshold = 0.0
-    predicted = np.where(score.to_numpy() > threshold, "male", "female")
+    predicted = np.where(score.to_numpy() > threshold, "male", "female").astype(object)
+    if len(chry_ids) == 0 and len(xist_ids) == 0:
+        predicted[:] = np.nan
     recorded = (normalise_sex(recorded_sex.reindex(logcpm.columns), *sex_codes)
                 if recorded_sex is not None
                 else pd.Series(np.nan, index=logcpm.columns, dtype=object))
@@ -321,6 +327,32 @@ def stage_settings(cfg: dict, sheet: dict, globin_path, chry_path) -> dict:
         "female_value": sheet.get("female", DEFAULT_SETTINGS["female_value"]),
         "male_value": sheet.get("male", DEFAULT_SETTINGS["male_value"]),
     }
+
+
+def fill_inferred_sex(samples: pd.DataFrame, sample_report: pd.DataFrame, sex_column: str,
+                      sex_codes: tuple[str, str] = ("female", "male")) -> pd.DataFrame:
+    """The sample sheet with unknown sex (column absent or cell empty) filled in from the
+    expression-predicted sex, in the sheet's own codes, and a boolean column
+    `<sex_column>_inferred` saying which values were inferred. Samples whose sex cannot be
+    predicted either stay unknown."""
+    out = samples.copy()
+    if sex_column not in out.columns:
+        out[sex_column] = np.nan
+    predicted = sample_report.set_index("sample_id")["predicted_sex"].reindex(out.index)
+    codes = {"female": sex_codes[0], "male": sex_codes[1]}
+    unknown = out[sex_column].isna() & predicted.notna()
+    out[sex_column] = out[sex_column].astype(object)
+    out.loc[unknown, sex_column] = predicted[unknown].map(codes)
+    out[f"{sex_column}_inferred"] = unknown
+    if unknown.any():
+        log.warning("sex inferred from XIST/chrY expression for %d of %d samples (the sheet "
+                    "had none); column %s_inferred marks them", int(unknown.sum()), len(out),
+                    sex_column)
+    still = out[sex_column].isna()
+    if still.any():
+        log.warning("sex unknown for %d samples (first: %s)", int(still.sum()),
+                    out.index[still][0])
+    return out
 
 
 def kept_samples(sample_report: pd.DataFrame, drop_sex_mismatches: bool = True) -> pd.Index:

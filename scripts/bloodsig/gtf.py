@@ -71,7 +71,8 @@ def union_length(gene: pd.Series, start: pd.Series, end: pd.Series) -> pd.Series
 
 def gene_annotation(path, attribute: str = "gene_id", feature: str = "exon") -> pd.DataFrame:
     """One row per gene (in the GTF's order): gene_id (the `attribute` featureCounts groups
-    by), gene_name (else the id), gene_type (gene_type or gene_biotype, else 'unknown'),
+    by), gene_name (or NCBI's gene; else the id; attrs["named"] says whether any line had a
+    name), gene_type (gene_type or gene_biotype, else 'unknown'),
     chromosome, start, end, strand (of its first line) and length (union of its exons)."""
     ex = read_features(path, feature)
     ex["gene_id"] = _attribute(ex["attributes"], attribute)
@@ -80,7 +81,10 @@ def gene_annotation(path, attribute: str = "gene_id", feature: str = "exon") -> 
         raise InputError(f"'{feature}' line has no '{attribute}' attribute (the attribute that "
                          f"names genes; config reads: gtf_attribute)", path=path,
                          row=int(ex.loc[missing, "line"].iloc[0]), column="attributes")
-    ex["gene_name"] = _attribute(ex["attributes"], "gene_name")
+    # Ensembl and GENCODE name genes with gene_name, NCBI with gene
+    ex["gene_name"] = _attribute(ex["attributes"], "gene_name").fillna(
+        _attribute(ex["attributes"], "gene"))
+    named = bool(ex["gene_name"].notna().any())
     ex["gene_type"] = _attribute(ex["attributes"], "gene_type").fillna(
         _attribute(ex["attributes"], "gene_biotype"))
     by_gene = ex.groupby("gene_id", sort=False)
@@ -90,4 +94,6 @@ def gene_annotation(path, attribute: str = "gene_id", feature: str = "exon") -> 
     genes["length"] = union_length(ex["gene_id"], ex["start"], ex["end"]).reindex(genes.index)
     genes["gene_name"] = genes["gene_name"].fillna(pd.Series(genes.index, index=genes.index))
     genes["gene_type"] = genes["gene_type"].fillna("unknown")
-    return genes.rename_axis("gene_id").reset_index()[GENE_COLUMNS]
+    genes = genes.rename_axis("gene_id").reset_index()[GENE_COLUMNS]
+    genes.attrs["named"] = named
+    return genes

@@ -68,12 +68,16 @@ def _first_row(mask: pd.Series) -> int:
 def load_samples(path, schema: dict, settings: dict) -> pd.DataFrame:
     """Read and validate a sample sheet; return it indexed by sample id, rows in file order.
 
-    `settings` is the config's `samples:` section (column names and the case/control and
-    female/male values).
+    `settings` is the config's `samples:` section (column names, the case/control and
+    female/male values, and `other_groups`). Only the id and group columns are required: a
+    stage that needs another column checks for it when the workflow is parsed. The sex column
+    may be absent or have empty cells (unknown: stage expression_qc infers it); a recorded
+    value must be one of the two codes. A group value other than case, control and the
+    listed `other_groups` is refused (usually a typo).
     """
     path = Path(path)
     sid, group, sex = settings["id_column"], settings["group_column"], settings["sex_column"]
-    df = read_tsv(path, required=[sid, group, sex], what="sample sheet", dtype={sid: str})
+    df = read_tsv(path, required=[sid, group], what="sample sheet", dtype={sid: str})
     validate_rows(df, schema, path)
     for column in _numeric_columns(schema):
         if column in df.columns:
@@ -87,18 +91,25 @@ def load_samples(path, schema: dict, settings: dict) -> pd.DataFrame:
         first = _first_row(df[sid] == name)
         raise InputError(f"duplicated sample id '{name}' (first at row {first})", path=path,
                          row=_first_row(dup), column=sid)
-    for column, allowed in ((group, (settings["case"], settings["control"])),
-                            (sex, (settings["female"], settings["male"]))):
-        empty = df[column].isna()
-        if empty.any():
-            raise InputError(f"sample '{df.loc[empty, sid].iloc[0]}' has no {column}", path=path,
-                             row=_first_row(empty), column=column)
-        bad = ~df[column].astype(str).isin(allowed)
-        if bad.any():
-            raise InputError(f"value '{df.loc[bad, column].iloc[0]}' is not one of "
-                             f"{', '.join(allowed)}", path=path, row=_first_row(bad),
-                             column=column)
+    empty = df[group].isna()
+    if empty.any():
+        raise InputError(f"sample '{df.loc[empty, sid].iloc[0]}' has no {group}", path=path,
+                         row=_first_row(empty), column=group)
+    groups = (settings["case"], settings["control"], *settings.get("other_groups", []))
+    _check_values(df, group, groups, path, "samples.other_groups")
+    if sex in df.columns:
+        _check_values(df[df[sex].notna()], sex, (settings["female"], settings["male"]), path,
+                      None)
     return df.set_index(sid, drop=False).rename_axis(None)
+
+
+def _check_values(df: pd.DataFrame, column: str, allowed, path, extend_key) -> None:
+    bad = ~df[column].astype(str).isin([str(a) for a in allowed])
+    if bad.any():
+        hint = f" (list other values in config {extend_key})" if extend_key else ""
+        raise InputError(f"value '{df.loc[bad, column].iloc[0]}' is not one of "
+                         f"{', '.join(map(str, allowed))}{hint}", path=path,
+                         row=int(df.index[bad.to_numpy()][0]) + 2, column=column)
 
 
 def load_units(path, schema: dict) -> pd.DataFrame:
@@ -115,17 +126,33 @@ def load_units(path, schema: dict) -> pd.DataFrame:
     return df
 
 
+def _mangled_hint(name: str, others) -> str:
+    """A hint when `name` matches one of `others` once R's make.names() mangling ('-' and
+    other characters to '.', a leading digit prefixed with 'X') is undone or applied."""
+    def mangle(x: str) -> str:
+        x = "".join(c if c.isalnum() or c in "._" else "." for c in str(x))
+        return f"X{x}" if x[:1].isdigit() else x
+
+    target = mangle(name)
+    match = next((o for o in others if mangle(o) == target), None)
+    return (f"; the other file has '{match}': the two spell ids differently (R's make.names "
+            "writes '-' as '.'); use the count matrix's spelling in the sheet"
+            if match is not None else "")
+
+
 def match_samples(counts: pd.DataFrame, samples: pd.DataFrame, counts_path,
                   samples_path) -> pd.DataFrame:
     """Order the sample sheet like the count matrix's columns; refuse any mismatch either way."""
     in_counts = [s for s in counts.columns if s not in samples.index]
     if in_counts:
         raise InputError(f"sample '{in_counts[0]}' is in the count matrix but not in the sample "
-                         f"sheet {samples_path} ({len(in_counts)} such samples)",
+                         f"sheet {samples_path} ({len(in_counts)} such samples)"
+                         f"{_mangled_hint(in_counts[0], samples.index)}",
                          path=counts_path, column=in_counts[0])
     in_sheet = [s for s in samples.index if s not in counts.columns]
     if in_sheet:
         raise InputError(f"sample '{in_sheet[0]}' is in the sample sheet but not in the count "
-                         f"matrix {counts_path} ({len(in_sheet)} such samples)",
+                         f"matrix {counts_path} ({len(in_sheet)} such samples)"
+                         f"{_mangled_hint(in_sheet[0], counts.columns)}",
                          path=samples_path, row=samples.index.get_loc(in_sheet[0]) + 2)
     return samples.loc[list(counts.columns)]

@@ -11,6 +11,7 @@ import pytest
 
 from bloodsig.errors import InputError
 from bloodsig.expression_qc import (
+    fill_inferred_sex,
     globin_genes,
     kept_samples,
     log_cpm,
@@ -177,8 +178,24 @@ def test_sex_check_partial_genes_and_errors(cohort):
     assert (only_y["predicted_sex"].to_numpy() == truth).all()
     only_xist = sex_check(lc, ann, None, ["ZFY"])
     assert (only_xist["predicted_sex"].to_numpy() == truth).all()
-    with pytest.raises(InputError, match="none of the chrY genes"):
-        sex_check(lc, ann, None, ["ZFY"], xist_symbol="NOPE")
+    unknown = sex_check(lc, ann, None, ["ZFY"], xist_symbol="NOPE")
+    assert unknown["predicted_sex"].isna().all() and not unknown["mismatch"].any()
+
+
+def test_unknown_sex_is_inferred_and_marked(cohort):
+    samples = cohort["samples"].copy()
+    report = sex_check(log_cpm(cohort["counts"]), cohort["annotation"], samples["sex"],
+                       ["RPS4Y1", "ZFY"], sex_codes=("F", "M"))
+    report.insert(0, "sample_id", report.pop("sample_id"))
+    blank = samples.index[:7]
+    samples.loc[blank, "sex"] = np.nan
+    filled = fill_inferred_sex(samples, report, "sex", ("F", "M"))
+    assert filled["sex_inferred"].sum() == 7 and not filled["sex_inferred"][7:].any()
+    truth = cohort["truth_sex"].map({"male": "M", "female": "F"})
+    assert (filled.loc[blank, "sex"] == truth[blank]).all()
+    assert (filled["sex"][7:] == samples["sex"][7:]).all()  # recorded values untouched
+    absent = fill_inferred_sex(samples.drop(columns="sex"), report, "sex", ("F", "M"))
+    assert absent["sex_inferred"].all() and (absent["sex"] == truth).all()
 
 
 def test_sex_check_single_sex_cohort_uses_fixed_threshold(cohort):

@@ -74,8 +74,30 @@ def test_unknown_group_value(tmp_path):
 
 
 def test_missing_required_column(tmp_path):
-    path = write(tmp_path, GOOD.replace("\tsex", "\tgender"))
-    refused(path, "column 'sex'", "lacks required")
+    path = write(tmp_path, GOOD.replace("\tgroup", "\tstatus"))
+    refused(path, "column 'group'", "lacks required")
+
+
+def test_minimal_sheet_id_and_group_only(tmp_path):
+    df = load_samples(write(tmp_path, "sample_id\tgroup\nS1\tALS\nS2\tcontrol\n"), SCHEMA,
+                      SHEET)
+    assert list(df.columns) == ["sample_id", "group"]
+
+
+def test_sex_may_be_absent_or_empty_but_not_wrong(tmp_path):
+    no_sex = GOOD.replace("\tsex", "\tgender")
+    assert len(load_samples(write(tmp_path, no_sex), SCHEMA, SHEET)) == 3
+    empty = GOOD.replace("\tfemale\t55", "\t\t55")
+    assert load_samples(write(tmp_path, empty), SCHEMA, SHEET)["sex"].isna().sum() == 1
+    refused(write(tmp_path, GOOD.replace("\tfemale\t55", "\tF?\t55")), "row 3",
+            "column 'sex'", "'F?'")
+
+
+def test_other_groups_listed_are_kept(tmp_path):
+    text = GOOD + "S4\tP4\tmimic\tmale\t50\tB2\n"
+    refused(write(tmp_path, text), "row 5", "'mimic'", "samples.other_groups")
+    df = load_samples(write(tmp_path, text), SCHEMA, {**SHEET, "other_groups": ["mimic"]})
+    assert df.loc["S4", "group"] == "mimic"
 
 
 def test_survival_time_not_positive(tmp_path):
@@ -116,24 +138,54 @@ def cohort_files(tmp_path, samples_text=GOOD, count_samples=("S1", "S2", "S3")):
                   "chromosome": "1", "length": [100, 200]}).to_csv(tmp_path / "genes.tsv",
                                                                    sep="\t", index=False)
     write(tmp_path, samples_text)
-    return [tmp_path / n for n in ("counts.tsv", "genes.tsv", "samples.tsv")]
+    return [tmp_path / n for n in ("counts.tsv", "samples.tsv")]
+
+
+def load_cohort(files, **kwargs):
+    return load_count_cohort(*files, SCHEMA, SHEET, **kwargs)
 
 
 def test_count_cohort_aligned(tmp_path):
-    counts, genes, samples = load_count_cohort(*cohort_files(tmp_path, count_samples=("S3", "S1",
-                                                                                      "S2")),
-                                               SCHEMA, SHEET)
+    files = cohort_files(tmp_path, count_samples=("S3", "S1", "S2"))
+    counts, genes, samples = load_cohort(files, annotation_path=tmp_path / "genes.tsv")
     assert list(samples.index) == ["S3", "S1", "S2"]
     assert list(genes.index) == ["G1", "G2"] and genes.loc["G1", "gene_name"] == "A"
+    assert genes.loc["G2", "length"] == 100
+
+
+def test_count_cohort_without_annotation_invents_nothing(tmp_path):
+    counts, genes, _ = load_cohort(cohort_files(tmp_path))
+    assert list(genes["gene_name"]) == ["G1", "G2"]  # symbols name themselves
+    assert genes[["gene_type", "chromosome", "length"]].isna().all().all()
+
+
+def test_partial_annotation_and_versioned_ids(tmp_path):
+    files = cohort_files(tmp_path)
+    counts = pd.DataFrame({"gene_id": ["ENSG00000000003.15", "ENSG00000000005.6"], "S1": [1, 2],
+                           "S2": [3, 4], "S3": [5, 6]})
+    counts.to_csv(files[0], sep="\t", index=False)
+    pd.DataFrame({"gene_id": ["ENSG00000000003.14"], "gene_name": ["TSPAN6"]}).to_csv(
+        tmp_path / "genes.tsv", sep="\t", index=False)
+    _, genes, _ = load_cohort(files, annotation_path=tmp_path / "genes.tsv")
+    assert list(genes.index) == ["ENSG00000000003", "ENSG00000000005"]
+    assert genes.loc["ENSG00000000003", "gene_name"] == "TSPAN6"
+    assert genes.loc["ENSG00000000005", "gene_name"] == "ENSG00000000005"
+    assert genes["gene_type"].isna().all()
+
+
+def test_sheet_id_spelling_hint(tmp_path):
+    files = cohort_files(tmp_path, GOOD.replace("S1\t", "X.1\t"), ("X-1", "S2", "S3"))
+    with pytest.raises(InputError, match="the other file has 'X.1'"):
+        load_cohort(files)
 
 
 def test_sample_in_counts_not_in_sheet(tmp_path):
     files = cohort_files(tmp_path, count_samples=("S1", "S2", "S3", "S4"))
     with pytest.raises(InputError, match="sample 'S4' is in the count matrix but not in"):
-        load_count_cohort(*files, SCHEMA, SHEET)
+        load_cohort(files)
 
 
 def test_sample_in_sheet_not_in_counts(tmp_path):
     files = cohort_files(tmp_path, count_samples=("S1", "S2"))
     with pytest.raises(InputError, match="sample 'S3' is in the sample sheet but not"):
-        load_count_cohort(*files, SCHEMA, SHEET)
+        load_cohort(files)

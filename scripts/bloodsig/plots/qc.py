@@ -67,7 +67,8 @@ def sex_check_scatter(sex_table: pd.DataFrame, label_mismatches: bool = True) ->
             if sel.any():
                 ax.scatter(x[sel], y[sel], s=22, color=color, edgecolor="white",
                            linewidth=0.3, gid=f"sex:{level}",
-                           label=None if level in labelled else f"recorded {level}")
+                           label=None if level in labelled else
+                           f"recorded {level}" if level != "NA" else "not recorded")
                 labelled.add(level)
     ax.scatter(x[mismatch], y[mismatch], s=90, facecolor="none", edgecolor=HIGHLIGHT,
                linewidth=1.4, label="mismatch", gid="mismatch")
