@@ -55,7 +55,8 @@ def _expr(E) -> tuple[np.ndarray, pd.Index | None]:
     return y, index
 
 
-def voom(counts, design, lib_size=None, norm_factors=None, span: float = 0.5) -> dict:
+def voom(counts, design, lib_size=None, norm_factors=None, span: float = 0.5, weights=None,
+         block=None, correlation=None) -> dict:
     """voom precision weights (Law, Chen, Shi & Smyth 2014, Genome Biol 15:R29).
 
     As limma 3.54 ``voom``: E = log2((y + 0.5) / (L + 1) * 1e6) with L = lib_size *
@@ -63,8 +64,10 @@ def voom(counts, design, lib_size=None, norm_factors=None, span: float = 0.5) ->
     sqrt(sigma) against the mean log2 count Amean + mean(log2(L + 1)) - log2(1e6), genes
     with zero total count left out; the trend is interpolated linearly (approxfun, rule=2,
     tied x averaged) at each fitted log2 count log2(2^fitted * (L + 1) / 1e6), and
-    weights = trend^-4. Returns dict(E, weights, design, lib_size, trend=(x, y) of the lowess
-    line, voom_xy=(sx, sy)); E and weights are DataFrames when counts is one.
+    weights = trend^-4. ``weights``, ``block`` and ``correlation`` go to the inner ``lm_fit``,
+    as in limma (3.54 does not multiply the prior weights into the result). Returns dict(E,
+    weights, design, lib_size, trend=(x, y) of the lowess line, voom_xy=(sx, sy)); E and
+    weights are DataFrames when counts is one.
     """
     y = _as_counts(counts)
     if y.shape[0] < 2:
@@ -73,7 +76,7 @@ def voom(counts, design, lib_size=None, norm_factors=None, span: float = 0.5) ->
     x, names = _design(design, y.shape[1],
                        counts.columns if isinstance(counts, pd.DataFrame) else None)
     e = _log2((y + 0.5) / (lib + 1) * 1e6)
-    fit = lm_fit(e, x)
+    fit = lm_fit(e, x, weights, block=block, correlation=correlation)
     if not (fit["df_residual"] > 0).any():
         raise InputError("design leaves no residual degrees of freedom for voom")
     sx = fit["Amean"] + np.mean(np.log2(lib + 1)) - np.log2(1e6)
@@ -98,7 +101,7 @@ def voom(counts, design, lib_size=None, norm_factors=None, span: float = 0.5) ->
             "trend": (lx, ly), "voom_xy": (sx, sy)}
 
 
-def lm_fit(E, design, weights=None) -> dict:
+def lm_fit(E, design, weights=None, block=None, correlation=None) -> dict:
     """Gene-wise (weighted) least squares as limma 3.54 ``lmFit`` / ``lm.series``.
 
     For each gene g: beta_g = (X'W_gX)^-1 X'W_g y_g, stdev_unscaled = sqrt(diag((X'W_gX)^-1)),
@@ -109,8 +112,14 @@ def lm_fit(E, design, weights=None) -> dict:
     design, refined by one step of iterative refinement). Weights must be positive and
     finite. Non-finite values of E are missing: they get weight 0 and reduce that gene's
     df_residual, as limma's per-gene refit does. A DataFrame design is matched to a
-    DataFrame E's columns by its index.
+    DataFrame E's columns by its index. With ``block`` it is limma's GLS fit with the
+    intra-block ``correlation`` (bloodsig.limma_block.gls_fit).
     """
+    if block is not None:
+        if correlation is None:
+            raise InputError("lm_fit with block needs the correlation (duplicate_correlation)")
+        from .limma_block import gls_fit
+        return gls_fit(E, design, block, correlation, weights)
     y, index = _expr(E)
     ngenes, n = y.shape
     x, names = _design(design, n, E.columns if isinstance(E, pd.DataFrame) else None)
@@ -378,10 +387,12 @@ def ebayes(fit: dict, proportion: float = 0.01, stdev_coef_lim=(0.1, 4), trend: 
     p = 2 P(T > |t|); B = log(p/(1-p)) - log(r)/2 + (1 + df_total)/2 log((t^2 + df_total) /
     (t^2/r + df_total)) with r = (su^2 + v0)/su^2 and v0 from limma's tmixture estimate,
     limited to stdev_coef_lim^2 / median(s2_prior). ``trend=True`` lets the prior variance
-    follow Amean (limma-trend). ``robust=True`` is not implemented. Returns a new dict.
+    follow Amean (limma-trend). ``robust=True`` is bloodsig.limma_robust.ebayes_robust.
+    Returns a new dict.
     """
     if robust:
-        raise NotImplementedError("ebayes(robust=True) is not implemented")
+        from .limma_robust import ebayes_robust
+        return ebayes_robust(fit, proportion, stdev_coef_lim, trend)
     coef, su = fit["coefficients"], fit["stdev_unscaled"]
     dfr = fit["df_residual"]
     if dfr.max() == 0:
