@@ -24,6 +24,7 @@ only the query genes' rows, in parallel over blocks of signatures.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numba
@@ -36,10 +37,12 @@ from .errors import InputError
 
 log = logging.getLogger(__name__)
 EPS = np.finfo(float).eps
-BLOCK = 2048  # signatures per parallel work item
-TILE = 64  # signatures per tile of a block, at most ...
-TILE_VALUES = 32768  # ... this many (signature, gene) values, so a tile stays in cache
-CHUNK_GENES = 600  # genes per kernel call (an up + down query of 150 + 150: 2 per call)
+BLOCK_BYTES = 192 * 2**20  # store values read per block of signatures (ranks + scores)
+MAX_BLOCK = 65536  # signatures per block at most
+CHUNK = 256  # signatures per parallel work item within a block ...
+GROUP_GENES = 600  # genes per kernel call within a block (an up + down query: 300)
+BACKGROUND_CHUNK = 40  # reference queries scored per pass over the store
+TILE_VALUES = 16384  # ... copied in tiles of at most this many (signature, gene) values
 
 
 def set_threads(n: int) -> None:
@@ -47,98 +50,89 @@ def set_threads(n: int) -> None:
     numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
 
 
-@numba.njit(cache=True, nogil=True)
-def _es_columns(rk, wt, n_cols, memb_ptr, memb_set, miss, out, bitmap, head, nxt, total, es,
-                best, best_abs, prev):
-    """ES of every set on the n_cols signatures of a tile (rk: ranks, wt: |scores| of the
-    union of the sets' genes, signature-major), all sets in one walk per signature.
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _es_block(rk, sc, rows, set_ptr, set_memb, max_rank, weighted, out):
+    """ES of every set on every signature of a block, in parallel over chunks of signatures.
 
-    The union of the sets' genes is ordered by rank without sorting: each gene sets the bit
-    of its rank in a bitmap (a linked list per rank keeps ties), and the set bits are read
-    back in order, word by word. Each gene then advances the running sums of the sets it
-    belongs to, exactly as a per-set walk would.
-    """
-    n_sets = miss.shape[0]
-    n_union = rk.shape[1]
-    for c in range(n_cols):
-        for s in range(n_sets):
-            total[s] = 0.0
-            es[s] = 0.0
-            best[s] = 0.0
-            best_abs[s] = -1.0
-            prev[s] = 0
-        for u in range(n_union):
-            r = np.int64(rk[c, u])
-            bitmap[r >> 6] |= np.uint64(1) << np.uint64(r & 63)
-            nxt[u] = head[r]
-            head[r] = u
-            w = np.float64(wt[c, u])
-            for m in range(memb_ptr[u], memb_ptr[u + 1]):
-                total[memb_set[m]] += w
-        for s in range(n_sets):  # from here on, total holds 1 / total weight
-            total[s] = 1.0 / total[s] if total[s] > 0 else 0.0
-        for word_index in range(bitmap.shape[0]):
-            word = bitmap[word_index]
-            if word == 0:
-                continue
-            bitmap[word_index] = 0
-            while word != 0:
-                r = word_index * 64 + np.int64(trailing_zeros(word))
-                word &= word - np.uint64(1)
-                u = head[r]
-                head[r] = -1
-                while u >= 0:
-                    for m in range(memb_ptr[u], memb_ptr[u + 1]):
-                        s = memb_set[m]
-                        hit = np.float64(wt[c, u]) * total[s]
-                        es[s] += (r - prev[s] - 1) * miss[s] + hit
-                        pre = es[s] - hit
-                        v = pre if abs(es[s]) < abs(pre) else es[s]
-                        if abs(v) > best_abs[s]:
-                            best_abs[s] = abs(v)
-                            best[s] = v
-                        prev[s] = r
-                    u = nxt[u]
-        for s in range(n_sets):
-            out[s, c] = best[s]
+    rk, sc: (n_rows, n_cols) ranks and scores of a block of signatures (gene-major); rows: the
+    block rows of the sets' genes; set_ptr / set_memb: the sets as CSR lists of indices into
+    rows; out (n_sets, n_cols). For each set and signature the hits are ordered by rank without
+    a sort: each hit sets the bit of its rank (ranks are distinct within a signature) and
+    leaves its gene in a rank-indexed slot; the set bits are read back word by word, advancing
+    the running sum exactly as a walk over every gene would (cmapM fastESCore).
 
-
-@numba.njit(parallel=True, cache=True)
-def _es_sets(ranks, scores, genes, memb_ptr, memb_set, sizes, cols, max_rank, weighted, out):
-    """ES of many gene sets on the signatures `cols`, in parallel over blocks of signatures;
-    out (n_sets, n_cols). A batch of queries shares one pass over each signature."""
-    n_cols = cols.shape[0]
-    n_sets = sizes.shape[0]
-    n_union = genes.shape[0]
-    n_rank = max(max_rank, ranks.shape[0]) + 1
-    n_blocks = (n_cols + BLOCK - 1) // BLOCK
-    # A miss costs 1 / (n_genes - set size) (cmapM fastESCore: -1 when the set is everything).
+    The ES is the value of largest magnitude taken after a hit or just before it, the first
+    one on ties. After a hit the sum is at a local maximum, just before one at a local
+    minimum, so it is the larger of the highest post-hit value and the deepest pre-hit
+    value (the earlier of the two on a tie, the post-hit value at the same hit)."""
+    n_sets = set_ptr.shape[0] - 1
+    n_cols = rk.shape[1]
+    n_union = rows.shape[0]
+    n_words = max_rank // 64 + 1
     miss = np.empty(n_sets)
     for s in range(n_sets):
-        miss[s] = -1.0 / (max_rank - sizes[s]) if sizes[s] != max_rank else -1.0
-    tile = max(4, min(TILE, TILE_VALUES // max(n_union, 1)))
-    for b in numba.prange(n_blocks):
-        bitmap = np.zeros((n_rank + 63) // 64, np.uint64)
-        head = np.full(n_rank, -1, np.int64)
-        # The block's values are copied tile by tile into signature-major buffers, so the
-        # walk reads each signature's query genes contiguously.
-        rk = np.empty((tile, n_union), np.int32)
-        wt = np.ones((tile, n_union), np.float32)  # |float32 score|: exact in float32
-        nxt = np.empty(n_union, np.int64)
-        acc = np.empty((5, n_sets))
-        prev = np.empty(n_sets, np.int64)
-        stop = min(n_cols, (b + 1) * BLOCK)
-        for t0 in range(b * BLOCK, stop, tile):
+        size = set_ptr[s + 1] - set_ptr[s]
+        miss[s] = -1.0 / (max_rank - size) if size != max_rank else -1.0
+    tile = max(4, min(CHUNK, TILE_VALUES // max(n_union, 1)))
+    n_chunks = (n_cols + CHUNK - 1) // CHUNK
+    for ch in numba.prange(n_chunks):
+        bitmap = np.zeros(n_words, np.uint64)
+        slot = np.empty(n_words * 64, np.int32)
+        # The chunk's values are copied tile by tile into signature-major buffers, so that a
+        # signature's genes are read from one short contiguous row (the block is gene-major).
+        trk = np.empty((tile, n_union), np.int32)
+        twt = np.ones((tile, n_union), np.float64)
+        stop = min(n_cols, (ch + 1) * CHUNK)
+        for t0 in range(ch * CHUNK, stop, tile):
             n_tile = min(tile, stop - t0)
-            for u in range(n_union):
-                g = genes[u]
+            for v in range(n_union):
+                g = rows[v]
                 for c in range(n_tile):
-                    rk[c, u] = ranks[g, cols[t0 + c]]
+                    trk[c, v] = rk[g, t0 + c]
                 if weighted:
                     for c in range(n_tile):
-                        wt[c, u] = abs(scores[g, cols[t0 + c]])
-            _es_columns(rk, wt, n_tile, memb_ptr, memb_set, miss, out[:, t0:t0 + n_tile],
-                        bitmap, head, nxt, acc[0], acc[1], acc[2], acc[3], prev)
+                        twt[c, v] = abs(np.float64(sc[g, t0 + c]))
+            for c in range(n_tile):
+                rrow = trk[c]
+                wrow = twt[c]
+                for s in range(n_sets):
+                    total = 0.0
+                    lo, hi = n_words, 0
+                    for m in range(set_ptr[s], set_ptr[s + 1]):
+                        v = set_memb[m]
+                        r = np.int64(rrow[v])
+                        word = r >> 6
+                        bitmap[word] |= np.uint64(1) << np.uint64(r & 63)
+                        slot[r] = v
+                        total += wrow[v]
+                        lo = min(lo, word)
+                        hi = max(hi, word)
+                    inv = 1.0 / total if total > 0 else 0.0
+                    ms = miss[s]
+                    es, prev, k = 0.0, 0, 0
+                    top, top_at, low, low_at = -np.inf, 0, np.inf, 0
+                    for word_index in range(lo, hi + 1):
+                        bits = bitmap[word_index]
+                        if bits == 0:
+                            continue
+                        bitmap[word_index] = 0
+                        base = word_index * 64
+                        while bits != 0:
+                            r = base + np.int64(trailing_zeros(bits))
+                            bits &= bits - np.uint64(1)
+                            hit = wrow[slot[r]] * inv
+                            es += (r - prev - 1) * ms + hit  # cmapM's order of operations
+                            pre = es - hit
+                            if es > top:
+                                top, top_at = es, k
+                            if pre < low:
+                                low, low_at = pre, k
+                            prev = r
+                            k += 1
+                    if top > -low or (top == -low and top_at <= low_at):
+                        out[s, t0 + c] = top
+                    else:
+                        out[s, t0 + c] = low
 
 
 def enrichment_scores(ranks: np.ndarray, scores: np.ndarray, gene_sets: list[np.ndarray],
@@ -150,40 +144,59 @@ def enrichment_scores(ranks: np.ndarray, scores: np.ndarray, gene_sets: list[np.
     the most up-regulated gene of a signature. gene_sets: arrays of row indices (genes absent
     from the store removed beforehand). max_rank: the number of ranked genes (default:
     n_genes). columns: score only these signatures (default all). An empty set scores 0.
+
+    The store is read once per call, block by block of signatures: each block reads the rows
+    of the union of all sets' genes (one contiguous run per gene), so a batch of queries costs
+    one pass over its genes, and the next block is read while this one is scored. Within a
+    block, sets are scored in groups of about GROUP_GENES genes, so that a signature's values
+    of a group stay in the fastest cache.
     """
     n_genes, n_sig = ranks.shape
-    cols = np.arange(n_sig, dtype=np.int64) if columns is None else np.asarray(columns, np.int64)
+    cols = None if columns is None else np.asarray(columns, np.int64)
+    n_cols = n_sig if cols is None else len(cols)
     sets = [np.asarray(s, dtype=np.int64) for s in gene_sets]
     flat = np.concatenate(sets) if sets else np.zeros(0, np.int64)
     if len(flat) and (flat.min() < 0 or flat.max() >= n_genes):
         raise ValueError("gene set index outside the store")
     if any(len(np.unique(s)) != len(s) for s in sets):
         raise ValueError("a gene set lists a gene twice")
-    out = np.zeros((len(sets), len(cols)))
-    if not (len(cols) and len(flat)):
+    out = np.zeros((len(sets), n_cols))
+    if not (n_cols and len(flat)):
         return out
-    # Sets are scored in groups of about CHUNK_GENES genes: one walk serves a group, and its
-    # per-signature buffers stay in cache (a larger union would only spill them).
-    start, size = 0, 0
+    genes = np.unique(flat)  # block rows, in store order (sequential reads)
+    groups, start, size = [], 0, 0
     for i, s in enumerate(sets):
         size += len(s)
-        if size >= CHUNK_GENES or i == len(sets) - 1:
-            out[start:i + 1] = _es_group(ranks, scores, sets[start:i + 1], cols,
-                                         int(max_rank or n_genes), bool(weighted))
+        if size >= GROUP_GENES or i == len(sets) - 1:
+            part = np.concatenate(sets[start:i + 1])
+            g_rows, memb = np.unique(np.searchsorted(genes, part), return_inverse=True)
+            ptr = np.concatenate([[0], np.cumsum([len(x) for x in sets[start:i + 1]])])
+            groups.append((start, i + 1, g_rows.astype(np.int64), ptr.astype(np.int64),
+                           memb.astype(np.int64)))
             start, size = i + 1, 0
-    return out
+    max_rank = int(max_rank or n_genes)
+    item = ranks.dtype.itemsize + scores.dtype.itemsize
+    step = int(min(MAX_BLOCK, max(CHUNK, BLOCK_BYTES // (item * len(genes)))))
+    starts = list(range(0, n_cols, step))
 
+    def read(b0):
+        if cols is None:
+            sel = slice(b0, min(b0 + step, n_cols))
+            return np.ascontiguousarray(ranks[genes, sel]), np.ascontiguousarray(
+                scores[genes, sel])
+        sel = np.ix_(genes, cols[b0:b0 + step])
+        return np.ascontiguousarray(ranks[sel]), np.ascontiguousarray(scores[sel])
 
-def _es_group(ranks, scores, sets, cols, max_rank, weighted) -> np.ndarray:
-    """One kernel call: the union of the sets' genes with, per gene, its sets (CSR)."""
-    flat = np.concatenate(sets)
-    set_of = np.repeat(np.arange(len(sets), dtype=np.int64), [len(s) for s in sets])
-    order = np.lexsort((set_of, flat))
-    genes, first = np.unique(flat[order], return_index=True)
-    memb_ptr = np.append(first, len(flat)).astype(np.int64)
-    sizes = np.array([len(s) for s in sets], dtype=np.int64)
-    out = np.zeros((len(sets), len(cols)))
-    _es_sets(ranks, scores, genes, memb_ptr, set_of[order], sizes, cols, max_rank, weighted, out)
+    with ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(read, starts[0])
+        for i, b0 in enumerate(starts):
+            rk, sc = pending.result()
+            if i + 1 < len(starts):
+                pending = pool.submit(read, starts[i + 1])
+            for first, last, rows, ptr, memb in groups:
+                block = np.zeros((last - first, rk.shape[1]))
+                _es_block(rk, sc, rows, ptr, memb, max_rank, bool(weighted), block)
+                out[first:last, b0:b0 + rk.shape[1]] = block
     return out
 
 
@@ -289,17 +302,20 @@ def fdr_gsea(ncs_all: np.ndarray, is_null: np.ndarray) -> np.ndarray:
 @numba.njit(parallel=True, cache=True)
 def _count_below(ref_sorted, x, out):
     for j in numba.prange(x.shape[0]):
-        out[j] = np.searchsorted(ref_sorted[:, j], abs(x[j]), side="left")
+        out[j] = np.searchsorted(ref_sorted[j], abs(x[j]), side="left")
 
 
 def tau(ncs_query: np.ndarray, ref_sorted: np.ndarray) -> np.ndarray:
     """tau of each signature: sign(ncs) x 100 x share of reference queries whose |NCS| on that
-    signature is below |ncs| (Subramanian 2017). ref_sorted: (n_ref, n_sig) |NCS| of the
-    reference queries, sorted within each signature (reference_background)."""
+    signature is below |ncs| (Subramanian 2017). ref_sorted: (n_sig, n_ref) |NCS| of the
+    reference queries, sorted within each signature (reference_background): signature-major,
+    so each lookup is a binary search in one contiguous row."""
     q = np.asarray(ncs_query, dtype=np.float64)
-    n_ref = ref_sorted.shape[0]
+    n_ref = ref_sorted.shape[1]
     if n_ref == 0:
         return np.full_like(q, np.nan)
+    if ref_sorted.shape[0] != len(q):
+        raise ValueError(f"background has {ref_sorted.shape[0]} signatures, the query {len(q)}")
     below = np.zeros(len(q), dtype=np.int64)
     _count_below(ref_sorted, q, below)
     return np.sign(q) * 100.0 * below / n_ref
@@ -312,13 +328,51 @@ def max_quantile(values, q_low: float = 33, q_high: float = 67) -> float:
     return float(hi if abs(lo) < abs(hi) else lo)
 
 
+def group_max_quantile(values: np.ndarray, codes: np.ndarray, n_groups: int,
+                       q_low: float = 33, q_high: float = 67) -> np.ndarray:
+    """max_quantile of `values` within each group (codes 0..n_groups-1), vectorised: one sort
+    of all values, then numpy's 'hazen' percentile (virtual index n q + 0.5 - 1, clipped to
+    the ends, numpy's two-sided linear interpolation) at each group's offsets. Equal to
+    max_quantile group by group, to the bit."""
+    values = np.asarray(values, dtype=float)
+    codes = np.asarray(codes, dtype=np.int64)
+    order = np.lexsort((values, codes))
+    v = values[order]
+    n = np.bincount(codes, minlength=n_groups)
+    start = np.concatenate([[0], np.cumsum(n)[:-1]])
+    pick = []
+    for q in (q_low, q_high):
+        vi = n * (np.float64(q) / 100) + 0.5 - 1
+        prev = np.floor(vi)
+        nxt = prev + 1
+        above = vi >= n - 1
+        below = vi < 0
+        prev = np.where(above, n - 1, np.where(below, 0, prev)).astype(np.int64)
+        nxt = np.where(above, n - 1, np.where(below, 0, nxt)).astype(np.int64)
+        gamma = vi - np.where(above, -1, np.floor(vi))
+        a, b = v[np.minimum(start + prev, len(v) - 1)], v[np.minimum(start + nxt, len(v) - 1)]
+        diff = b - a
+        lerp = a + diff * gamma
+        lerp = np.where(gamma >= 0.5, b - diff * (1 - gamma), lerp)
+        pick.append(lerp)
+    lo, hi = pick
+    return np.where(np.abs(lo) < np.abs(hi), hi, lo)
+
+
 def summarise(table: pd.DataFrame, columns: list[str], by: list[str],
               q_low: float = 33, q_high: float = 67) -> pd.DataFrame:
     """Max-quantile of `columns` per group of `by` (sorted groups), with the group sizes."""
-    g = table.groupby(by, sort=True)
-    out = g[columns].agg(lambda s: max_quantile(s, q_low, q_high))
-    out.insert(0, "n_signatures", g.size())
-    return out.reset_index()
+    keys = table[by].reset_index(drop=True)
+    codes = keys.groupby(by, sort=True).ngroup().to_numpy()
+    n_groups = int(codes.max()) + 1 if len(codes) else 0
+    first = np.full(n_groups, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    out = keys.iloc[first].reset_index(drop=True)
+    out.insert(len(by), "n_signatures", np.bincount(codes, minlength=n_groups))
+    for col in columns:
+        out[col] = group_max_quantile(table[col].to_numpy(float), codes, n_groups, q_low,
+                                      q_high)
+    return out
 
 
 @dataclass
@@ -425,30 +479,71 @@ def reference_queries(store, n_queries: int, n_genes: int, seed: int
 
 def reference_background(store, queries, weighted: bool, floor: float = 0.01) -> np.ndarray:
     """|NCS| of the reference queries on every signature, sorted within each signature:
-    (n_queries, n_sig) float32, the lookup of tau."""
-    sets = [g for pair in queries for g in pair]
+    (n_sig, n_queries) float32, the lookup of tau."""
     log.info("reference background: %d queries on %d signatures", len(queries),
              store.ranks.shape[1])
-    es = enrichment_scores(store.ranks, store.scores, sets, weighted=weighted)
     info = store.signatures
-    nc, _ = ncs(wtcs(es[0::2], es[1::2]), _groups(info), info["is_ncs_sig"].to_numpy(bool),
-                floor)
-    return np.sort(np.abs(nc), axis=0).astype(np.float32)
+    codes = pd.factorize(pd.Series(_groups(info)), sort=True)[0]
+    is_ref = info["is_ncs_sig"].to_numpy(bool)
+    out = np.empty((len(queries), store.ranks.shape[1]), dtype=np.float32)
+    for start in range(0, len(queries), BACKGROUND_CHUNK):  # bounded memory
+        part = queries[start:start + BACKGROUND_CHUNK]
+        es = enrichment_scores(store.ranks, store.scores, [g for pair in part for g in pair],
+                               weighted=weighted)
+        nc, _ = ncs(wtcs(es[0::2], es[1::2]), codes, is_ref, floor)
+        out[start:start + len(part)] = np.abs(nc)
+    out.sort(axis=0)
+    return np.ascontiguousarray(out.T)
 
 
-def summarise_perturbagens(table: pd.DataFrame, q_low: float = 33, q_high: float = 67
-                           ) -> pd.DataFrame:
+class PerturbagenGroups:
+    """The grouping of a signature table (pert_id, pert_name, cell_id) that the perturbagen
+    summaries use, computed once and applied to the scores of any number of queries."""
+
+    def __init__(self, table: pd.DataFrame):
+        keys = table[["pert_id", "pert_name", "cell_id"]].reset_index(drop=True)
+        self.n = len(keys)
+        self.cell_codes = keys.groupby(["pert_id", "pert_name", "cell_id"], sort=True) \
+            .ngroup().to_numpy()
+        self.n_cells = int(self.cell_codes.max()) + 1 if self.n else 0
+        first = np.full(self.n_cells, -1, dtype=np.int64)
+        first[self.cell_codes[::-1]] = np.arange(self.n)[::-1]
+        by_cell = keys.iloc[first].reset_index(drop=True)
+        self.pert_codes = by_cell.groupby(["pert_id", "pert_name"], sort=True).ngroup() \
+            .to_numpy()
+        self.n_perts = int(self.pert_codes.max()) + 1 if self.n_cells else 0
+        first_pert = np.full(self.n_perts, -1, dtype=np.int64)
+        first_pert[self.pert_codes[::-1]] = np.arange(self.n_cells)[::-1]
+        self.base = by_cell.iloc[first_pert][["pert_id", "pert_name"]].reset_index(drop=True)
+        self.base["n_cell_lines"] = np.bincount(self.pert_codes, minlength=self.n_perts)
+        # n_signatures and min FDR are per pert_id (a pert_id may carry two names)
+        id_codes, ids = pd.factorize(keys["pert_id"])
+        self.id_codes, self.n_ids = id_codes, len(ids)
+        self.row_id = pd.Index(ids).get_indexer(self.base["pert_id"])
+        self.base["n_signatures"] = np.bincount(id_codes, minlength=self.n_ids)[self.row_id]
+
+    def summarise(self, ncs: np.ndarray, tau: np.ndarray, fdr: np.ndarray,
+                  q_low: float = 33, q_high: float = 67) -> pd.DataFrame:
+        out = self.base.copy()
+        for name, values in (("ncs", ncs), ("tau", tau)):
+            per_cell = group_max_quantile(values, self.cell_codes, self.n_cells, q_low, q_high)
+            out[name] = group_max_quantile(per_cell, self.pert_codes, self.n_perts, q_low,
+                                           q_high)
+        min_fdr = np.full(self.n_ids, np.inf)
+        np.minimum.at(min_fdr, self.id_codes, np.asarray(fdr, dtype=float))
+        out["min_fdr_q"] = min_fdr[self.row_id]
+        return out[["pert_id", "pert_name", "n_cell_lines", "ncs", "tau", "n_signatures",
+                    "min_fdr_q"]]
+
+
+def summarise_perturbagens(table: pd.DataFrame, q_low: float = 33, q_high: float = 67,
+                           groups: PerturbagenGroups | None = None) -> pd.DataFrame:
     """Per perturbagen: max-quantile of NCS and tau per cell line, then across cell lines;
-    the smallest FDR of its signatures and its number of cell lines."""
-    cols = ["ncs", "tau"]
-    by_cell = summarise(table, cols, ["pert_id", "pert_name", "cell_id"], q_low, q_high)
-    summary = summarise(by_cell, cols, ["pert_id", "pert_name"], q_low, q_high)
-    summary = summary.rename(columns={"n_signatures": "n_cell_lines"})
-    fdr = table.groupby("pert_id")["fdr_q"].min()
-    n_sig = table.groupby("pert_id").size()
-    summary["n_signatures"] = summary["pert_id"].map(n_sig).to_numpy()
-    summary["min_fdr_q"] = summary["pert_id"].map(fdr).to_numpy()
-    return summary
+    the smallest FDR of its signatures and its number of cell lines. groups: the table's
+    grouping, when the caller summarises several queries of the same signatures."""
+    groups = groups or PerturbagenGroups(table)
+    return groups.summarise(table["ncs"].to_numpy(float), table["tau"].to_numpy(float),
+                            table["fdr_q"].to_numpy(float), q_low, q_high)
 
 
 def candidates(summary: pd.DataFrame, compounds: pd.DataFrame, max_fdr: float,
@@ -503,15 +598,19 @@ def analyse_queries(store, queries: pd.DataFrame, background: np.ndarray | None,
                             settings["null_signatures"], seed)
     q_low, q_high = settings["summary_quantiles"]
     filt = settings["candidates"]
+    info = store.signatures
+    keep = info["qc_pass"].to_numpy(bool) if filt["qc_pass"] else np.ones(len(info), bool)
+    groups = PerturbagenGroups(info[keep])
+    sig_order = np.argsort(np.argsort(info["sig_id"].to_numpy(str), kind="stable"))
     out = {}
     for name, res in results.items():
         sigs = res.signatures
-        kept = sigs[store.signatures["qc_pass"].to_numpy(bool)] if filt["qc_pass"] else sigs
-        summary = summarise_perturbagens(kept, q_low, q_high)
+        summary = groups.summarise(sigs["ncs"].to_numpy()[keep], sigs["tau"].to_numpy()[keep],
+                                   sigs["fdr_q"].to_numpy()[keep], q_low, q_high)
         cands = candidates(summary, store.compounds, filt["max_fdr"], filt["require_moa"],
                            filt["direction"], filt["top"])
-        out[name] = {"signatures": sigs.sort_values(["ncs", "sig_id"], kind="stable")
-                     .reset_index(drop=True),
+        order = np.lexsort((sig_order, sigs["ncs"].to_numpy()))
+        out[name] = {"signatures": sigs.iloc[order].reset_index(drop=True),
                      "perturbagens": summary.sort_values(["ncs", "pert_id"], kind="stable")
                      .reset_index(drop=True),
                      "candidates": cands, "ncs_means": res.ncs_means}

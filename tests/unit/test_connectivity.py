@@ -94,9 +94,26 @@ def test_fdr_is_small_beyond_the_null_large_inside_and_monotone():
 
 
 def test_tau_counts_reference_queries_below():
+    # 4 reference queries (rows) x 2 signatures; the background is signature-major, sorted
     ref = np.sort(np.abs(np.array([[0.5, -2.0], [1.5, 0.1], [-3.0, 0.2], [0.8, 0.3]])), axis=0)
-    np.testing.assert_allclose(cn.tau(np.array([-1.0, 0.25]), ref.astype(np.float32)),
+    np.testing.assert_allclose(cn.tau(np.array([-1.0, 0.25]), ref.T.astype(np.float32)),
                                [-50.0, 50.0])
+    with pytest.raises(ValueError, match="background has 3 signatures"):
+        cn.tau(np.zeros(2), np.zeros((3, 4), np.float32))
+
+
+def test_vectorised_summaries_equal_max_quantile_group_by_group():
+    rng = np.random.default_rng(3)
+    n = 3000
+    table = pd.DataFrame({"pert_id": rng.integers(0, 400, n).astype(str), "pert_name": "x",
+                          "cell_id": rng.choice(list("ABCDEFG"), n),
+                          "ncs": np.round(rng.normal(0, 1, n), 1),
+                          "tau": rng.uniform(-100, 100, n)})
+    for by in (["pert_id", "pert_name", "cell_id"], ["pert_id"]):
+        got = cn.summarise(table, ["ncs", "tau"], by).set_index(by)
+        for key, group in table.groupby(by):
+            for col in ("ncs", "tau"):
+                assert got.loc[key, col] == cn.max_quantile(group[col])  # to the bit
 
 
 def test_max_quantile_follows_matlab_prctile():
@@ -152,7 +169,7 @@ def test_score_queries_finds_planted_reversers(null_flags):
     queries = {"q": (up, down)}
     refs = cn.reference_queries(store, 30, 20, seed=1)
     background = cn.reference_background(store, refs, weighted=True)
-    assert background.shape == (30, 120) and (np.diff(background, axis=0) >= 0).all()
+    assert background.shape == (120, 30) and (np.diff(background, axis=1) >= 0).all()
     res = cn.score_queries(store, queries, True, background, null_queries=10,
                            null_signatures=50, seed=2)["q"].signatures
     np.testing.assert_allclose(res["wtcs"], cn.wtcs(res["es_up"], res["es_down"]))
