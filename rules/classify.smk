@@ -1,6 +1,8 @@
 # Stage classify: seven classifiers on one split (DeLong CIs and tests), XGBoost RFE panels per
 # DEG filter with the kneedle knee, ensemble and union panel, nested-CV honest estimate, saved
 # models, a predict rule for any count cohort and validation on the external cohort.
+# Every split and CV fold keeps a patient's samples on one side (config samples.patient_column);
+# small cohorts get fewer folds (or a refusal) and `reliability` notes in the tables.
 
 CLASSIFY = config.get("classify", {})
 CLASSIFY_MODELS = list(CLASSIFY.get("filters", {})) + ["union"]
@@ -16,7 +18,7 @@ if EXTERNAL and EXTERNAL not in COHORTS:
 STAGE_TARGETS["classify"] = lambda: expand(
     "results/{cohort}/classify/{name}",
     cohort=DISCOVERY,
-    name=["compare/auc.tsv", "compare/roc.png", "panels/panels.tsv", "panels/rfe_curves.png",
+    name=["compare/auc.tsv", "compare/grouping.tsv", "compare/roc.png", "panels/panels.tsv", "panels/rfe_curves.png",
           "panels/importance.png", "panels/overlap.png", "nested/summary.tsv"],
 ) + (expand("results/{cohort}/classify/external/{target}/{name}", cohort=DISCOVERY,
             target=EXTERNAL, name=["metrics.tsv", "roc.png"]) if EXTERNAL else [])
@@ -35,6 +37,7 @@ rule classify_compare:
         **CLASSIFY_INPUTS,
     output:
         auc="results/{cohort}/classify/compare/auc.tsv",
+        grouping="results/{cohort}/classify/compare/grouping.tsv",
         roc="results/{cohort}/classify/compare/roc.tsv",
         scores="results/{cohort}/classify/compare/test_scores.tsv",
         figure=report(
@@ -155,6 +158,8 @@ rule classify_external:
     input:
         predictions="results/{cohort}/classify/predict/{target}/predictions.tsv",
         samples="results/{target}/counts/samples.tsv",
+        training_samples="results/{cohort}/expression_qc/samples.tsv",
+        model_genes="results/{cohort}/classify/models/genes.tsv",
         preprocessing="results/{cohort}/classify/models/preprocessing.json",
     output:
         metrics="results/{cohort}/classify/external/{target}/metrics.tsv",

@@ -28,8 +28,13 @@ SUMMARY_FILES = {
     **({"qpcr": f"{REPORT_DIR}/qpcr.tsv"} if QPCR else {}),
     **({"degs": {a: {d: f"results/{DISCOVERY[0]}/de/{a}/degs_{d}.tsv" for d in ("up", "down")}
                  for a in ANALYSES}} if stage_on("de") else {}),
-    **({"auc": f"results/{DISCOVERY[0]}/classify/compare/auc.tsv"}
-       if stage_on("classify") else {}),
+    **({"classify": {
+        "nested": f"results/{DISCOVERY[0]}/classify/nested/summary.tsv",
+        "compare": f"results/{DISCOVERY[0]}/classify/compare/auc.tsv",
+        "grouping": f"results/{DISCOVERY[0]}/classify/compare/grouping.tsv",
+        **({f"external {EXTERNAL}":
+            f"results/{DISCOVERY[0]}/classify/external/{EXTERNAL}/metrics.tsv"}
+           if EXTERNAL else {})}} if stage_on("classify") else {}),
     **({"cindex": f"{SURVIVAL_DIR}/cindex.tsv"} if stage_on("survival") else {}),
     # ORA of the first enrich analysis, every collection
     **({"ora": {f"{ENRICH['analyses'][0]} {c}":

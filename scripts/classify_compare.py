@@ -1,4 +1,5 @@
-"""Rule classify_compare: seven classifiers on one seeded split, DeLong CIs and tests, ROC."""
+"""Rule classify_compare: seven classifiers on one seeded split by patient, DeLong CIs and
+tests, ROC, and the best one's AUC on a split that ignores patients beside it."""
 
 from bloodsig import classify
 from bloodsig.io import save_figure, write_tsv
@@ -8,16 +9,20 @@ from bloodsig.script import run
 
 def main(smk):
     cfg = smk.params.classify
-    X, y, sets = classify.read_training_data(smk.input.toptable, smk.input.residuals,
-                                             smk.input.samples, smk.params.sheet,
-                                             cfg["filters"])
-    res = classify.compare_algorithms(X[sets[cfg["compare"]["filter"]]], y, cfg["compare"],
-                                      cfg["xgboost"], smk.params.seed, smk.threads)
+    data = classify.read_training_data(smk.input.toptable, smk.input.residuals,
+                                       smk.input.samples, smk.params.sheet, cfg["filters"])
+    res = classify.compare_algorithms(data.X[data.sets[cfg["compare"]["filter"]]], data.y,
+                                      cfg["compare"], cfg["xgboost"], smk.params.seed,
+                                      smk.threads, data.groups)
     write_tsv(res.table, smk.output.auc)
+    write_tsv(res.grouping, smk.output.grouping)
     write_tsv(res.roc, smk.output.roc)
     write_tsv(res.test_scores, smk.output.scores)
+    n_test = int(res.table["n_test"].iloc[0])
     save_figure(plots.roc_curves(res.roc, res.table.set_index("algorithm")["test_auc"],
-                                 by="algorithm", title="test set (30%)"), smk.output.figure)
+                                 by="algorithm",
+                                 title=f"held-out test set, split by patient (n = {n_test})"),
+                smk.output.figure)
 
 
 run(main, snakemake)  # noqa: F821

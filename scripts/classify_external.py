@@ -1,4 +1,5 @@
-"""Rule classify_external: AUC, sensitivity, specificity, accuracy and ROC on a cohort."""
+"""Rule classify_external: AUC, sensitivity, specificity, accuracy and ROC on a cohort's case
+and control samples whose patients the models were not trained on."""
 
 import json
 from pathlib import Path
@@ -11,18 +12,25 @@ from bloodsig.script import run
 
 
 def main(smk):
+    sheet = smk.params.sheet
     prep = json.loads(Path(smk.input.preprocessing).read_text())
     pred = read_tsv(smk.input.predictions, required=["sample_id"],
                     dtype={"sample_id": str}).set_index("sample_id")
-    samples = read_samples(smk.input.samples, smk.params.sheet)
-    y = classify.labels(samples.loc[pred.index], smk.params.sheet, smk.input.samples)
-    metrics = classify.validation_metrics(pred, y, prep["threshold"])
+    genes = read_tsv(smk.input.model_genes, required=["model", "gene_id"],
+                     dtype={"gene_id": str})
+    panels = {m: g["gene_id"].tolist() for m, g in genes.groupby("model", sort=False)}
+    samples = read_samples(smk.input.samples, sheet).loc[pred.index]
+    samples = samples.loc[classify.unseen_patients(
+        samples, read_samples(smk.input.training_samples, sheet), sheet, smk.input.samples)]
+    y = classify.labels(samples, sheet, smk.input.samples)
+    metrics = classify.validation_metrics(pred, y, prep["threshold"], panels,
+                                          classify.patients(samples.loc[y.index], sheet))
     roc = classify.roc_table(pred, y)
     write_tsv(metrics, smk.output.metrics)
     write_tsv(roc, smk.output.roc)
     save_figure(plots.roc_curves(roc, metrics.set_index("model")["auc"],
-                                 title=f"external cohort {smk.wildcards.target}"),
-                smk.output.figure)
+                                 title=f"external cohort {smk.wildcards.target} "
+                                       f"(n = {len(y)})"), smk.output.figure)
 
 
 run(main, snakemake)  # noqa: F821

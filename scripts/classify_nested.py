@@ -1,4 +1,5 @@
-"""Rule classify_nested: nested CV with the whole panel selection inside each outer fold."""
+"""Rule classify_nested: nested CV (folds by patient) with the whole panel selection inside
+each outer fold; the nested-CV AUC heads its summary."""
 
 from bloodsig import classify
 from bloodsig.io import read_tsv, write_tsv
@@ -7,15 +8,16 @@ from bloodsig.script import run
 
 def main(smk):
     cfg = smk.params.classify
-    X, y, sets = classify.read_training_data(smk.input.toptable, smk.input.residuals,
-                                             smk.input.samples, smk.params.sheet,
-                                             cfg["filters"])
-    folds, oof = classify.nested_cv(X, y, sets, cfg, smk.params.seed, smk.threads)
+    data = classify.read_training_data(smk.input.toptable, smk.input.residuals,
+                                       smk.input.samples, smk.params.sheet, cfg["filters"])
+    folds, oof = classify.nested_cv(data.X, data.y, data.sets, cfg, smk.params.seed,
+                                    smk.threads, data.groups)
     optimistic = read_tsv(smk.input.performance, required=["model", "optimistic_cv_auc"])
-    summary = classify.honest_summary(folds, oof, y,
+    summary = classify.honest_summary(folds, oof, data.y,
                                       optimistic.set_index("model")["optimistic_cv_auc"])
     write_tsv(folds, smk.output.folds)
-    write_tsv(oof.assign(label=y).rename_axis("sample_id").reset_index(), smk.output.oof)
+    write_tsv(oof.assign(label=data.y, patient=data.groups).rename_axis("sample_id")
+              .reset_index(), smk.output.oof)
     write_tsv(summary, smk.output.summary)
 
 

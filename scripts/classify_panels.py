@@ -1,4 +1,5 @@
-"""Rule classify_panels: XGBoost RFE per DEG filter, kneedle panels, union, saved models."""
+"""Rule classify_panels: XGBoost RFE per DEG filter (folds by patient), kneedle panels, union,
+saved models."""
 
 import json
 
@@ -11,20 +12,19 @@ from bloodsig.script import run
 
 def main(smk):
     cfg, seed = smk.params.classify, smk.params.seed
-    X, y, sets = classify.read_training_data(smk.input.toptable, smk.input.residuals,
-                                             smk.input.samples, smk.params.sheet,
-                                             cfg["filters"])
+    data = classify.read_training_data(smk.input.toptable, smk.input.residuals,
+                                       smk.input.samples, smk.params.sheet, cfg["filters"])
+    X, y = data.X, data.y
     names = load_annotation(smk.input.genes)["gene_name"]
-    panels = classify.select_panels(X, y, sets, cfg, seed, smk.threads)
+    panels = classify.select_panels(X, y, data.sets, cfg, seed, smk.threads, data.groups)
     models = classify.fit_panel_models(X, y, panels.genes, cfg["xgboost"], seed, smk.threads)
     optimistic = classify.panel_cv_auc(X, y, panels.genes, cfg["xgboost"],
-                                       cfg["rfe"]["cv_folds"], seed, smk.threads)
+                                       cfg["rfe"]["cv_folds"], seed, smk.threads, data.groups)
     curves, ranking, table = classify.panel_tables(panels, models, names)
     write_tsv(curves, smk.output.curves)
     write_tsv(ranking, smk.output.ranking)
     write_tsv(table, smk.output.panels)
-    write_tsv(optimistic.rename_axis("model").rename("optimistic_cv_auc").reset_index(),
-              smk.output.performance)
+    write_tsv(optimistic, smk.output.performance)
     for path in smk.output.models:
         classify.save_model(models[path.rsplit("/", 1)[1].removesuffix(".json")], path)
     write_tsv(table.rename(columns={"panel": "model", "rank": "position"})

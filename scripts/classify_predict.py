@@ -23,8 +23,9 @@ def main(smk):
         smk.input.target_samples)
     train_X = train_y = None
     if prep["missing_genes"] == "refit":
-        train_X, train_y, _ = classify.read_training_data(
+        data = classify.read_training_data(
             smk.input.toptable, smk.input.residuals, smk.input.samples, smk.params.sheet, {})
+        train_X, train_y = data.X, data.y
     pred, missing = classify.score_cohort(target, models, panels, prep["missing_genes"],
                                           train_X, train_y, prep["xgboost"], prep["seed"],
                                           smk.threads, smk.input.target_counts)

@@ -22,8 +22,13 @@ def main(smk):
             {a: read_tsv(f["up"]) for a, f in degs.items()},
             {a: read_tsv(f["down"]) for a, f in degs.items()},
             links(os.path.join(os.path.dirname(f["up"]), "toptable.tsv") for f in degs.values())))
-    if "auc" in files:
-        sections.append(summary.auc_section(read_tsv(files["auc"]), links([files["auc"]])))
+    if "classify" in files:
+        cl = files["classify"]
+        ext = {k: read_tsv(p) for k, p in cl.items() if k.startswith("external ")}
+        sections.append(summary.classifier_section(
+            read_tsv(cl["nested"]), read_tsv(cl["compare"]), read_tsv(cl["grouping"]),
+            links(cl.values()), next(iter(ext.values()), None),
+            next(iter(ext), "external").removeprefix("external ")))
     if "cindex" in files:
         sections.append(summary.cindex_section(read_tsv(files["cindex"]),
                                                links([files["cindex"]])))

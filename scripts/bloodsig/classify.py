@@ -17,6 +17,14 @@ Features are each cohort's expression standardised per gene within the cohort (z
 trees only see the order within a gene, so this changes nothing for training, and it puts an
 external cohort (other library preparation, other depth) on the discovery cohort's scale.
 Samples are scored as a cohort, not one by one.
+
+Patients, not samples, are the unit of every split: repeat samples of one patient (config
+`samples.patient_column`) are always on one side of a fold or of the test split, as a model
+that has seen a patient's other sample scores it too well. Small cohorts: every stratified CV
+uses min(configured folds, patients of the smallest class) folds and says so; a class with
+fewer than `MIN_PER_CLASS` patients is refused; tables carry a `reliability` column that
+marks held-out sets of fewer than `MIN_TEST_N` samples and panels of at most
+`MAX_SMALL_PANEL` genes.
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from joblib import parallel_backend
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -48,22 +56,165 @@ log = logging.getLogger(__name__)
 ALGORITHMS = ("ridge", "lasso", "elastic_net", "l1_2", "scad", "mcp", "xgboost")
 SKLEARN_PENALTIES = ("ridge", "lasso", "elastic_net")
 ENSEMBLE, UNION = "ensemble", "union"
+# Fewest patients of a class for any stratified split. With 2, a 2-fold split trains every
+# model on a single case (or control) and scores a single one: each fold's AUC then rests on
+# one sample, and a nested CV's inner folds cannot be split at all. With 3 or more, k = min(
+# folds, n) gives every test fold a case and a control and every training part at least one
+# of each (at k = n, n - 1 >= 2).
+MIN_PER_CLASS = 3
+MIN_TEST_N = 20       # held-out sets smaller than this are marked unreliable
+MAX_SMALL_PANEL = 2   # panels of at most this many genes are marked unreliable
 
 
 # ---------------------------------------------------------------- features and labels
 
 def labels(samples: pd.DataFrame, sheet: dict, path=None) -> pd.Series:
-    """1 for cases, 0 for controls (config `samples`); other groups are refused."""
+    """1 for cases, 0 for controls (config `samples`), for the case and control samples only.
+
+    Samples of a group listed in `samples.other_groups` belong to neither side of a
+    case-control classifier: they are left out (logged). Any other value is refused.
+    """
     col = sheet["group_column"]
     if col not in samples.columns:
         raise InputError("sample table has no group column", path=path, column=col)
     group = samples[col].astype(str)
-    bad = ~group.isin([sheet["case"], sheet["control"]])
+    known = [str(sheet["case"]), str(sheet["control"])]
+    other = ~group.isin(known) & group.isin([str(g) for g in sheet.get("other_groups", [])])
+    bad = ~group.isin(known) & ~other
     if bad.any():
         raise InputError(f"group '{group[bad].iloc[0]}' of sample '{group.index[bad][0]}' is "
-                         f"neither '{sheet['case']}' nor '{sheet['control']}'", path=path,
-                         column=col)
-    return (group == sheet["case"]).astype(int)
+                         f"neither '{sheet['case']}' nor '{sheet['control']}' (nor one of "
+                         "samples.other_groups)", path=path, column=col)
+    if other.any():
+        counts = group[other].value_counts().sort_index()
+        log.info("classify uses the %s and %s samples only: %d sample(s) of other groups left "
+                 "out (%s)", sheet["case"], sheet["control"], int(other.sum()),
+                 ", ".join(f"{g} {n}" for g, n in counts.items()))
+    return (group[~other] == sheet["case"]).astype(int)
+
+
+def patients(samples: pd.DataFrame, sheet: dict) -> pd.Series:
+    """The patient of every sample (config `samples.patient_column`): repeat samples of one
+    patient share it. Without that column every sample is its own patient; a sample with a
+    missing patient id is its own patient ("sample <id>")."""
+    own = pd.Series("sample " + samples.index.astype(str), index=samples.index)
+    col = sheet.get("patient_column")
+    if not col or col not in samples.columns:
+        log.info("no patient column '%s': every sample is its own patient", col)
+        return own.rename("patient")
+    ids = samples[col].astype(str).where(samples[col].notna(), own)
+    size = ids.map(ids.value_counts())
+    log.info("%d samples of %d patients; %d patient(s) with repeat samples (%d samples)",
+             len(ids), ids.nunique(), ids[size > 1].nunique(), int((size > 1).sum()))
+    return ids.rename("patient")
+
+
+def _groups(y: pd.Series, groups: pd.Series | None) -> pd.Series:
+    """Patients of y's samples, in y's order (None: every sample its own patient)."""
+    if groups is None:
+        return pd.Series(y.index.astype(str), index=y.index, name="patient")
+    return groups.loc[y.index]
+
+
+def patient_labels(y: pd.Series, groups: pd.Series | None = None) -> pd.Series:
+    """One label per patient, in order of first appearance: a case if any of its samples is
+    one (a patient with both labels is warned about: check the sample sheet)."""
+    g = _groups(y, groups)
+    lab = y.groupby(g.to_numpy(), sort=False).agg(["min", "max"])
+    mixed = lab.index[lab["min"] != lab["max"]]
+    if len(mixed):
+        log.warning("%d patient(s) have both case and control samples (e.g. '%s'); counted "
+                    "as cases", len(mixed), mixed[0])
+    return lab["max"]
+
+
+def _class_counts(y: pd.Series, groups: pd.Series | None) -> tuple[int, int]:
+    """(case patients, control patients)."""
+    pl = patient_labels(y, groups)
+    return int((pl == 1).sum()), int((pl == 0).sum())
+
+
+def _too_few(stage: str, y: pd.Series, groups: pd.Series | None, need: str) -> InputError:
+    cases, controls = _class_counts(y, groups)
+    return InputError(f"classify {stage}: {cases} case and {controls} control patient(s) "
+                      f"({int(y.sum())} case and {int((y == 0).sum())} control samples); "
+                      f"{need}")
+
+
+def grouped_folds(y: pd.Series, groups: pd.Series | None, folds: int, seed: int,
+                  stage: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified k-fold splits (train, test positions) that keep each patient's samples in
+    one fold: scikit-learn's StratifiedGroupKFold, groups shuffled with `seed` (the same seed
+    gives the same folds).
+
+    k = min(folds, patients of the smallest class), logged when lowered; fewer than
+    MIN_PER_CLASS patients of a class is refused. StratifiedGroupKFold balances the classes
+    greedily, and patients with several samples can leave a test fold without a case or a
+    control (no AUC): k is then lowered by one until every fold has both (logged).
+    """
+    yy = y.to_numpy()
+    g = _groups(y, groups).to_numpy()
+    cases, controls = _class_counts(y, groups)
+    smallest = min(cases, controls)
+    if smallest < MIN_PER_CLASS:
+        raise _too_few(stage, y, groups,
+                       f"stratified cross-validation needs at least {MIN_PER_CLASS} patients "
+                       "of each class (2 or more folds, a case and a control in every test "
+                       "fold and in every training part)")
+    k = min(folds, smallest)
+    if k < folds:
+        log.warning("classify %s: %d folds instead of %d (the smallest class has %d "
+                    "patients)", stage, k, folds, smallest)
+    while k >= 2:
+        splits = list(StratifiedGroupKFold(k, shuffle=True, random_state=seed)
+                      .split(np.zeros(len(yy)), yy, g))
+        if all(len(np.unique(yy[te])) == 2 and len(np.unique(yy[tr])) == 2
+               for tr, te in splits):
+            return splits
+        log.warning("classify %s: a %d-fold split by patient leaves a fold without a case "
+                    "or a control; trying %d folds", stage, k, k - 1)
+        k -= 1
+    raise _too_few(stage, y, groups, "no split by patient into 2 or more folds puts a case "
+                   "and a control in every fold")
+
+
+def grouped_split(y: pd.Series, groups: pd.Series | None, test_fraction: float, seed: int,
+                  stage: str = "compare") -> tuple[np.ndarray, np.ndarray]:
+    """Stratified train/test split (positions) with each patient's samples on one side.
+
+    scikit-learn's train_test_split on the patients (one row each, stratified by the
+    patient's label, `seed`), then every sample goes where its patient went. With one sample
+    per patient this is exactly the stratified sample split. Chosen over the first fold of
+    StratifiedGroupKFold, whose test share can only be 1/k (0.33 for 0.3), and over
+    GroupShuffleSplit, which does not stratify. The test part must hold a case and a control
+    and the training part at least MIN_PER_CLASS patients of each (its tuning CV); else
+    refused.
+    """
+    pl = patient_labels(y, groups)
+    try:
+        _, test_patients = train_test_split(pl.index.to_numpy(), test_size=test_fraction,
+                                            stratify=pl.to_numpy(), random_state=seed)
+    except ValueError as e:
+        raise _too_few(stage, y, groups, f"they cannot be split into a stratified "
+                       f"{test_fraction:g} test part ({e})") from None
+    test = _groups(y, groups).isin(set(test_patients)).to_numpy()
+    yy = y.to_numpy()
+    if len(np.unique(yy[test])) < 2:
+        raise _too_few(stage, y, groups, f"the held-out test part ({test_fraction:g} of the "
+                       f"patients, {int(test.sum())} samples) has no "
+                       f"{'case' if yy[test].min() == 0 else 'control'}; an AUC needs both")
+    return np.flatnonzero(~test), np.flatnonzero(test)
+
+
+def reliability(n_test: int | None = None, n_genes: float | None = None) -> str:
+    """'ok', or 'unreliable: ...' naming a held-out set of fewer than MIN_TEST_N samples
+    and a panel of at most MAX_SMALL_PANEL genes."""
+    why = []
+    if n_test is not None and n_test < MIN_TEST_N:
+        why.append(f"test n = {n_test} < {MIN_TEST_N}")
+    if n_genes is not None and n_genes <= MAX_SMALL_PANEL:
+        why.append(f"{round(n_genes, 1):g}-gene panel")
+    return "unreliable: " + ", ".join(why) if why else "ok"
 
 
 def standardise(expr: pd.DataFrame) -> pd.DataFrame:
@@ -194,54 +345,110 @@ def _gain(model, n_features: int) -> np.ndarray:
 class Comparison:
     table: pd.DataFrame        # algorithm, best parameters, test AUC with DeLong CI and test
     roc: pd.DataFrame          # algorithm, fpr, tpr on the test part
-    test_scores: pd.DataFrame  # sample_id, label, one column of test probabilities per algorithm
+    test_scores: pd.DataFrame  # sample_id, patient, label, test probabilities per algorithm
+    grouping: pd.DataFrame     # best algorithm's test AUC with the split by patient and without
+
+
+def _tune(name: str, xtr: np.ndarray, ytr: np.ndarray, cv: list, settings: dict,
+          xgb_params: dict, seed: int, n_jobs: int) -> GridSearchCV:
+    """One algorithm tuned by CV AUC over the given folds (refit on the whole training part)."""
+    if name == "xgboost":
+        est = xgb_classifier(xgb_params, seed)
+        grid = {"max_depth": settings["xgboost_max_depth"]}
+    else:
+        gamma = {"scad": settings["scad_gamma"], "mcp": settings["mcp_gamma"]}.get(name, 3.0)
+        est = make_pipeline(StandardScaler(), PenalisedLogistic(
+            name, gamma=gamma, l1_ratio=settings["l1_ratio"], seed=seed))
+        grid = {"penalisedlogistic__alpha": settings["alphas"][name]}
+    with parallel_backend("threading", n_jobs=n_jobs):
+        return GridSearchCV(est, grid, scoring="roc_auc", cv=cv, refit=True,
+                            n_jobs=n_jobs).fit(xtr, ytr)
+
+
+def _params(search: GridSearchCV) -> str:
+    return ", ".join(f"{k.split('__')[-1]}={v:g}" for k, v in search.best_params_.items())
 
 
 def compare_algorithms(X: pd.DataFrame, y: pd.Series, settings: dict, xgb_params: dict,
-                       seed: int, n_jobs: int = 1) -> Comparison:
-    """Seven classifiers on one stratified split, tuned by k-fold CV AUC on its training part.
+                       seed: int, n_jobs: int = 1, groups: pd.Series | None = None
+                       ) -> Comparison:
+    """Seven classifiers on one stratified split by patient (`grouped_split`), tuned by k-fold
+    CV AUC by patient (`grouped_folds`) on its training part.
 
     settings: config `classify.compare` (test_fraction, cv_folds, alphas per penalised
     algorithm, l1_ratio, scad_gamma, mcp_gamma, xgboost_max_depth grid). The best test AUC is
-    compared with each other by the paired DeLong test.
+    compared with each other by the paired DeLong test. groups: patient per sample (None:
+    one sample each). `grouping` repeats the best algorithm's tuning and test on a split of
+    samples that ignores patients (split and tuning folds), beside the grouped result, with
+    the number of test samples whose patient also has a training sample: the optimism of a
+    split that lets a patient's repeat samples straddle it.
     """
-    train, test = train_test_split(np.arange(len(y)), test_size=settings["test_fraction"],
-                                   stratify=y.to_numpy(), random_state=seed)
+    g = _groups(y, groups)
+    if min(_class_counts(y, g)) < MIN_PER_CLASS + 1:
+        raise _too_few("compare", y, g, f"a held-out test part needs at least 1 patient of "
+                       f"each class and its training part {MIN_PER_CLASS} for the tuning "
+                       f"folds: at least {MIN_PER_CLASS + 1} of each")
+    train, test = grouped_split(y, g, settings["test_fraction"], seed)
     xtr, xte = X.to_numpy()[train], X.to_numpy()[test]
     ytr, yte = y.to_numpy()[train], y.to_numpy()[test]
-    cv = StratifiedKFold(settings["cv_folds"], shuffle=True, random_state=seed)
+    cv = grouped_folds(y.iloc[train], g.iloc[train], settings["cv_folds"], seed,
+                       "compare (tuning folds of the training part)")
     scores, params = {}, {}
     for name in ALGORITHMS:
-        if name == "xgboost":
-            est = xgb_classifier(xgb_params, seed)
-            grid = {"max_depth": settings["xgboost_max_depth"]}
-        else:
-            gamma = {"scad": settings["scad_gamma"], "mcp": settings["mcp_gamma"]}.get(name, 3.0)
-            est = make_pipeline(StandardScaler(), PenalisedLogistic(
-                name, gamma=gamma, l1_ratio=settings["l1_ratio"], seed=seed))
-            grid = {"penalisedlogistic__alpha": settings["alphas"][name]}
-        with parallel_backend("threading", n_jobs=n_jobs):
-            search = GridSearchCV(est, grid, scoring="roc_auc", cv=cv, refit=True,
-                                  n_jobs=n_jobs).fit(xtr, ytr)
+        search = _tune(name, xtr, ytr, cv, settings, xgb_params, seed, n_jobs)
         scores[name] = search.best_estimator_.predict_proba(xte)[:, 1]
-        params[name] = ", ".join(f"{k.split('__')[-1]}={v:g}"
-                                 for k, v in search.best_params_.items())
+        params[name] = _params(search)
         log.info("%s: %s, CV AUC %.3f", name, params[name], search.best_score_)
     rows, curves = [], []
     cis = {name: delong.auc_ci(yte, s) for name, s in scores.items()}
     best = max(ALGORITHMS, key=lambda a: (cis[a].auc, -ALGORITHMS.index(a)))
+    caveat = reliability(len(test), X.shape[1])
     for name in ALGORITHMS:
         z, p = (np.nan, np.nan) if name == best else delong.delong_test(yte, scores[best],
                                                                          scores[name])
         ci = cis[name]
         rows.append({"algorithm": name, "parameters": params[name], "n_train": len(train),
-                     "n_test": len(test), "test_auc": ci.auc, "ci_low": ci.ci_low,
+                     "n_test": len(test), "n_test_cases": int(yte.sum()),
+                     "n_test_controls": int((yte == 0).sum()), "n_genes": X.shape[1],
+                     "test_auc": ci.auc, "ci_low": ci.ci_low,
                      "ci_high": ci.ci_high, "best": name == best, "delong_z_vs_best": z,
-                     "delong_p_vs_best": p})
+                     "delong_p_vs_best": p, "reliability": caveat})
         fpr, tpr, _ = roc_curve(yte, scores[name])
         curves.append(pd.DataFrame({"algorithm": name, "fpr": fpr, "tpr": tpr}))
-    test_scores = pd.DataFrame({"sample_id": X.index[test], "label": yte, **scores})
-    return Comparison(pd.DataFrame(rows), pd.concat(curves, ignore_index=True), test_scores)
+    test_scores = pd.DataFrame({"sample_id": X.index[test], "patient": g.iloc[test].to_numpy(),
+                                "label": yte, **scores})
+    grouped = {"split": "by patient", "algorithm": best, "parameters": params[best],
+               "n_train": len(train), "n_test": len(test), "test_auc": cis[best].auc,
+               "ci_low": cis[best].ci_low, "ci_high": cis[best].ci_high,
+               "test_samples_with_patient_in_train": _straddling(g, train, test)}
+    grouping = pd.DataFrame([grouped, _ungrouped(X, y, g, best, settings, xgb_params, seed,
+                                                 n_jobs)])
+    grouping["reliability"] = [reliability(n, X.shape[1]) for n in grouping["n_test"]]
+    return Comparison(pd.DataFrame(rows), pd.concat(curves, ignore_index=True), test_scores,
+                      grouping)
+
+
+def _straddling(g: pd.Series, train: np.ndarray, test: np.ndarray) -> int:
+    """Test samples whose patient also has a sample in the training part."""
+    return int(g.iloc[test].isin(set(g.iloc[train])).sum())
+
+
+def _ungrouped(X: pd.DataFrame, y: pd.Series, g: pd.Series, name: str, settings: dict,
+               xgb_params: dict, seed: int, n_jobs: int) -> dict:
+    """`name` tuned and tested as if every sample were its own patient (the leaky split)."""
+    train, test = grouped_split(y, None, settings["test_fraction"], seed)
+    cv = grouped_folds(y.iloc[train], None, settings["cv_folds"], seed,
+                       "compare (ungrouped tuning folds)")
+    x, yy = X.to_numpy(), y.to_numpy()
+    search = _tune(name, x[train], yy[train], cv, settings, xgb_params, seed, n_jobs)
+    ci = delong.auc_ci(yy[test], search.best_estimator_.predict_proba(x[test])[:, 1])
+    leaky = _straddling(g, train, test)
+    log.info("%s: test AUC %.3f with a split that ignores patients (%d test samples have "
+             "their patient in the training part)", name, ci.auc, leaky)
+    return {"split": "ignoring patients", "algorithm": name, "parameters": _params(search),
+            "n_train": len(train), "n_test": len(test), "test_auc": ci.auc,
+            "ci_low": ci.ci_low, "ci_high": ci.ci_high,
+            "test_samples_with_patient_in_train": leaky}
 
 
 # ---------------------------------------------------------------- RFE panels
@@ -266,15 +473,17 @@ class RFEResult:
 
 
 def rfe(X: pd.DataFrame, y: pd.Series, xgb_params: dict, drop_fraction: float,
-        stepwise_below: int, folds: int, seed: int, n_jobs: int = 1) -> RFEResult:
-    """Recursive feature elimination with XGBoost and stratified k-fold CV AUC.
+        stepwise_below: int, folds: int, seed: int, n_jobs: int = 1,
+        groups: pd.Series | None = None, stage: str = "RFE") -> RFEResult:
+    """Recursive feature elimination with XGBoost and stratified k-fold CV AUC, folds by
+    patient (`grouped_folds`; groups None: one sample per patient).
 
     At every visited size the k fold models are trained on the surviving genes; their mean
     test-fold AUC is the curve's value, and their mean normalised total gain ranks the genes
     for the next elimination (ties: the earlier gene in X's column order survives).
     """
     x, yy = X.to_numpy(dtype=float), y.to_numpy()
-    splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, yy))
+    splits = grouped_folds(y, groups, folds, seed, stage)
     alive = np.arange(x.shape[1])
     sizes = rfe_schedule(x.shape[1], drop_fraction, stepwise_below)
     rows, rank = [], np.zeros(x.shape[1], dtype=int)
@@ -325,14 +534,16 @@ class Panels:
 
 
 def select_panels(X: pd.DataFrame, y: pd.Series, sets: dict[str, list], settings: dict,
-                  seed: int, n_jobs: int = 1) -> Panels:
+                  seed: int, n_jobs: int = 1, groups: pd.Series | None = None,
+                  stage: str = "RFE") -> Panels:
     """RFE per DEG filter, kneedle panel, and the union of the panels (settings: config
-    `classify`: xgboost, rfe {drop_fraction, stepwise_below, cv_folds, knee_max_genes})."""
+    `classify`: xgboost, rfe {drop_fraction, stepwise_below, cv_folds, knee_max_genes});
+    RFE folds by patient (groups)."""
     r = settings["rfe"]
     genes, curves, knees = {}, {}, {}
     for name, members in sets.items():
         res = rfe(X[members], y, settings["xgboost"], r["drop_fraction"], r["stepwise_below"],
-                  r["cv_folds"], seed, n_jobs)
+                  r["cv_folds"], seed, n_jobs, groups, f"{stage} ({name})")
         k = knee(res.curve, r.get("knee_max_genes"))
         curves[name], knees[name] = res, k
         genes[name] = res.rank[res.rank <= k].sort_values(kind="stable").index.tolist()
@@ -362,38 +573,63 @@ def predict_panels(models: dict, panels: dict[str, list], X: pd.DataFrame) -> pd
     return out
 
 
+def _panel_size(panels: dict[str, list], name: str) -> int:
+    """Genes of a model: its panel, or for the ensemble the distinct genes of its members."""
+    if name in panels:
+        return len(panels[name])
+    return len({g for k, v in panels.items() if k != UNION for g in v})
+
+
 def panel_cv_auc(X: pd.DataFrame, y: pd.Series, panels: dict[str, list], xgb_params: dict,
-                 folds: int, seed: int, n_jobs: int = 1) -> pd.Series:
-    """Mean k-fold CV AUC of fixed panels (and the ensemble) on the samples that chose them:
-    the study's optimistic, in-sample figure."""
-    splits = StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y)
+                 folds: int, seed: int, n_jobs: int = 1, groups: pd.Series | None = None
+                 ) -> pd.DataFrame:
+    """Mean k-fold CV AUC (folds by patient) of fixed panels and the ensemble on the samples
+    that chose them: the study's optimistic, in-sample figure.
+
+    Returns one row per model: optimistic_cv_auc, n_genes, folds, n_test_min (the smallest
+    test fold) and reliability.
+    """
+    splits = grouped_folds(y, groups, folds, seed, "in-sample panel CV")
     aucs = []
     for tr, te in splits:
         models = fit_panel_models(X.iloc[tr], y.iloc[tr], panels, xgb_params, seed, n_jobs)
         pred = predict_panels(models, panels, X.iloc[te])
         aucs.append({m: roc_auc_score(y.iloc[te], pred[m]) for m in pred.columns})
-    return pd.DataFrame(aucs).mean()
+    mean = pd.DataFrame(aucs).mean()
+    n_test = min(len(te) for _, te in splits)
+    return pd.DataFrame([{"model": m, "optimistic_cv_auc": auc,
+                          "n_genes": _panel_size(panels, m), "folds": len(splits),
+                          "n_test_min": n_test,
+                          "reliability": reliability(n_test, _panel_size(panels, m))}
+                         for m, auc in mean.items()])
 
 
 def nested_cv(X: pd.DataFrame, y: pd.Series, sets: dict[str, list], settings: dict, seed: int,
-              n_jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Honest estimate: in each outer stratified fold, run `select_panels` and fit the panel
-    models on the outer-training samples only, then score the held-out fold.
+              n_jobs: int = 1, groups: pd.Series | None = None
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Honest estimate: in each outer stratified fold (by patient), run `select_panels` (its
+    RFE folds by patient too) and fit the panel models on the outer-training samples only,
+    then score the held-out fold.
 
-    Returns per-fold AUCs (fold, model, n_genes, auc) and the out-of-fold probabilities.
+    Returns per-fold AUCs (fold, model, n_genes, n_test, n_test_cases, n_test_controls, auc)
+    and the out-of-fold probabilities.
     """
-    outer = StratifiedKFold(settings["nested"]["outer_folds"], shuffle=True, random_state=seed)
+    g = _groups(y, groups)
+    outer = grouped_folds(y, g, settings["nested"]["outer_folds"], seed,
+                          "nested CV (outer folds)")
     rows, oof = [], []
-    for fold, (tr, te) in enumerate(outer.split(X, y), start=1):
+    for fold, (tr, te) in enumerate(outer, start=1):
         xtr, ytr = X.iloc[tr], y.iloc[tr]
-        panels = select_panels(xtr, ytr, sets, settings, seed, n_jobs)
+        panels = select_panels(xtr, ytr, sets, settings, seed, n_jobs, g.iloc[tr],
+                               f"nested CV, RFE inside outer fold {fold}")
         models = fit_panel_models(xtr, ytr, panels.genes, settings["xgboost"], seed, n_jobs)
         pred = predict_panels(models, panels.genes, X.iloc[te])
+        yte = y.iloc[te]
         for name in pred.columns:
-            n = len(panels.genes[name]) if name in panels.genes else len(
-                {g for k, v in panels.genes.items() if k != UNION for g in v})
-            rows.append({"fold": fold, "model": name, "n_genes": n,
-                         "auc": roc_auc_score(y.iloc[te], pred[name])})
+            rows.append({"fold": fold, "model": name,
+                         "n_genes": _panel_size(panels.genes, name), "n_test": len(te),
+                         "n_test_cases": int(yte.sum()), "n_test_controls": int((yte == 0).sum()),
+                         "auc": roc_auc_score(yte, pred[name])})
         oof.append(pred.assign(fold=fold))
         log.info("outer fold %d: %s", fold, ", ".join(f"{r['model']} {r['auc']:.3f}"
                                                      for r in rows[-len(pred.columns):]))
@@ -402,16 +638,30 @@ def nested_cv(X: pd.DataFrame, y: pd.Series, sets: dict[str, list], settings: di
 
 def honest_summary(per_fold: pd.DataFrame, oof: pd.DataFrame, y: pd.Series,
                    optimistic: pd.Series) -> pd.DataFrame:
-    """Per model: the optimistic in-sample CV AUC beside the nested-CV mean (sd) over outer
-    folds and the pooled out-of-fold AUC with its DeLong 95% CI."""
+    """Per model, the nested-CV AUC first: its mean (sd) over outer folds, the pooled
+    out-of-fold AUC with its DeLong 95% CI, their n, then the optimistic in-sample CV AUC and
+    a reliability note (smallest outer test fold under MIN_TEST_N samples, mean panel of at
+    most MAX_SMALL_PANEL genes).
+
+    The ensemble, fixed before any result is seen, is the first row (the headline); picking
+    the row with the best nested AUC would bring the optimism back.
+    """
     rows = []
+    yy = y.loc[oof.index].to_numpy()
     for model, grp in per_fold.groupby("model", sort=False):
-        ci = delong.auc_ci(y.loc[oof.index].to_numpy(), oof[model].to_numpy())
-        rows.append({"model": model, "optimistic_cv_auc": optimistic.get(model, np.nan),
-                     "nested_cv_auc": grp["auc"].mean(), "nested_cv_sd": grp["auc"].std(ddof=1),
-                     "nested_pooled_auc": ci.auc, "pooled_ci_low": ci.ci_low,
-                     "pooled_ci_high": ci.ci_high, "mean_panel_size": grp["n_genes"].mean()})
-    return pd.DataFrame(rows)
+        ci = delong.auc_ci(yy, oof[model].to_numpy())
+        n_test, size = int(grp["n_test"].min()), grp["n_genes"].mean()
+        rows.append({"model": model, "nested_cv_auc": grp["auc"].mean(),
+                     "nested_cv_sd": grp["auc"].std(ddof=1), "outer_folds": len(grp),
+                     "n_test_min": n_test, "nested_pooled_auc": ci.auc,
+                     "pooled_ci_low": ci.ci_low, "pooled_ci_high": ci.ci_high,
+                     "n": len(yy), "n_cases": int(yy.sum()), "n_controls": int((yy == 0).sum()),
+                     "mean_panel_size": size,
+                     "optimistic_cv_auc": optimistic.get(model, np.nan),
+                     "reliability": reliability(n_test, size)})
+    out = pd.DataFrame(rows)
+    first = (out["model"] != ENSEMBLE).to_numpy()
+    return out.iloc[np.argsort(first, kind="stable")].reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- scoring a new cohort
@@ -510,28 +760,64 @@ def score_cohort(target: pd.DataFrame, models: dict, panels: dict[str, list], po
     return pred, missing
 
 
-def validation_metrics(pred: pd.DataFrame, y: pd.Series, threshold: float) -> pd.DataFrame:
-    """AUC (DeLong 95% CI), sensitivity, specificity and accuracy at `threshold` per model."""
+def validation_metrics(pred: pd.DataFrame, y: pd.Series, threshold: float,
+                       panels: dict[str, list] | None = None,
+                       groups: pd.Series | None = None) -> pd.DataFrame:
+    """AUC (DeLong 95% CI), sensitivity, specificity and accuracy at `threshold` per model,
+    over y's samples, with n, patients and a reliability note (fewer than MIN_TEST_N samples;
+    panels, when given, of at most MAX_SMALL_PANEL genes)."""
     rows = []
-    yy = y.loc[pred.index].to_numpy()
+    yy = y.to_numpy()
+    pred = pred.loc[y.index]
+    n_patients = _groups(y, groups).nunique()
     for model in pred.columns:
         p = pred[model].to_numpy()
         if np.isnan(p).any():
-            rows.append({"model": model})
+            rows.append({"model": model, "reliability": "not scored"})
             continue
         ci = delong.auc_ci(yy, p)
         call = p >= threshold
-        rows.append({"model": model, "n_cases": int(yy.sum()), "n_controls": int((1 - yy).sum()),
-                     "auc": ci.auc, "ci_low": ci.ci_low, "ci_high": ci.ci_high,
+        size = _panel_size(panels, model) if panels else None
+        rows.append({"model": model, "auc": ci.auc, "ci_low": ci.ci_low, "ci_high": ci.ci_high,
+                     "n": len(yy), "n_cases": int(yy.sum()), "n_controls": int((1 - yy).sum()),
+                     "n_patients": n_patients,
                      "sensitivity": call[yy == 1].mean(), "specificity": (~call[yy == 0]).mean(),
-                     "accuracy": (call == (yy == 1)).mean()})
-    return pd.DataFrame(rows, columns=["model", "n_cases", "n_controls", "auc", "ci_low",
-                                       "ci_high", "sensitivity", "specificity", "accuracy"])
+                     "accuracy": (call == (yy == 1)).mean(),
+                     "reliability": reliability(len(yy), size)})
+    return pd.DataFrame(rows, columns=["model", "auc", "ci_low", "ci_high", "n", "n_cases",
+                                       "n_controls", "n_patients", "sensitivity",
+                                       "specificity", "accuracy", "reliability"])
+
+
+def unseen_patients(target: pd.DataFrame, training: pd.DataFrame, sheet: dict,
+                    path=None) -> pd.Index:
+    """The target cohort's samples whose patient has no sample among the training samples.
+
+    External scoring keeps a patient on one side too: a target sample whose patient id
+    (config `samples.patient_column`, both tables) is also a training patient's is left out
+    of the metrics (warned). Without that column in either table nothing can be matched and
+    all samples count. If every target sample is left out the cohort is refused: its patient
+    ids are those of the training cohort (or number patients the same way).
+    """
+    col = sheet.get("patient_column")
+    if not col or col not in target.columns or col not in training.columns:
+        return target.index
+    seen = set(training[col].dropna().astype(str))
+    shared = target[col].notna() & target[col].astype(str).isin(seen)
+    if shared.all():
+        raise InputError(f"every sample's patient id is also a training patient's (e.g. "
+                         f"'{target[col].iloc[0]}'); an external cohort must hold other "
+                         "patients, or ids that do not collide", path=path, column=col)
+    if shared.any():
+        log.warning("%d sample(s) of %d patient(s) (e.g. '%s') are of training patients and "
+                    "are left out of the external metrics", int(shared.sum()),
+                    target.loc[shared, col].nunique(), target.loc[shared, col].iloc[0])
+    return target.index[~shared]
 
 
 def roc_table(pred: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
-    """fpr/tpr per model (models that scored every sample)."""
-    yy = y.loc[pred.index].to_numpy()
+    """fpr/tpr per model (models that scored every sample), over y's samples."""
+    yy, pred = y.to_numpy(), pred.loc[y.index]
     parts = []
     for model in pred.columns:
         if pred[model].notna().all():
@@ -542,21 +828,30 @@ def roc_table(pred: pd.DataFrame, y: pd.Series) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- saved models
 
+@dataclass(frozen=True)
+class TrainingData:
+    X: pd.DataFrame          # standardised residual expression, samples x genes
+    y: pd.Series             # 1 case, 0 control
+    groups: pd.Series        # patient of every sample (repeat samples share it)
+    sets: dict[str, list]    # DEG filter -> its genes
+
+
 def training_data(toptable: pd.DataFrame, residuals: pd.DataFrame, samples: pd.DataFrame,
-                  sheet: dict, filters: dict, samples_path=None
-                  ) -> tuple[pd.DataFrame, pd.Series, dict[str, list]]:
-    """Standardised residual expression (samples x genes), labels and DEG-filter gene sets."""
+                  sheet: dict, filters: dict, samples_path=None) -> TrainingData:
+    """Standardised residual expression (samples x genes) of the case and control samples,
+    labels, patients and DEG-filter gene sets (samples of other groups left out)."""
     missing = residuals.columns.difference(samples.index)
     if len(missing):
         raise InputError(f"sample '{missing[0]}' of the residual expression is not in the "
                          "sample table", path=samples_path)
     y = labels(samples.loc[residuals.columns], sheet, samples_path)
-    X = standardise(residuals)
-    return X, y, gene_sets(toptable, filters, X.columns)
+    X = standardise(residuals[y.index])
+    return TrainingData(X, y, patients(samples.loc[y.index], sheet),
+                        gene_sets(toptable, filters, X.columns))
 
 
 def read_training_data(toptable, residuals, samples, sheet: dict, filters: dict
-                       ) -> tuple[pd.DataFrame, pd.Series, dict[str, list]]:
+                       ) -> TrainingData:
     """`training_data` from the DE stage's files: top table, residual expression (genes x
     samples) and the QC'd sample table."""
     return training_data(

@@ -50,8 +50,12 @@ def survival_cases(samples: pd.DataFrame, sheet: dict, settings: dict,
                    path=None) -> pd.DataFrame:
     """Cases with survival data and complete clinical variables, one sample per patient.
 
-    Returns a table indexed by sample id with `time`, `event` and the clinical columns.
-    Bad survival values (negative times, events not 0/1, no event) raise InputError.
+    One sample per patient (config `samples.patient_column`; without it every sample is its
+    own patient): of a patient's cases with valid survival values, the first in the sample
+    table's row order is kept and the others are left out; each such choice is logged
+    (patient, kept sample, left-out samples). Returns a table indexed by sample id with
+    `time`, `event` and the clinical columns. Bad survival values (negative times, events
+    not 0/1, no event) raise InputError.
     """
     group, case = sheet["group_column"], sheet["case"]
     if group not in samples.columns:
@@ -70,7 +74,11 @@ def survival_cases(samples: pd.DataFrame, sheet: dict, settings: dict,
     cases = cases.loc[cases.index.intersection(checked.index)]
     patient = sheet.get("patient_column")
     if patient and patient in cases.columns:
-        cases = cases[~cases[patient].duplicated()]
+        repeat = cases[patient].notna() & cases[patient].duplicated(keep=False)
+        for pid, grp in cases[repeat].groupby(patient, sort=False):
+            log.info("patient %s: survival uses sample %s (first in the sample table), not "
+                     "%s", pid, grp.index[0], ", ".join(map(str, grp.index[1:])))
+        cases = cases[~(cases[patient].notna() & cases[patient].duplicated())]
     complete = cases[clinical].notna().all(axis=1)
     if (~complete).any():
         log.info("%d cases lack a clinical variable and are left out", int((~complete).sum()))

@@ -35,11 +35,60 @@ def deg_section(up: dict[str, pd.DataFrame], down: dict[str, pd.DataFrame],
     return Section("Differentially expressed genes", rows, links)
 
 
-def auc_section(auc: pd.DataFrame, links: dict[str, str], top: int = 3) -> Section:
-    """The classifiers of highest held-out AUC (classify/compare/auc.tsv)."""
-    best = auc.sort_values(["test_auc", "algorithm"], ascending=[False, True]).head(top)
-    return Section("Best classifiers (held-out AUC)",
-                   best[["algorithm", "test_auc", "ci_low", "ci_high"]].round(3), links)
+def _n(row) -> str:
+    return f"{int(row['n'])} ({int(row['n_cases'])} cases, {int(row['n_controls'])} controls)"
+
+
+def _ci(low, high) -> str:
+    return f"95% CI {low:.3f}-{high:.3f}"
+
+
+def classifier_section(nested: pd.DataFrame, compare: pd.DataFrame, grouping: pd.DataFrame,
+                       links: dict[str, str], external: pd.DataFrame | None = None,
+                       external_name: str = "external") -> Section:
+    """The classifier estimates, the honest one first: the nested-CV AUC of the first row of
+    classify/nested/summary.tsv (the ensemble), the held-out test AUC of the best algorithm
+    (compare/auc.tsv) on the split by patient and on one ignoring patients
+    (compare/grouping.tsv), the optimistic in-sample CV AUC and, if given, the external
+    cohort's AUC (external/<cohort>/metrics.tsv) - each with its n and reliability note."""
+    head = nested.iloc[0]
+    best = compare[compare["best"].astype(str).str.lower() == "true"].iloc[0]
+    grp = grouping.set_index("split")
+    rows = [
+        {"estimate": "nested CV (panel selection inside each outer fold)",
+         "model": head["model"], "AUC": head["nested_cv_auc"],
+         "spread": f"sd {head['nested_cv_sd']:.3f} over {int(head['outer_folds'])} outer folds; "
+                   f"pooled {head['nested_pooled_auc']:.3f}, "
+                   f"{_ci(head['pooled_ci_low'], head['pooled_ci_high'])}",
+         "n": f"{_n(head)}; test folds of >= {int(head['n_test_min'])}",
+         "caveat": head["reliability"]},
+        {"estimate": "held-out test split, by patient", "model": best["algorithm"],
+         "AUC": best["test_auc"], "spread": _ci(best["ci_low"], best["ci_high"]),
+         "n": f"{int(best['n_test'])} ({int(best['n_test_cases'])} cases, "
+              f"{int(best['n_test_controls'])} controls)",
+         "caveat": best["reliability"]},
+    ]
+    if "ignoring patients" in grp.index:
+        leak = grp.loc["ignoring patients"]
+        rows.append({"estimate": "held-out test split ignoring patients (leaky)",
+                     "model": leak["algorithm"], "AUC": leak["test_auc"],
+                     "spread": _ci(leak["ci_low"], leak["ci_high"]),
+                     "n": f"{int(leak['n_test'])}; "
+                          f"{int(leak['test_samples_with_patient_in_train'])} with their "
+                          "patient in training",
+                     "caveat": leak["reliability"]})
+    rows.append({"estimate": "in-sample CV (optimistic: panels chosen on these samples)",
+                 "model": head["model"], "AUC": head["optimistic_cv_auc"], "spread": "",
+                 "n": _n(head), "caveat": ""})
+    if external is not None and not external.empty:
+        ext = external.set_index("model")
+        ext = ext.loc[head["model"]] if head["model"] in ext.index else ext.iloc[0]
+        rows.append({"estimate": f"external cohort {external_name}", "model": ext.name,
+                     "AUC": ext["auc"], "spread": _ci(ext["ci_low"], ext["ci_high"]),
+                     "n": _n(ext), "caveat": ext["reliability"]})
+    table = pd.DataFrame(rows)
+    table["AUC"] = table["AUC"].astype(float).round(3)
+    return Section("Best classifiers (honest nested-CV AUC first)", table, links)
 
 
 def cindex_section(cindex: pd.DataFrame, links: dict[str, str]) -> Section:

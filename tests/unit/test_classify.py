@@ -1,5 +1,7 @@
 """bloodsig.classify on small simulated data with known informative genes."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -183,11 +185,15 @@ def test_validation_metrics():
     assert row["auc"] == pytest.approx(roc_auc_score(y, pred["m"]))
 
 
-def test_labels_and_filters():
+def test_labels_and_filters(caplog):
     samples = pd.DataFrame({"group": ["ALS", "control", "other"]}, index=["a", "b", "c"])
     with pytest.raises(InputError, match="'other' of sample 'c'"):
         classify.labels(samples, SHEET)
     assert classify.labels(samples.iloc[:2], SHEET).tolist() == [1, 0]
+    # a listed other group is left out, with a log line, not refused
+    with caplog.at_level("INFO"):
+        y = classify.labels(samples, {**SHEET, "other_groups": ["other"]})
+    assert y.to_dict() == {"a": 1, "b": 0} and "1 sample(s) of other groups" in caplog.text
     tt = pd.DataFrame({"gene_id": ["g1", "g2", "g3"], "adj.P.Val": [0.001, 0.001, 0.5],
                        "logFC": [0.5, -0.05, 1.0], "AveExpr": [3.0, 1.0, 5.0]})
     assert classify.deg_filter(tt, {"fdr": 0.01}) == ["g1", "g2"]
@@ -226,6 +232,160 @@ def test_training_data_refuses_unknown_samples():
     with pytest.raises(InputError, match="sample 'z' of the residual expression"):
         classify.training_data(tt, residuals, samples, SHEET, {"f": {"fdr": 0.01}},
                                "samples.tsv")
-    X, y, sets = classify.training_data(tt, residuals[["a", "b"]], samples, SHEET,
-                                        {"f": {"fdr": 0.01}})
-    assert sets == {"f": ["g1", "g2"]} and y.tolist() == [1, 0] and X.shape == (2, 2)
+    data = classify.training_data(tt, residuals[["a", "b"]], samples, SHEET,
+                                  {"f": {"fdr": 0.01}})
+    assert data.sets == {"f": ["g1", "g2"]} and data.y.tolist() == [1, 0]
+    assert data.X.shape == (2, 2) and data.groups.tolist() == ["sample a", "sample b"]
+    # other groups are dropped before standardising; the patient column gives the groups
+    samples = pd.DataFrame({"group": ["ALS", "control", "MND"], "patient_id": ["p1", "p2", "p1"]},
+                           index=["a", "b", "z"])
+    sheet = {**SHEET, "other_groups": ["MND"], "patient_column": "patient_id"}
+    data = classify.training_data(tt, residuals, samples, sheet, {"f": {"fdr": 0.01}})
+    assert list(data.X.index) == ["a", "b"] and data.groups.tolist() == ["p1", "p2"]
+    np.testing.assert_allclose(data.X.mean(), 0, atol=1e-12)
+
+
+# ------------------------------------------------------------ patients and small cohorts
+
+def make_repeats(n_patients=40, reps=3, p=5, seed=7):
+    """Patients sequenced `reps` times: each patient has its own expression profile (repeat
+    samples differ by a little noise) and a random label: nothing separates cases from
+    controls, but a model that has seen a patient recognises its other samples."""
+    rng = np.random.default_rng(seed)
+    label = rng.permutation(np.arange(n_patients) < n_patients // 2).astype(int)
+    pid = np.repeat(np.arange(n_patients), reps)
+    x = rng.normal(size=(n_patients, p))[pid] + 0.1 * rng.normal(size=(len(pid), p))
+    idx = [f"S{i:03d}" for i in range(len(pid))]
+    X = pd.DataFrame(x, index=idx, columns=[f"G{j}" for j in range(p)])
+    return X, pd.Series(label[pid], index=idx), pd.Series([f"P{i:02d}" for i in pid], index=idx)
+
+
+def test_grouped_folds_keep_patients_together_and_are_seeded():
+    X, y, g = make_repeats()
+    # uneven repeats too: a few patients with 1 sample
+    X, y, g = X.iloc[2:], y.iloc[2:], g.iloc[2:]
+    splits = classify.grouped_folds(y, g, 5, seed=3, stage="test")
+    assert len(splits) == 5
+    for tr, te in splits:
+        assert not set(g.iloc[tr]) & set(g.iloc[te])   # no patient on both sides
+        assert set(y.iloc[te]) == {0, 1}
+    assert sorted(np.concatenate([te for _, te in splits])) == list(range(len(y)))
+    again = classify.grouped_folds(y, g, 5, seed=3, stage="test")
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits, again, strict=True))
+    other = classify.grouped_folds(y, g, 5, seed=4, stage="test")
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(splits, other, strict=True))
+    # the ungrouped folds put repeat samples of a patient on both sides
+    plain = classify.grouped_folds(y, None, 5, seed=3, stage="test")
+    assert any(set(g.iloc[tr]) & set(g.iloc[te]) for tr, te in plain)
+
+
+def test_grouped_split_keeps_patients_on_one_side():
+    X, y, g = make_repeats(n_patients=60)
+    train, test = classify.grouped_split(y, g, 0.3, seed=1)
+    assert not set(g.iloc[train]) & set(g.iloc[test])
+    assert len(test) == 18 * 3 and y.iloc[test].sum() == 9 * 3  # 30% of the patients, stratified
+    # one sample per patient: exactly scikit-learn's stratified sample split
+    from sklearn.model_selection import train_test_split
+    X1, y1 = make_data(n=100)
+    tr1, te1 = classify.grouped_split(y1, None, 0.3, seed=2)
+    ref_tr, ref_te = train_test_split(np.arange(100), test_size=0.3, stratify=y1, random_state=2)
+    assert np.array_equal(te1, np.sort(ref_te)) and np.array_equal(tr1, np.sort(ref_tr))
+
+
+def test_grouped_cv_removes_the_optimism_of_repeat_samples():
+    """Planted repeats, no case-control signal: folds that split patients score ~0.9, folds
+    by patient ~0.5 (the truth)."""
+    X, y, g = make_repeats()
+    panels = {"a": list(X.columns)}
+    leaky = classify.panel_cv_auc(X, y, panels, XGB, 5, seed=1).set_index("model")
+    honest = classify.panel_cv_auc(X, y, panels, XGB, 5, seed=1, groups=g).set_index("model")
+    assert leaky.loc["a", "optimistic_cv_auc"] > 0.8
+    assert abs(honest.loc["a", "optimistic_cv_auc"] - 0.5) < 0.15
+
+
+COMPARE = {"test_fraction": 0.3, "cv_folds": 10, "l1_ratio": 0.5, "scad_gamma": 3.7,
+           "mcp_gamma": 3.0, "xgboost_max_depth": [2],
+           "alphas": {k: [0.05] for k in ("ridge", "lasso", "elastic_net", "l1_2", "scad",
+                                          "mcp")}}
+
+
+def test_compare_reports_grouped_beside_ungrouped_split():
+    X, y, g = make_repeats(n_patients=30)
+    res = classify.compare_algorithms(X, y, {**COMPARE, "cv_folds": 3}, XGB, seed=2, groups=g)
+    t = res.grouping.set_index("split")
+    assert t.loc["by patient", "test_samples_with_patient_in_train"] == 0
+    assert t.loc["ignoring patients", "test_samples_with_patient_in_train"] > 10
+    assert (t["algorithm"] == res.table.loc[res.table["best"], "algorithm"].iloc[0]).all()
+    assert t.loc["by patient", "test_auc"] == res.table["test_auc"].max()
+    scores = res.test_scores
+    assert not set(scores["patient"]) & set(g.drop(scores["sample_id"]))
+
+
+def small_cohort(n_cases, n=30, p=12, seed=11):
+    """n samples (one per patient), the first n_cases cases; genes G0-G2 carry the effect."""
+    rng = np.random.default_rng(seed)
+    y = pd.Series((np.arange(n) < n_cases).astype(int), index=[f"S{i:02d}" for i in range(n)])
+    x = rng.normal(size=(n, p))
+    x[:, :3] += 2.0 * y.to_numpy()[:, None]
+    return pd.DataFrame(x, index=y.index, columns=[f"G{j}" for j in range(p)]), y
+
+
+def test_small_cohort_adapts_folds_and_marks_caveats(caplog):
+    X, y = small_cohort(n_cases=8)
+    settings = {"xgboost": XGB, "rfe": {"drop_fraction": 0.3, "stepwise_below": 4,
+                                        "cv_folds": 10, "knee_max_genes": 6},
+                "nested": {"outer_folds": 3}}
+    with caplog.at_level("WARNING"):
+        res = classify.rfe(X, y, XGB, 0.3, 4, 10, seed=1)
+    assert "RFE: 8 folds instead of 10 (the smallest class has 8 patients)" in caplog.text
+    assert res.curve["mean_auc"].iloc[0] > 0.8
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        folds, oof = classify.nested_cv(X, y, {"a": list(X.columns)}, settings, seed=1)
+    assert folds["fold"].nunique() == 3 and folds.groupby("fold")["n_test"].first().sum() == 30
+    assert re.search(r"RFE inside outer fold 1 \(a\): [56] folds instead of 10", caplog.text)
+    summary = classify.honest_summary(folds, oof, y, pd.Series({"a": 0.9}))
+    assert summary["model"].iloc[0] == "ensemble"          # the headline row
+    assert list(summary.columns[:2]) == ["model", "nested_cv_auc"]
+    assert summary["reliability"].str.startswith("unreliable: test n = 10 < 20").all()
+    assert summary["n"].eq(30).all() and summary["n_cases"].eq(8).all()
+    res = classify.compare_algorithms(X, y, COMPARE, XGB, seed=2)
+    t = res.table
+    assert t["n_test"].eq(9).all() and t["n_test_cases"].eq(2).all()
+    assert t["reliability"].eq("unreliable: test n = 9 < 20").all()
+    assert res.grouping["reliability"].eq("unreliable: test n = 9 < 20").all()
+    # a 1-gene panel and an external set of 7 samples
+    pred = pd.DataFrame({"m": [0.9, 0.6, 0.3, 0.4, 0.2, 0.1, 0.7]}, index=list("abcdefg"))
+    ext = classify.validation_metrics(pred, pd.Series([1, 1, 1, 0, 0, 0, 0], index=pred.index),
+                                      0.5, {"m": ["G0"]})
+    assert ext["reliability"].iloc[0] == "unreliable: test n = 7 < 20, 1-gene panel"
+    assert classify.reliability(120, 2) == "unreliable: 2-gene panel"
+    assert classify.reliability(20, 3) == "ok"
+
+
+def test_cohort_with_two_cases_is_refused_with_the_reason():
+    X, y = small_cohort(n_cases=2)
+    settings = {"xgboost": XGB, "rfe": {"drop_fraction": 0.3, "stepwise_below": 4,
+                                        "cv_folds": 5}, "nested": {"outer_folds": 3}}
+    reason = (r"classify {}: 2 case and 28 control patient\(s\) \(2 case and 28 control "
+              r"samples\); stratified cross-validation needs at least 3 patients of each class")
+    with pytest.raises(InputError, match=reason.format("RFE")):
+        classify.rfe(X, y, XGB, 0.3, 4, 5, seed=1)
+    with pytest.raises(InputError, match=reason.format(r"nested CV \(outer folds\)")):
+        classify.nested_cv(X, y, {"a": list(X.columns)}, settings, seed=1)
+    with pytest.raises(InputError, match="classify compare: 2 case and 28 control.*at least 4"):
+        classify.compare_algorithms(X, y, COMPARE, XGB, seed=2)
+    # 4 cases: the outer folds exist, but an outer training part keeps too few for RFE
+    X, y = small_cohort(n_cases=4)
+    with pytest.raises(InputError, match=r"RFE inside outer fold \d \(a\): [23] case"):
+        classify.nested_cv(X, y, {"a": list(X.columns)}, settings, seed=1)
+
+
+def test_external_metrics_leave_out_training_patients():
+    sheet = {**SHEET, "patient_column": "patient_id"}
+    train = pd.DataFrame({"patient_id": ["P1", "P2", "P3"]}, index=["a", "b", "c"])
+    target = pd.DataFrame({"patient_id": ["E1", "P2", None]}, index=["x", "y", "z"])
+    assert classify.unseen_patients(target, train, sheet).tolist() == ["x", "z"]
+    assert classify.unseen_patients(target, train.drop(columns="patient_id"), sheet).size == 3
+    with pytest.raises(InputError, match="every sample's patient id is also a training"):
+        classify.unseen_patients(target.iloc[1:2], train, sheet, path="ext.tsv")

@@ -65,11 +65,18 @@ def sample_sheet():
 
 # ------------------------------------------------------------------------- cases
 
-def test_survival_cases_one_per_patient_with_data():
-    cases = pg.survival_cases(sample_sheet(), SHEET, SETTINGS)
+def test_survival_cases_one_per_patient_with_data(caplog):
+    with caplog.at_level("INFO"):
+        cases = pg.survival_cases(sample_sheet(), SHEET, SETTINGS)
     # S2 repeats P1, S3 is a control, S5 has no survival data, S6 lacks its onset segment.
     assert cases.index.tolist() == ["S1", "S4"]
     assert cases["time"].tolist() == [20.0, 35.5] and cases["event"].tolist() == [1, 0]
+    assert "patient P1: survival uses sample S1 (first in the sample table), not S2" in caplog.text
+    # the first sample in the table's order is kept; missing patient ids are their own
+    sheet = sample_sheet().iloc[[1, 0, 2, 3, 4, 5]]
+    assert pg.survival_cases(sheet, SHEET, SETTINGS).index.tolist() == ["S2", "S4"]
+    sheet.loc[["S1", "S4"], "patient_id"] = None
+    assert pg.survival_cases(sheet, SHEET, SETTINGS).index.tolist() == ["S2", "S1", "S4"]
 
 
 @pytest.mark.parametrize("column, row, value, words", [

@@ -9,10 +9,33 @@ from bloodsig.plots.report import qpcr_scatter
 
 
 def test_sections_and_page():
-    auc = pd.DataFrame({"algorithm": ["ridge", "lasso", "xgboost", "mcp"],
-                        "test_auc": [0.91, 0.95, 0.95, 0.80], "ci_low": 0.8, "ci_high": 1.0})
-    best = summary.auc_section(auc, {}, top=2).table
-    assert best["algorithm"].tolist() == ["lasso", "xgboost"]
+    nested = pd.DataFrame({"model": ["ensemble", "fdr"], "nested_cv_auc": [0.81, 0.83],
+                           "nested_cv_sd": 0.05, "outer_folds": 3, "n_test_min": 10,
+                           "nested_pooled_auc": 0.8, "pooled_ci_low": 0.6, "pooled_ci_high": 0.95,
+                           "n": 30, "n_cases": 8, "n_controls": 22, "optimistic_cv_auc": 0.97,
+                           "reliability": "unreliable: test n = 10 < 20"})
+    auc = pd.DataFrame({"algorithm": ["ridge", "lasso"], "test_auc": [0.91, 0.95],
+                        "ci_low": 0.8, "ci_high": 1.0, "best": ["False", "True"], "n_test": 9,
+                        "n_test_cases": 2, "n_test_controls": 7,
+                        "reliability": "unreliable: test n = 9 < 20"})
+    grouping = pd.DataFrame({"split": ["by patient", "ignoring patients"],
+                             "algorithm": "lasso", "test_auc": [0.95, 0.99], "ci_low": 0.8,
+                             "ci_high": 1.0, "n_test": 9,
+                             "test_samples_with_patient_in_train": [0, 3],
+                             "reliability": "unreliable: test n = 9 < 20"})
+    ext = pd.DataFrame({"model": ["fdr", "ensemble"], "auc": [0.7, 0.75], "ci_low": 0.6,
+                        "ci_high": 0.9, "n": 100, "n_cases": 50, "n_controls": 50,
+                        "reliability": "ok"})
+    cls = summary.classifier_section(nested, auc, grouping, {}, ext, "ext").table
+    assert cls["estimate"].iloc[0].startswith("nested CV")  # the honest estimate first
+    assert cls["AUC"].tolist() == [0.81, 0.95, 0.99, 0.97, 0.75]
+    assert cls["model"].tolist() == ["ensemble", "lasso", "lasso", "ensemble", "ensemble"]
+    assert cls["n"].iloc[0] == "30 (8 cases, 22 controls); test folds of >= 10"
+    assert cls["n"].iloc[1] == "9 (2 cases, 7 controls)"
+    assert "3 with their patient in training" in cls["n"].iloc[2]
+    assert cls["caveat"].iloc[0] == "unreliable: test n = 10 < 20"
+    page = summary.summary_page("x", [summary.classifier_section(nested, auc, grouping, {})])
+    assert "unreliable: test n = 9 &lt; 20" in page and "external" not in page
     ora = pd.DataFrame({"direction": ["up", "up", "down", "up"], "term": ["A", "B", "C", "D"],
                         "Count": [5, 6, 7, 8], "FDR": [0.01, 0.001, 0.02, 0.5]})
     terms = summary.pathway_section({"primary": ora}, {}, top=1).table

@@ -1,5 +1,6 @@
 """Demo run, stage classify: panels recover planted DE genes; the internal test, nested-CV,
-in-sample and external AUCs are reported; saved models reproduce the predictions."""
+in-sample and external AUCs are reported; saved models reproduce the predictions; the demo's
+repeat samples of a patient never straddle a split, and the ungrouped AUC sits beside."""
 
 import json
 
@@ -47,8 +48,11 @@ def test_internal_comparison_reported(demo):
 
 
 def test_nested_beside_optimistic(demo, cfg):
-    s = read(demo, "results/discovery/classify/nested/summary.tsv").set_index("model")
+    raw = read(demo, "results/discovery/classify/nested/summary.tsv")
+    assert raw["model"].iloc[0] == "ensemble" and raw.columns[1] == "nested_cv_auc"  # headline
+    s = raw.set_index("model")
     assert set(s.index) == set(cfg["filters"]) | {"union", "ensemble"}
+    assert (s["reliability"] == "ok").all() and (s["n_test_min"] >= 20).all()
     assert s[["optimistic_cv_auc", "nested_cv_auc", "nested_pooled_auc"]].notna().all().all()
     assert (s["nested_cv_auc"] > 0.8).all()
     folds = read(demo, "results/discovery/classify/nested/folds.tsv")
@@ -61,6 +65,8 @@ def test_external_validation_and_saved_models(demo, cfg):
     assert set(m.index) == set(cfg["filters"]) | {"union", "ensemble"}
     assert m.loc["ensemble", "auc"] > 0.75
     assert m[["sensitivity", "specificity", "accuracy"]].stack().between(0, 1).all()
+    n = m.loc["ensemble", "n"]
+    assert m["reliability"].eq("ok" if n >= 20 else f"unreliable: test n = {n} < 20").all()
     pred = read(demo, f"results/discovery/classify/predict/{ext}/predictions.tsv",
                 dtype={"sample_id": str})
     samples = read(demo, f"results/{ext}/counts/samples.tsv", dtype={"sample_id": str})
@@ -83,3 +89,26 @@ def test_external_validation_and_saved_models(demo, cfg):
         g = genes[genes["model"] == name].sort_values("position")["gene_id"]
         p = model.predict_proba(target.loc[pred["sample_id"], g].to_numpy())[:, 1]
         np.testing.assert_allclose(p, pred[name], atol=1e-9)
+
+
+def test_splits_keep_a_patients_samples_together(demo):
+    """The demo plants repeat samples of a few patients: none of them straddles the test
+    split, an outer fold of the nested CV, and the ungrouped AUC is reported beside."""
+    samples = read(demo, "results/discovery/expression_qc/samples.tsv", dtype={"sample_id": str})
+    repeats = samples[samples["patient_id"].duplicated(keep=False)]
+    assert repeats["patient_id"].nunique() >= 2
+    scores = read(demo, "results/discovery/classify/compare/test_scores.tsv",
+                  dtype={"sample_id": str})
+    in_test = samples["patient_id"].isin(scores["patient"])
+    assert set(samples.loc[in_test, "sample_id"]) == set(scores["sample_id"])
+    oof = read(demo, "results/discovery/classify/nested/out_of_fold.tsv")
+    assert oof.groupby("patient")["fold"].nunique().max() == 1
+    grouping = read(demo, "results/discovery/classify/compare/grouping.tsv").set_index("split")
+    assert grouping.loc["by patient", "test_samples_with_patient_in_train"] == 0
+    auc = read(demo, "results/discovery/classify/compare/auc.tsv")
+    assert grouping.loc["by patient", "test_auc"] == auc["test_auc"].max()
+    assert grouping.loc["ignoring patients", "test_auc"] > 0.9
+    assert (auc["reliability"] == "ok").all()
+    page = (demo / "results/summary.html").read_text()
+    assert page.index("nested CV (panel selection") < page.index("held-out test split, by")
+    assert "ignoring patients (leaky)" in page
