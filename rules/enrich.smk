@@ -3,6 +3,8 @@
 # preranked GSEA of a contrast, and overlap with published DEG lists.
 
 ENRICH = config.get("enrich", {})
+if "collections" in ENRICH:
+    ENRICH.setdefault("analyses", ANALYSES)  # every DE analysis unless the config names some
 COLLECTIONS = ENRICH.get("collections", {})
 ENRICH_MAP = ENRICH.get("enrichment_map", {})
 GSEA = ENRICH.get("gsea", {})

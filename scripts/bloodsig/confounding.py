@@ -138,8 +138,8 @@ def refuse_separation(table: pd.DataFrame, term: str, analysis: str) -> None:
     crosstab = table.attrs.get("crosstabs", {}).get(column)
     shown = f" ({_compact(crosstab)})" if crosstab is not None else ""
     raise InputError(
-        f"analysis '{analysis}': '{column}' separates the {term} groups perfectly{shown}, so "
-        f"its effect cannot be told apart from the {term} effect. Remove '{column}' from the "
+        f"analysis '{analysis}': '{column}' separates the levels of '{term}' perfectly"
+        f"{shown}, so its effect cannot be told apart from the {term} effect. Remove '{column}' from the "
         f"formula (the {term} result then includes any {column} effect: report it as "
         f"confounded), or analyse within one level (subset: {{{column}: [...]}}), or add "
         "samples that cross the two", column=column)
