@@ -139,8 +139,9 @@ def refuse_separation(table: pd.DataFrame, term: str, analysis: str) -> None:
     shown = f" ({_compact(crosstab)})" if crosstab is not None else ""
     raise InputError(
         f"analysis '{analysis}': '{column}' separates the levels of '{term}' perfectly"
-        f"{shown}, so its effect cannot be told apart from the {term} effect. Remove '{column}' from the "
-        f"formula (the {term} result then includes any {column} effect: report it as "
+        f"{shown}, so its effect cannot be told apart from the {term} effect. Remove "
+        f"'{column}' from the formula (the {term} result then includes any {column} effect: "
+        "report it as "
         f"confounded), or analyse within one level (subset: {{{column}: [...]}}), or add "
         "samples that cross the two", column=column)
 
