@@ -133,6 +133,10 @@ def input_gene_report(counts: pd.DataFrame, genes: pd.DataFrame, external_genes,
     report["expressed"] = ((report["mean_cpm"] >= filters["min_mean_cpm"])
                            & (report["fraction_cpm"] >= filters["min_fraction"]))
     types = filters.get("gene_types")
+    if types and report["gene_type"].isna().all():
+        log.warning("no gene has a known gene_type (no annotation or GTF): the gene-type "
+                    "filter %s is skipped", types)
+        types = None
     report["gene_type_ok"] = report["gene_type"].isin(types) if types else True
     report["in_external"] = (report["gene_id"].isin(list(external_genes))
                              if external_genes is not None else True)
