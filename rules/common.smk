@@ -248,8 +248,7 @@ def check_configured_files():
                   for n, s in config["enrich"]["collections"].items() for k in ("gmt", "id_map")
                   if k in s]
     if stage_on("connectivity"):
-        named += [(f"connectivity.database.{k}", p)
-                  for k, p in config["connectivity"]["database"].items() if k != "columns"]
+        named += CONN_NAMED_FILES  # rules/connectivity.smk: a release's files, batch GMTs
     if stage_on("subtypes"):
         named.append(("subtypes.signatures", config["subtypes"]["signatures"]))
     for key, path in named:

@@ -1,27 +1,26 @@
-"""Rule connectivity_store: a LINCS level-5 GCTX into a gene-major memory-mapped store, and
-the reference-query background used for tau."""
+"""Rule connectivity_store: a LINCS level-5 release (one or more GCTX files and their
+annotation tables, as a preset names them or as configured) into a gene-major store."""
 
 from pathlib import Path
 
-from bloodsig import cmapstore, connectivity
+from bloodsig import cmaprelease, cmapstore, connectivity
 from bloodsig.script import run
+
+GCTX_BYTES_PER_SIGNATURE = 12_328 * 4 * 6  # a LINCS row read, ranked, transposed and written
 
 
 def main(smk):
     connectivity.set_threads(smk.threads)
-    db, cfg = smk.params.database, smk.params.settings
-    outdir = Path(smk.output.background).parent
-    cols = db["columns"]
-    cmapstore.build_store(
-        smk.input.gctx, cmapstore.read_siginfo(smk.input.siginfo, cols["siginfo"]),
-        cmapstore.read_geneinfo(smk.input.geneinfo, cols["geneinfo"]),
-        cmapstore.read_compoundinfo(smk.input.compoundinfo, cols["compoundinfo"]),
-        outdir, cfg["gene_space"], cfg["chunk_signatures"])
-    store = cmapstore.open_store(outdir)
-    bg = cfg["background"]
-    queries = connectivity.reference_queries(store, bg["queries"], bg["genes"], smk.params.seed)
-    cmapstore.save_background(smk.output.background, connectivity.reference_background(
-        store, queries, cfg["weighted"], cfg["ncs_floor"]))
+    spec = {"release": smk.params.release, "columns": smk.params.columns,
+            "annotations": smk.input.annotations or None,
+            "files": {k: list(smk.input[k]) for k in ("gctx", "siginfo", "geneinfo",
+                                                      "compoundinfo")}}
+    siginfo, geneinfo, compounds = cmaprelease.load_tables(spec)
+    # Signatures per block from the job's memory (about a third of it), not from the config,
+    # so that the block size never makes the store look out of date.
+    chunk = max(256, min(16384, smk.resources.mem_mb * 2**20 // 3 // GCTX_BYTES_PER_SIGNATURE))
+    cmapstore.build_store(list(smk.input.gctx), siginfo, geneinfo, compounds,
+                          Path(smk.output[0]).parent, smk.params.gene_space, chunk)
 
 
 run(main, snakemake)  # noqa: F821

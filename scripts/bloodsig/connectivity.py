@@ -615,3 +615,18 @@ def analyse_queries(store, queries: pd.DataFrame, background: np.ndarray | None,
                      .reset_index(drop=True),
                      "candidates": cands, "ncs_means": res.ncs_means}
     return out
+
+
+def combined_table(results: dict[str, dict[str, pd.DataFrame]], compounds: pd.DataFrame
+                   ) -> pd.DataFrame:
+    """One table of every query's perturbagen summaries, ranked within each query (rank 1:
+    the lowest summary NCS, the strongest reverser, as in perturbagens.tsv), with mechanism
+    and targets; queries in batch order."""
+    parts = []
+    for name, tables in results.items():
+        part = tables["perturbagens"].copy()
+        part.insert(0, "rank", np.arange(1, len(part) + 1))
+        part.insert(0, "query", name)
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    return table.merge(compounds[["pert_id", "moa", "target"]], on="pert_id", how="left")

@@ -131,3 +131,57 @@ def queries_for(cores: dict[str, pd.DataFrame], tissues: dict[str, pd.DataFrame]
     parts += [make_query(name, significant(t, fdr, min_abs_logfc).reset_index()[
         ["gene_name", "logFC"]], mapping, min_genes, max_genes) for name, t in tissues.items()]
     return pd.concat(parts, ignore_index=True)
+
+
+_UP_SUFFIXES = ("_UP", "_up", "_Up")
+_DOWN_SUFFIXES = ("_DN", "_dn", "_DOWN", "_down", "_Down", "_Dn")
+
+
+def _base_name(name: str, suffixes) -> str:
+    for suffix in suffixes:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def queries_from_gmt(up: dict[str, tuple[str, ...]], down: dict[str, tuple[str, ...]],
+                     store_genes: pd.DataFrame, min_genes: int = 10, max_genes: int = 150,
+                     up_path=None, down_path=None) -> pd.DataFrame:
+    """Queries of a clue.io-style batch: a GMT of up lists and a GMT of down lists whose set
+    names pair up (equal, or equal once a _UP / _DN suffix is removed). Genes are the
+    database's gene ids or gene symbols (either; ids win); genes outside its gene space are
+    dropped, as clue.io does. Each list must keep min_genes..max_genes genes (clue.io:
+    10-150): a list outside that, a set without its partner or a gene in both lists of a
+    query stops the batch with a message naming the file and the query.
+    Returns query, direction, gene_name, gene_id (the queries table of query_sets)."""
+    ups = {_base_name(n, _UP_SUFFIXES): n for n in up}
+    downs = {_base_name(n, _DOWN_SUFFIXES): n for n in down}
+    for names, other, path, what in ((ups, downs, up_path, "down"),
+                                     (downs, ups, down_path, "up")):
+        lone = [names[q] for q in names if q not in other]
+        if lone:
+            raise InputError(f"query '{lone[0]}' has no {what} list of the same name in the "
+                             f"other GMT ({len(lone)} unpaired)", path=path)
+    ids = store_genes["gene_id"].astype(str)
+    by_id = pd.Series(ids.to_numpy(), index=ids.to_numpy())
+    by_symbol = symbol_to_id(store_genes)
+    symbol_of = pd.Series(store_genes["gene_symbol"].astype(str).to_numpy(), index=ids.to_numpy())
+    rows = []
+    for query in ups:
+        lists = {"up": up[ups[query]], "down": down[downs[query]]}
+        both = set(lists["up"]) & set(lists["down"])
+        if both:
+            raise InputError(f"query '{query}': gene '{sorted(both)[0]}' is in both the up and "
+                             f"the down list", path=down_path)
+        for direction, genes in lists.items():
+            mapped = [by_id.get(g, by_symbol.get(g)) for g in genes]
+            kept = list(dict.fromkeys(m for m in mapped if m is not None))
+            if not min_genes <= len(kept) <= max_genes:
+                raise InputError(
+                    f"query '{query}': the {direction} list has {len(kept)} genes in the "
+                    f"signature database ({len(genes)} listed, {len(genes) - len(kept)} outside "
+                    f"its gene space); each list needs {min_genes} to {max_genes} "
+                    "(connectivity min_query_genes / max_query_genes; clue.io: 10-150)",
+                    path=up_path if direction == "up" else down_path)
+            rows += [(query, direction, symbol_of[g], g) for g in kept]
+    return pd.DataFrame(rows, columns=["query", "direction", "gene_name", "gene_id"])

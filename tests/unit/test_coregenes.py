@@ -54,3 +54,32 @@ def test_queries_map_truncate_and_refuse_short_lists():
         f"U{i}" for i in range(5, 20)}  # the 15 of largest |logFC|
     with pytest.raises(InputError, match="query 'q': 12 of 12 down genes map .* fewer than 13"):
         cg.make_query("q", genes, mapping, min_genes=13, max_genes=150)
+
+
+def _store_genes(n=200):
+    ids = [str(1000 + i) for i in range(n)]
+    return pd.DataFrame({"gene_id": ids, "gene_symbol": [f"G{i}" for i in range(n)]})
+
+
+def test_gmt_batch_pairs_queries_maps_ids_or_symbols_and_checks_sizes():
+    genes = _store_genes()
+    up = {"drugA_UP": tuple(f"G{i}" for i in range(12)) + ("NOT_A_GENE",),
+          "drugB": tuple(str(1000 + i) for i in range(50, 65))}
+    down = {"drugA_DN": tuple(f"G{i}" for i in range(100, 111)),
+            "drugB": tuple(str(1000 + i) for i in range(150, 160))}
+    q = cg.queries_from_gmt(up, down, genes, 10, 150)
+    sizes = q.groupby(["query", "direction"]).size().to_dict()
+    assert sizes == {("drugA", "up"): 12, ("drugA", "down"): 11, ("drugB", "up"): 15,
+                     ("drugB", "down"): 10}
+    assert q.loc[q["query"] == "drugB", "gene_name"].iloc[0] == "G50"  # ids keep their symbol
+    small = dict(down, drugA_DN=tuple(f"G{i}" for i in range(100, 109)) + ("X1", "X2"))
+    with pytest.raises(InputError, match=r"down.gmt: query 'drugA': the down list has 9 genes "
+                       r"in the signature database \(11 listed, 2 outside"):
+        cg.queries_from_gmt(up, small, genes, 10, 150, "up.gmt", "down.gmt")
+    big = dict(up, drugB=tuple(f"G{i}" for i in range(30, 190)))
+    with pytest.raises(InputError, match="up list has 160 genes.*10 to 150"):
+        cg.queries_from_gmt(big, down, genes, 10, 150)
+    with pytest.raises(InputError, match="'drugC' has no down list"):
+        cg.queries_from_gmt(dict(up, drugC=up["drugB"]), down, genes)
+    with pytest.raises(InputError, match="gene 'G100' is in both"):
+        cg.queries_from_gmt(dict(up, drugA_UP=up["drugA_UP"] + ("G100",)), down, genes)
