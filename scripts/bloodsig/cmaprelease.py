@@ -23,7 +23,9 @@ column names, and the touchstone flags each release defines.
   compound_aliases; one row per compound and target). The flags are the release's own.
 - custom: any layout, every file and column named in the config.
 
-Column names given in the config override a preset's (e.g. is_ncs_sig: my_flag_column).
+Column names given in the config override a preset's (e.g. is_ncs_sig: my_flag_column); a
+preset finds its files itself, or takes the folder's files named in `select` (e.g. gctx:
+[level5_beta_trt_sh_n238351x12328.gctx, level5_beta_ctl_n58022x12328.gctx]).
 """
 
 from __future__ import annotations
@@ -108,8 +110,11 @@ def resolve(db: dict) -> dict:
         folder = Path(folder)
         if not folder.is_dir():
             raise InputError(f"release folder of {release} not found", path=folder)
+        # gctx, siginfo, ... are the custom layout's keys: a preset ignores them (a config
+        # merged over the default one still carries the demo's paths) and takes `select`.
+        select = db.get("select") or {}
         for kind in FILES:
-            given = _as_list(db.get(kind))
+            given = _as_list(select.get(kind))
             if given:  # names in the folder (or paths) chosen by the user
                 files[kind] = [str(p if Path(p).is_absolute() or Path(p).exists()
                                    else folder / p) for p in given]

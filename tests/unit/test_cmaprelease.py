@@ -142,6 +142,18 @@ def test_lincs2017_takes_mechanisms_from_an_annotation_table(tmp_path):
     assert got.loc["DMSO", "moa"] == "" and bool(got.loc["BRD-K81418486", "is_touchstone"])
 
 
+def test_preset_ignores_the_custom_file_keys_and_takes_select(tmp_path):
+    folder = release_folder(tmp_path, "lincs2020")
+    db = {"release": "lincs2020", "folder": str(folder), "gctx": "results/demo/x.gctx",
+          "siginfo": "results/demo/siginfo.tsv"}  # the demo's keys, merged in from the default
+    spec = cr.resolve(db)
+    assert [Path(f).name for f in spec["files"]["gctx"]] == [
+        "level5_beta_trt_cp_n8x14.gctx", "level5_beta_ctl_n3x14.gctx"]
+    assert Path(spec["files"]["siginfo"][0]).name == "siginfo_beta.txt"
+    spec = cr.resolve(dict(db, select={"gctx": ["level5_beta_ctl_n3x14.gctx"]}))
+    assert spec["files"]["gctx"] == [str(folder / "level5_beta_ctl_n3x14.gctx")]
+
+
 def test_user_flag_columns_and_missing_files(tmp_path):
     folder = release_folder(tmp_path, "lincs2017")
     info = pd.read_csv(folder / "GSE92742_Broad_LINCS_sig_info.txt", sep="\t")
