@@ -256,7 +256,7 @@ def gmt_case(text, fragments):
 
 
 STORE = "results/connectivity_store"
-STORE_OUT = [f"{STORE}/manifest.json", f"{STORE}/ranks.npy", f"{STORE}/background.npy"]
+STORE_OUT = [f"{STORE}/manifest.json", f"{STORE}/ranks.npy", f"{STORE}/scores.npy"]
 
 
 def database_case(key, source, edit_lines, fragments):
