@@ -18,10 +18,14 @@ STORE_FILES = ["manifest.json", "ranks.npy", "scores.npy", "genes.tsv", "signatu
 # reference queries; candidate filters, FDR cut-offs and the seed never rebuild the store).
 CONN_SCORING = ["weighted", "ncs_floor", "null_queries", "null_signatures",
                 "summary_quantiles", "candidates"]
-
-
-def _conn_keys(*keys):
-    return {k: CONN[k] for k in keys if k in CONN}
+CONN_PARAMS = {
+    step: {k: CONN[k] for k in keys if k in CONN} for step, keys in {
+        "core_genes": ["fdr", "min_abs_logfc", "tissues"],
+        "queries": ["fdr", "min_abs_logfc", "tissues", "min_query_genes", "max_query_genes"],
+        "score": CONN_SCORING,
+        "batch": CONN_SCORING + ["min_query_genes", "max_query_genes"],
+    }.items()
+}
 
 
 for _analysis in CONN_ANALYSES:
@@ -118,7 +122,7 @@ rule connectivity_core_genes:
             subcategory="{analysis}",
         ),
     params:
-        settings=_conn_keys("fdr", "min_abs_logfc", "tissues"),
+        settings=CONN_PARAMS["core_genes"],
         tissues=CONN_TISSUES,
         blood_columns={"gene_column": "gene_name", "logfc_column": "logFC",
                        "fdr_column": "adj.P.Val"},
@@ -145,8 +149,7 @@ rule connectivity_queries:
     output:
         queries="results/{cohort}/connectivity/queries.tsv",
     params:
-        settings=_conn_keys("fdr", "min_abs_logfc", "tissues", "min_query_genes",
-                            "max_query_genes"),
+        settings=CONN_PARAMS["queries"],
         analyses=CONN_ANALYSES,
         tissues=CONN_TISSUES,
     log:
@@ -178,7 +181,7 @@ rule connectivity_score:
             category="Connectivity",
         ),
     params:
-        settings=_conn_keys(*CONN_SCORING),
+        settings=CONN_PARAMS["score"],
         seed=config["seed"],
     log:
         "logs/{cohort}/connectivity/connectivity_score.log",
@@ -206,7 +209,7 @@ rule connectivity_batch:
         combined="results/connectivity_batches/{batch}/combined.tsv",
         results=directory("results/connectivity_batches/{batch}/queries"),
     params:
-        settings=_conn_keys(*CONN_SCORING, "min_query_genes", "max_query_genes"),
+        settings=CONN_PARAMS["batch"],
         seed=config["seed"],
     wildcard_constraints:
         batch="|".join(CONN_BATCHES) or "no_batch",
