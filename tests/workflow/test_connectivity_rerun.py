@@ -80,7 +80,6 @@ def would_run(project, config) -> set[str]:
 @pytest.mark.parametrize("key, value, expected", [
     ("candidates.max_fdr", 0.2, set()),
     ("fdr", 0.05, set()),
-    ("null_signatures", 100, set()),
     ("seed", 7, {"connectivity_background"}),
     ("background.queries", 6, {"connectivity_background"}),
     ("gene_space", "bing", {"connectivity_store", "connectivity_background"}),  # the control
