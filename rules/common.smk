@@ -192,6 +192,8 @@ def _needed_columns():
             needs += [("de", f"de.analyses.{name}.formula", t) for t in terms
                       if t not in derived]
             needs += [("de", f"de.analyses.{name}.subset", c) for c in a.get("subset") or {}]
+            if a.get("block"):
+                needs.append(("de", f"de.analyses.{name}.block", a["block"]))
             if a.get("quantile_contrast"):
                 needs.append(("de", f"de.analyses.{name}.quantile_contrast",
                               a["quantile_contrast"]["column"]))

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import confounding, limma, sva
+from . import confounding, limma, limma_block, limma_quality, sva
 from . import covariates as rnapc
 from .deseq2 import deseq2_wald
 from .design import check_group_sizes, contrast_vector, model_matrix, parse_formula
@@ -183,7 +183,9 @@ def technical_covariates(counts: pd.DataFrame, samples: pd.DataFrame, analysis: 
         if term not in bio:
             raise InputError(f"the tested variable '{term}' must be among `biological`",
                              column="biological")
-        others = [v for v in bio if v != term]
+        # a block (repeated measures of one patient) is modelled by its correlation: keep the
+        # PCs from capturing it too, as they would otherwise soak up the patients' differences
+        others = [v for v in [*bio, analysis.get("block")] if v and v != term]
         design_bio = model_matrix("~ " + " + ".join(others) if others else "~ 1", samples,
                                   reference_levels)
         other_terms = [v for v in variables if v != term]
@@ -262,11 +264,20 @@ def fit_analysis(counts: pd.DataFrame, samples: pd.DataFrame, covs: pd.DataFrame
     design = model_matrix(formula, table, reference)
     contrast = contrast_vector(analysis["coef"], design.columns)
     nf = calc_norm_factors(counts.to_numpy())
-    v = limma.voom(counts, design, norm_factors=nf)
-    if settings.get("engine", "limma") == "limma":
-        fit = limma.lm_fit(v["E"], design, v["weights"])
+    engine = settings.get("engine", "limma")
+    block = analysis.get("block")
+    if engine != "limma" and (block or analysis.get("robust") or
+                              analysis.get("quality_weights")):
+        raise InputError("block, robust and quality_weights are limma options; the deseq2 "
+                         "engine has none of them", column="de.engine")
+    v, correlation = voom_for(counts, design, nf, analysis, table)
+    if engine == "limma":
+        fit = limma.lm_fit(v["E"], design, v["weights"],
+                           block=table[block].to_numpy() if block else None,
+                           correlation=correlation)
         fit = limma.contrasts_fit(fit, contrast[:, None])
-        tt = limma.top_table(limma.ebayes(fit), coef=0, sort_by="none")
+        tt = limma.top_table(limma.ebayes(fit, robust=bool(analysis.get("robust"))), coef=0,
+                             sort_by="none")
     else:
         level = analysis["coef"][len(term):]
         ref = str(reference.get(term, sorted(table[term].astype(str).unique())[0]))
@@ -280,6 +291,35 @@ def fit_analysis(counts: pd.DataFrame, samples: pd.DataFrame, covs: pd.DataFrame
     residuals = technical_residuals(v["E"], design, settings.get("technical", []), extra,
                                     table, v["weights"])
     return DEResult(tt, up, down, v["E"], residuals)
+
+
+def voom_for(counts: pd.DataFrame, design: pd.DataFrame, norm_factors, analysis: dict,
+             samples: pd.DataFrame) -> tuple[dict, float | None]:
+    """voom as the analysis asks: plain; with `block` (a sample-sheet column, e.g. the
+    patient) the limma user's guide's two passes of voom and duplicateCorrelation; with
+    `quality_weights` voomWithQualityWeights (sample weights times voom's, after the blocked
+    passes when both are on). Returns (voom result, consensus correlation or None)."""
+    block, correlation = analysis.get("block"), None
+    if block:
+        missing = samples[block].isna()
+        if missing.any():
+            raise InputError(f"sample '{samples.index[missing][0]}' has no {block} (the "
+                             "analysis's block)", column=block)
+        v = limma_block.voom_block(counts, design, samples[block].astype(str).to_numpy(),
+                                   norm_factors=norm_factors)
+        correlation = float(v["correlation"])
+        log.info("duplicateCorrelation within %s: consensus correlation %.4f (passes: %s)",
+                 block, correlation, ", ".join(f"{c:.4f}" for c in v["correlations"]))
+    if analysis.get("quality_weights"):
+        v = limma_quality.voom_with_quality_weights(
+            counts, design, norm_factors=norm_factors,
+            block=samples[block].astype(str).to_numpy() if block else None,
+            correlation=correlation)
+        log.info("sample quality weights: %s", ", ".join(
+            f"{k} {w:.3g}" for k, w in v["sample_weights"].sort_values().items()))
+    elif not block:
+        v = limma.voom(counts, design, norm_factors=norm_factors)
+    return v, correlation
 
 
 def technical_residuals(expr: pd.DataFrame, design: pd.DataFrame, technical: list[str],

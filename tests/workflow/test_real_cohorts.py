@@ -38,6 +38,12 @@ de:
       subset: {{Time: [Fast, 6hr]}}
       formula: "~ Time + Subject"
       coef: Time6hr
+    fed_within:
+      subset: {{Time: [Fast, 6hr]}}
+      formula: "~ Time"
+      coef: Time6hr
+      block: Subject
+      robust: true
 stages: {{enrich: true}}
 enrich:
   collections:
@@ -63,7 +69,7 @@ def test_gse127530_minimal_config(refdata, tmp_path):
     gmt = refdata / "gene_sets/h.all.v7.0.symbols.gmt"
     (tmp_path / "config.yaml").write_text(MINIMAL.format(
         counts=refdata / GSE / "fixed_combinedCounts.txt.gz", gmt=gmt))
-    assert len((tmp_path / "config.yaml").read_text().splitlines()) <= 20
+    assert len((tmp_path / "config.yaml").read_text().splitlines()) <= 26
     pheno.rename(columns={"Label": "sample_id"}).to_csv(tmp_path / "samples.tsv", sep="\t",
                                                         index=False)
     first = snakemake(tmp_path)
@@ -101,6 +107,17 @@ def test_gse127530_minimal_config(refdata, tmp_path):
     confounding = pd.read_csv(out / "de/fed/confounding.tsv", sep="\t")
     assert confounding.set_index("column").loc["Subject", "value"] == pytest.approx(0)
     assert (out / "enrich/fed/ora_hallmark.tsv").exists()
+
+    # the same contrast with Subject as a block (duplicateCorrelation, robust eBayes)
+    fit_log = (tmp_path / "logs/gse127530/de/fed_within/de_fit.log").read_text()
+    consensus = float(fit_log.split("consensus correlation ")[1].split()[0])
+    assert 0.3 < consensus < 0.99  # samples of one subject are alike (0.92 measured)
+    within = pd.read_csv(out / "de/fed_within/toptable.tsv", sep="\t").set_index("gene_name")
+    fixed = table.set_index("gene_name").loc[within.index]
+    degs = pd.concat([up, down])["gene_name"]
+    agree = np.sign(within.loc[degs, "logFC"]) == np.sign(fixed.loc[degs, "logFC"])
+    assert agree.mean() > 0.9  # (their covariates differ: RNA PCs are chosen per analysis)
+    assert within.loc["TSC22D3", "logFC"] < 0 and within.loc["TSC22D3", "P.Value"] < 0.01
 
 
 def _subset(refdata: Path, n_genes: int = 3000):
