@@ -189,3 +189,39 @@ def test_sample_in_sheet_not_in_counts(tmp_path):
     files = cohort_files(tmp_path, count_samples=("S1", "S2"))
     with pytest.raises(InputError, match="sample 'S3' is in the sample sheet but not"):
         load_cohort(files)
+
+
+def test_gtf_annotation_and_gtf_without_names(tmp_path, caplog):
+    files = cohort_files(tmp_path)
+    pd.DataFrame({"gene_id": ["ENSG00000000003.15", "ENSG00000000005.6"], "S1": [1, 2],
+                  "S2": [3, 4], "S3": [5, 6]}).to_csv(files[0], sep="\t", index=False)
+    line = ('chrX\tEnsembl\texon\t{s}\t{e}\t.\t-\t.\tgene_id "{g}"; gene_version "15";{n} '
+            'gene_biotype "protein_coding";\n')
+    rows = [("ENSG00000000003", 100, 199), ("ENSG00000000003", 150, 249),
+            ("ENSG00000000005", 500, 509)]
+    named = "".join(line.format(s=s, e=e, g=g, n=' gene_name "TSPAN6";' if i < 2 else
+                                ' gene_name "TNMD";') for i, (g, s, e) in enumerate(rows))
+    (tmp_path / "named.gtf").write_text(named)
+    _, genes, _ = load_cohort(files, gtf_path=tmp_path / "named.gtf")
+    assert genes.loc["ENSG00000000003"].tolist() == ["TSPAN6", "protein_coding", "chrX", 150]
+    assert genes.loc["ENSG00000000005", "length"] == 10
+    (tmp_path / "nameless.gtf").write_text("".join(line.format(s=s, e=e, g=g, n="")
+                                                   for g, s, e in rows))
+    _, genes, _ = load_cohort(files, gtf_path=tmp_path / "nameless.gtf")
+    assert genes["gene_type"].eq("protein_coding").all()
+    assert list(genes["gene_name"]) == list(genes.index)  # ids stand in; nothing invented
+    warning = [r.getMessage() for r in caplog.records if "gene_name" in r.getMessage()]
+    assert warning and "nameless.gtf" in warning[0] and "column 'attributes'" in warning[0]
+
+
+def test_damaged_symbols_reported_or_refused(tmp_path, caplog):
+    files = cohort_files(tmp_path)
+    (tmp_path / "counts.tsv").write_text("gene\tS1\tS2\tS3\nTP53\t1\t2\t3\n1-Mar\t4\t5\t6\n"
+                                         "SEPT7\t1\t1\t1\n7-Sep\t2\t2\t2\n")
+    counts, _, _ = load_cohort(files)
+    assert "1-Mar" in counts.index
+    warning = next(r.getMessage() for r in caplog.records if "spreadsheet" in r.getMessage())
+    assert "line 3: 1-Mar" in warning and "line 5: 7-Sep" in warning
+    message = refused(files[0], "row 3", "1-Mar",
+                      loader=lambda p: load_cohort(files, damaged_symbols="refuse"))
+    assert "column 'gene'" in message

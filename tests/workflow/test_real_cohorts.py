@@ -251,3 +251,30 @@ def test_minimal_sheet_with_batch_tracking_group_is_reported(refdata, tmp_path):
     assert len(error) == 1 and "separates the levels of 'group' perfectly" in error[0], res.stderr
     assert "Remove 'batch' from the formula" in error[0]
     assert not (tmp_path / "results/c/de/fed/confounding.tsv").exists()
+
+
+@pytest.mark.parametrize("edit, fragments", [
+    (lambda c: c.replace("'~ group'", "'~ group + age'"),
+     ["stage de needs column 'age'", "de.analyses.fed.formula", "samples.tsv"]),
+    (lambda c: c.replace("counts: counts.tsv", "annotation: genes.tsv"),
+     ["config.yaml", "cohorts.c", "needs `counts`"]),
+    (lambda c: c.replace("{case: 6hr, control: Fast}", "{case: 6hr}"),
+     ["config.yaml", "samples", "'control' is a required property"]),
+    (lambda c: c + "  covariates: {n_pcs: many}\n",
+     ["config.yaml", "de.covariates.n_pcs", "'many' is none of the accepted forms"]),
+])
+def test_minimal_config_mistakes_are_named(tmp_path, edit, fragments):
+    """A stage that is on names the sheet column it lacks; a bad cohort or key is named."""
+    pd.DataFrame({"sample_id": ["A", "B"], "group": ["6hr", "Fast"]}).to_csv(
+        tmp_path / "samples.tsv", sep="\t", index=False)
+    (tmp_path / "counts.tsv").write_text("\tA\tB\nG1\t1\t2\n")
+    (tmp_path / "genes.tsv").write_text("gene_id\nG1\n")
+    config = ("samples: {case: 6hr, control: Fast}\n"
+              "cohorts:\n  c: {role: discovery, samples: samples.tsv, counts: counts.tsv}\n"
+              "de:\n  analyses:\n    fed: {formula: '~ group', coef: group6hr}\n")
+    (tmp_path / "config.yaml").write_text(edit(config))
+    res = snakemake(tmp_path, "-n")
+    assert res.returncode != 0
+    error = [line for line in res.stderr.splitlines() if "bloodsig: error:" in line]
+    assert len(error) == 1 and all(f in error[0] for f in fragments), res.stderr[-2000:]
+    assert "Traceback" not in res.stderr
