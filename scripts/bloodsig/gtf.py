@@ -82,8 +82,8 @@ def gene_annotation(path, attribute: str = "gene_id", feature: str = "exon") -> 
                          f"names genes; config reads: gtf_attribute)", path=path,
                          row=int(ex.loc[missing, "line"].iloc[0]), column="attributes")
     # Ensembl and GENCODE name genes with gene_name, NCBI with gene
-    ex["gene_name"] = _attribute(ex["attributes"], "gene_name").fillna(
-        _attribute(ex["attributes"], "gene"))
+    names = _attribute(ex["attributes"], "gene_name")
+    ex["gene_name"] = names.where(names.notna(), _attribute(ex["attributes"], "gene"))
     named = bool(ex["gene_name"].notna().any())
     ex["gene_type"] = _attribute(ex["attributes"], "gene_type").fillna(
         _attribute(ex["attributes"], "gene_biotype"))
