@@ -24,6 +24,8 @@ rule cells_rna:
         settings=config.get("cells", {}),
     log:
         "logs/{cohort}/cells/cells_rna.log",
+    benchmark:
+        "logs/{cohort}/cells/cells_rna.benchmark.tsv"
     threads: 1
     resources:
         # peak RSS ~150 MB + 11 MB per MB of count matrix (demo), doubled
@@ -53,6 +55,8 @@ rule cells_validate:
         sheet=config["samples"],
     log:
         "logs/{cohort}/cells/cells_validate.log",
+    benchmark:
+        "logs/{cohort}/cells/cells_validate.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(2000),
@@ -78,6 +82,8 @@ rule cells_for_de:
         sheet=config["samples"],
     log:
         "logs/{cohort}/cells/cells_for_de.log",
+    benchmark:
+        "logs/{cohort}/cells/cells_for_de.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(2000),
@@ -104,6 +110,8 @@ rule cells_pcs:
         settings=config.get("cells", {}),
     log:
         "logs/{cohort}/cells/cells_pcs.log",
+    benchmark:
+        "logs/{cohort}/cells/cells_pcs.benchmark.tsv"
     threads: 1
     resources:
         # peak RSS ~200 MB + 19 MB per MB of count matrix (demo), doubled
@@ -127,6 +135,8 @@ rule cells_summary:
         de=config.get("de", {}),
     log:
         "logs/{cohort}/cells/cells_summary.log",
+    benchmark:
+        "logs/{cohort}/cells/cells_summary.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(2000),

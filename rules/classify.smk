@@ -51,6 +51,8 @@ rule classify_compare:
         seed=config["seed"],
     log:
         "logs/{cohort}/classify/classify_compare.log",
+    benchmark:
+        "logs/{cohort}/classify/classify_compare.benchmark.tsv"
     threads: 2
     resources:
         mem_mb=attempt_mem(6000),
@@ -93,6 +95,8 @@ rule classify_panels:
         seed=config["seed"],
     log:
         "logs/{cohort}/classify/classify_panels.log",
+    benchmark:
+        "logs/{cohort}/classify/classify_panels.benchmark.tsv"
     threads: 2
     resources:
         mem_mb=attempt_mem(6000),
@@ -117,6 +121,8 @@ rule classify_nested:
         seed=config["seed"],
     log:
         "logs/{cohort}/classify/classify_nested.log",
+    benchmark:
+        "logs/{cohort}/classify/classify_nested.benchmark.tsv"
     threads: 2
     resources:
         mem_mb=attempt_mem(6000),
@@ -142,6 +148,8 @@ rule classify_predict:
         sheet=config["samples"],
     log:
         "logs/{cohort}/classify/classify_predict_{target}.log",
+    benchmark:
+        "logs/{cohort}/classify/classify_predict_{target}.benchmark.tsv"
     wildcard_constraints:
         target="|".join(COHORTS),
     threads: 2
@@ -173,6 +181,8 @@ rule classify_external:
         sheet=config["samples"],
     log:
         "logs/{cohort}/classify/classify_external_{target}.log",
+    benchmark:
+        "logs/{cohort}/classify/classify_external_{target}.benchmark.tsv"
     wildcard_constraints:
         target="|".join(COHORTS),
     threads: 1

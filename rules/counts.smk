@@ -20,6 +20,8 @@ rule counts_from_matrix:
         damaged_symbols=lambda wc: COHORTS[wc.cohort]["damaged_symbols"],
     log:
         "logs/{cohort}/counts/counts_from_matrix.log",
+    benchmark:
+        "logs/{cohort}/counts/counts_from_matrix.benchmark.tsv"
     wildcard_constraints:
         cohort="|".join(COUNT_COHORTS) or "none",
     threads: 1

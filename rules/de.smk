@@ -42,6 +42,8 @@ rule de_covariates:
         seed=config["seed"],
     log:
         "logs/{cohort}/de/{analysis}/de_covariates.log",
+    benchmark:
+        "logs/{cohort}/de/{analysis}/de_covariates.benchmark.tsv"
     threads: 1
     resources:
         # peak RSS ~200 MB + 21 MB per MB of count matrix (demo and paper scale), doubled
@@ -96,6 +98,8 @@ rule de_fit:
         seed=config["seed"],
     log:
         "logs/{cohort}/de/{analysis}/de_fit.log",
+    benchmark:
+        "logs/{cohort}/de/{analysis}/de_fit.benchmark.tsv"
     threads: 2
     resources:
         # peak RSS ~200 MB + 21 MB per MB of count matrix (demo and paper scale), doubled
@@ -123,6 +127,8 @@ rule de_sex_comparison:
         de=config["de"],
     log:
         "logs/{cohort}/de/de_sex_comparison.log",
+    benchmark:
+        "logs/{cohort}/de/de_sex_comparison.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(2000),

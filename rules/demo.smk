@@ -47,6 +47,8 @@ checkpoint demo_data:
         scale=config.get("demo", {}).get("scale", "demo"),
     log:
         "logs/demo/demo_data.log",
+    benchmark:
+        "logs/demo/demo_data.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(4000),

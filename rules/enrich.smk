@@ -76,6 +76,8 @@ rule enrich_ora:
         enrich=ENRICH,
     log:
         "logs/{cohort}/enrich/{analysis}/ora_{collection}.log",
+    benchmark:
+        "logs/{cohort}/enrich/{analysis}/ora_{collection}.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(2000),
@@ -96,6 +98,8 @@ rule enrich_compare:
         fdr=ENRICH.get("fdr"),
     log:
         "logs/{cohort}/enrich/compare_{collection}.log",
+    benchmark:
+        "logs/{cohort}/enrich/compare_{collection}.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(1000),
@@ -127,6 +131,8 @@ rule enrich_map:
         seed=config["seed"],
     log:
         "logs/{cohort}/enrich/{analysis}/map_{collection}.log",
+    benchmark:
+        "logs/{cohort}/enrich/{analysis}/map_{collection}.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(2000),
@@ -155,6 +161,8 @@ rule enrich_gsea:
         seed=config["seed"],
     log:
         "logs/{cohort}/enrich/{analysis}/gsea_{collection}.log",
+    benchmark:
+        "logs/{cohort}/enrich/{analysis}/gsea_{collection}.benchmark.tsv"
     threads: 2
     resources:
         mem_mb=attempt_mem(4000),
@@ -188,6 +196,8 @@ rule enrich_overlap:
         enrich=ENRICH,
     log:
         "logs/{cohort}/enrich/overlap/{published}.log",
+    benchmark:
+        "logs/{cohort}/enrich/overlap/{published}.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(2000),

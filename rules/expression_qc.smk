@@ -38,6 +38,8 @@ rule expression_qc:
         sheet=config["samples"],
     log:
         "logs/{cohort}/expression_qc/expression_qc.log",
+    benchmark:
+        "logs/{cohort}/expression_qc/expression_qc.benchmark.tsv"
     threads: 1
     resources:
         # peak RSS ~170 MB + 11 MB per MB of count matrix (demo and paper scale), doubled

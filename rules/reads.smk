@@ -18,6 +18,8 @@ rule reads_annotation:
         feature=READS.get("feature_type", "exon"),
     log:
         "logs/{cohort}/reads/reads_annotation.log",
+    benchmark:
+        "logs/{cohort}/reads/reads_annotation.benchmark.tsv"
     wildcard_constraints:
         cohort="|".join(FASTQ_COHORTS) or "none",
     threads: 1
@@ -39,6 +41,8 @@ rule star_index:
         directory(f"{READS_DIR}/star_index"),
     log:
         "logs/{cohort}/reads/star_index.log",
+    benchmark:
+        "logs/{cohort}/reads/star_index.benchmark.tsv"
     threads: READS.get("threads", 8)
     resources:
         mem_mb=star_index_mem,
@@ -64,6 +68,8 @@ rule cutadapt:
         listed_in=lambda wc: f"{COHORTS[wc.cohort]['units']}, row {unit_row(wc).name + 2}",
     log:
         "logs/{cohort}/reads/cutadapt/{sample}_{unit}.log",
+    benchmark:
+        "logs/{cohort}/reads/cutadapt/{sample}_{unit}.benchmark.tsv"
     wildcard_constraints:
         sample="[^/]+",
         unit="[^/]+",
@@ -88,6 +94,8 @@ rule fastqc:
         units=lambda wc: sample_units(wc).astype({"unit": str}).to_dict("records"),
     log:
         "logs/{cohort}/reads/fastqc/{sample}.log",
+    benchmark:
+        "logs/{cohort}/reads/fastqc/{sample}.benchmark.tsv"
     wildcard_constraints:
         sample="[^/]+",
     threads: 1
@@ -113,6 +121,8 @@ rule star_align:
         extra=READS.get("star_extra", ""),
     log:
         "logs/{cohort}/reads/star/{sample}.log",
+    benchmark:
+        "logs/{cohort}/reads/star/{sample}.benchmark.tsv"
     wildcard_constraints:
         sample="[^/]+",
     threads: READS.get("threads", 8)
@@ -135,6 +145,8 @@ rule samtools_qc:
         idxstats=f"{READS_DIR}/samtools/{{sample}}.idxstats",
     log:
         "logs/{cohort}/reads/samtools/{sample}.log",
+    benchmark:
+        "logs/{cohort}/reads/samtools/{sample}.benchmark.tsv"
     wildcard_constraints:
         sample="[^/]+",
     threads: 1
@@ -161,6 +173,8 @@ rule infer_strandedness:
         unstranded_threshold=READS.get("unstranded_threshold", 0.1),
     log:
         "logs/{cohort}/reads/strandedness/{sample}.log",
+    benchmark:
+        "logs/{cohort}/reads/strandedness/{sample}.benchmark.tsv"
     wildcard_constraints:
         sample="[^/]+",
     threads: 1
@@ -186,6 +200,8 @@ rule featurecounts:
         feature=READS.get("feature_type", "exon"),
     log:
         "logs/{cohort}/reads/featurecounts/{sample}.log",
+    benchmark:
+        "logs/{cohort}/reads/featurecounts/{sample}.benchmark.tsv"
     wildcard_constraints:
         sample="[^/]+",
     threads: READS.get("threads", 8)
@@ -215,6 +231,8 @@ rule counts_from_reads:
         schema=SAMPLES_SCHEMA,
     log:
         "logs/{cohort}/reads/counts_from_reads.log",
+    benchmark:
+        "logs/{cohort}/reads/counts_from_reads.benchmark.tsv"
     wildcard_constraints:
         cohort="|".join(FASTQ_COHORTS) or "none",
     threads: 1
@@ -250,6 +268,8 @@ rule multiqc:
         min_mapped_percent=READS.get("min_mapped_percent", 70),
     log:
         "logs/{cohort}/reads/multiqc.log",
+    benchmark:
+        "logs/{cohort}/reads/multiqc.benchmark.tsv"
     wildcard_constraints:
         cohort="|".join(FASTQ_COHORTS) or "none",
     threads: 1

@@ -63,6 +63,8 @@ rule report_cohort_table:
         variables=REPORT.get("cohort_table", {}),
     log:
         "logs/{cohort}/report/cohort_table.log",
+    benchmark:
+        "logs/{cohort}/report/cohort_table.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(1000),
@@ -87,6 +89,8 @@ rule report_qpcr:
         reference_genes=QPCR.get("reference_genes", []),
     log:
         "logs/{cohort}/report/qpcr.log",
+    benchmark:
+        "logs/{cohort}/report/qpcr.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(1000),
@@ -107,6 +111,8 @@ rule report_summary:
         title=REPORT.get("title", "bloodsig results"),
     log:
         "logs/report/summary.log",
+    benchmark:
+        "logs/report/summary.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(1000),
@@ -131,6 +137,8 @@ rule report_provenance:
         pyproject="pyproject.toml",
     log:
         "logs/report/provenance.log",
+    benchmark:
+        "logs/report/provenance.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(1000),

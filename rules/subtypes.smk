@@ -41,6 +41,8 @@ rule subtypes_cluster:
         sheet=config["samples"],
     log:
         "logs/{cohort}/subtypes/subtypes_cluster.log",
+    benchmark:
+        "logs/{cohort}/subtypes/subtypes_cluster.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(4000),
@@ -68,6 +70,8 @@ rule subtypes_transcriptome:
         sheet=config["samples"],
     log:
         "logs/{cohort}/subtypes/subtypes_transcriptome.log",
+    benchmark:
+        "logs/{cohort}/subtypes/subtypes_transcriptome.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(6000),
@@ -99,6 +103,8 @@ rule subtypes_de:
         sheet=config["samples"],
     log:
         "logs/{cohort}/subtypes/subtypes_de.log",
+    benchmark:
+        "logs/{cohort}/subtypes/subtypes_de.benchmark.tsv"
     threads: 2
     resources:
         mem_mb=attempt_mem(6000),
@@ -124,6 +130,8 @@ rule subtypes_summary:
         summary="results/{cohort}/subtypes/summary.tsv",
     log:
         "logs/{cohort}/subtypes/subtypes_summary.log",
+    benchmark:
+        "logs/{cohort}/subtypes/subtypes_summary.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(1000),

@@ -53,6 +53,8 @@ rule survival_inputs:
         sheet=config["samples"],
     log:
         f"logs/{DISCOVERY[0]}/survival/survival_inputs.log",
+    benchmark:
+        f"logs/{DISCOVERY[0]}/survival/survival_inputs.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(4000),
@@ -81,6 +83,8 @@ rule survival_select:
         seed=config["seed"],
     log:
         f"logs/{DISCOVERY[0]}/survival/survival_select.log",
+    benchmark:
+        f"logs/{DISCOVERY[0]}/survival/survival_select.benchmark.tsv"
     threads: 1  # XGBoost runs single-threaded (see bloodsig.prognosis)
     resources:
         mem_mb=attempt_mem(4000),
@@ -128,6 +132,8 @@ rule survival_models:
         cohorts=[DISCOVERY[0]] + ([SURVIVAL_EXTERNAL] if SURVIVAL_EXTERNAL else []),
     log:
         f"logs/{DISCOVERY[0]}/survival/survival_models.log",
+    benchmark:
+        f"logs/{DISCOVERY[0]}/survival/survival_models.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(4000),
@@ -157,6 +163,8 @@ rule survival_splits:
         seed=config["seed"],
     log:
         f"logs/{DISCOVERY[0]}/survival/survival_splits.log",
+    benchmark:
+        f"logs/{DISCOVERY[0]}/survival/survival_splits.benchmark.tsv"
     threads: 1  # XGBoost runs single-threaded (see bloodsig.prognosis)
     resources:
         mem_mb=attempt_mem(4000),
