@@ -24,6 +24,8 @@ only the query genes' rows, in parallel over blocks of signatures.
 from __future__ import annotations
 
 import logging
+import mmap
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -37,7 +39,9 @@ from .errors import InputError
 
 log = logging.getLogger(__name__)
 EPS = np.finfo(float).eps
-BLOCK_BYTES = 192 * 2**20  # store values read per block of signatures (ranks + scores)
+BLOCK_BYTES = 384 * 2**20  # store values read per block of signatures (ranks + scores)
+READ_THREADS = 8  # concurrent reads of a block's row segments ...
+READ_ROWS = 32  # ... this many rows per task
 MAX_BLOCK = 65536  # signatures per block at most
 CHUNK = 256  # signatures per parallel work item within a block ...
 GROUP_GENES = 600  # genes per kernel call within a block (an up + down query: 300)
@@ -181,13 +185,13 @@ def enrichment_scores(ranks: np.ndarray, scores: np.ndarray, gene_sets: list[np.
 
     def read(b0):
         if cols is None:
-            sel = slice(b0, min(b0 + step, n_cols))
-            return np.ascontiguousarray(ranks[genes, sel]), np.ascontiguousarray(
-                scores[genes, sel])
+            c1 = min(b0 + step, n_cols)
+            return _read_rows(ranks, genes, b0, c1, readers), \
+                _read_rows(scores, genes, b0, c1, readers)
         sel = np.ix_(genes, cols[b0:b0 + step])
         return np.ascontiguousarray(ranks[sel]), np.ascontiguousarray(scores[sel])
 
-    with ThreadPoolExecutor(1) as pool:
+    with ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(READ_THREADS) as readers:
         pending = pool.submit(read, starts[0])
         for i, b0 in enumerate(starts):
             rk, sc = pending.result()
@@ -197,6 +201,40 @@ def enrichment_scores(ranks: np.ndarray, scores: np.ndarray, gene_sets: list[np.
                 block = np.zeros((last - first, rk.shape[1]))
                 _es_block(rk, sc, rows, ptr, memb, max_rank, bool(weighted), block)
                 out[first:last, b0:b0 + rk.shape[1]] = block
+    return out
+
+
+def _whole_memmap(arr) -> bool:
+    """Whether arr is an entire C-ordered memory-mapped file array (not a view into one), so
+    that its rows can be read with pread at known file offsets."""
+    if not (isinstance(arr, np.memmap) and arr.filename and arr.ndim == 2
+            and arr.flags.c_contiguous and getattr(arr, "_mmap", None) is not None):
+        return False
+    start = np.frombuffer(arr._mmap, dtype=np.uint8).ctypes.data
+    return arr.ctypes.data == start + arr.offset % mmap.ALLOCATIONGRANULARITY
+
+
+def _read_rows(arr, rows: np.ndarray, c0: int, c1: int, readers) -> np.ndarray:
+    """arr[rows, c0:c1] as a new C-ordered array. From a store's memory map, the segments are
+    read with pread on a thread pool rather than through page faults: a fault reads the
+    device's whole read-ahead window (often MBs) around each small segment, which multiplies
+    the bytes read many times over once the store is larger than the page cache."""
+    out = np.empty((len(rows), c1 - c0), dtype=arr.dtype)
+    if not _whole_memmap(arr):
+        out[:] = arr[rows, c0:c1]
+        return out
+    item, n_sig = arr.dtype.itemsize, arr.shape[1]
+    fd = os.open(arr.filename, os.O_RDONLY)
+    try:
+        def part(lo):
+            for i in range(lo, min(lo + READ_ROWS, len(rows))):
+                view = memoryview(out[i]).cast("B")
+                offset = arr.offset + (int(rows[i]) * n_sig + c0) * item
+                if os.preadv(fd, [view], offset) != view.nbytes:
+                    raise OSError(f"short read from {arr.filename}")
+        list(readers.map(part, range(0, len(rows), READ_ROWS)))
+    finally:
+        os.close(fd)
     return out
 
 
