@@ -132,7 +132,7 @@ def test_sex_check_scatter_rings_mismatches():
     fig = sex_check_scatter(_sex_table())
     assert _points(fig, "mismatch") == 2
     assert sorted(_texts(fig)) == ["S2", "S6"]
-    assert _points(fig, "sex:NA") == 1
+    assert _points(fig, "inferred:male") == 1  # S7: not recorded, inferred male, hollow
     assert "2 mismatch" in fig.axes[0].get_title()
 
 

@@ -47,7 +47,8 @@ def pca_panels(pcas: Mapping[str, tuple[pd.DataFrame, pd.Series]], samples: pd.D
 
 
 def sex_check_scatter(sex_table: pd.DataFrame, label_mismatches: bool = True) -> Figure:
-    """XIST vs mean chrY log-CPM per sample, coloured by recorded sex, with the decision line
+    """XIST vs mean chrY log-CPM per sample, coloured by recorded sex (hollow, coloured by the
+    inferred sex, where none was recorded), with the decision line
     chry - xist = threshold (from ``sex_table.attrs["threshold"]``, else 0) and mismatches
     ringed in red (gid "mismatch") and labelled by sample id. `sex_table` is
     `bloodsig.expression_qc.sex_check`'s output; a missing side is drawn at 0, as scored.
@@ -64,12 +65,19 @@ def sex_check_scatter(sex_table: pd.DataFrame, label_mismatches: bool = True) ->
     for wrong in (False, True):
         for level, color in SEX_COLORS.items():
             sel = (recorded == level) & (mismatch == wrong)
-            if sel.any():
+            if sel.any() and level != "NA":
                 ax.scatter(x[sel], y[sel], s=22, color=color, edgecolor="white",
                            linewidth=0.3, gid=f"sex:{level}",
-                           label=None if level in labelled else
-                           f"recorded {level}" if level != "NA" else "not recorded")
+                           label=None if level in labelled else f"recorded {level}")
                 labelled.add(level)
+    # sex not recorded: hollow, in the colour of the sex inferred from expression
+    predicted = as_labels(sex_table["predicted_sex"])
+    for level, color in SEX_COLORS.items():
+        sel = (recorded == "NA") & (predicted == level)
+        if sel.any():
+            ax.scatter(x[sel], y[sel], s=24, facecolor="none", edgecolor=color, linewidth=1.0,
+                       gid=f"inferred:{level}", label=f"not recorded, inferred {level}"
+                       if level != "NA" else "not recorded, not inferable")
     ax.scatter(x[mismatch], y[mismatch], s=90, facecolor="none", edgecolor=HIGHLIGHT,
                linewidth=1.4, label="mismatch", gid="mismatch")
     if label_mismatches:
