@@ -181,26 +181,36 @@ def enrichment_scores(ranks: np.ndarray, scores: np.ndarray, gene_sets: list[np.
     max_rank = int(max_rank or n_genes)
     item = ranks.dtype.itemsize + scores.dtype.itemsize
     step = int(min(MAX_BLOCK, max(CHUNK, BLOCK_BYTES // (item * len(genes)))))
-    starts = list(range(0, n_cols, step))
+    # Blocks of at most `step` signatures spanning at most `step` store columns (a sample of
+    # columns is read as the span that holds it); a block's results go to the columns' places.
+    order = np.arange(n_cols) if cols is None else np.argsort(cols, kind="stable")
+    where = np.arange(n_sig) if cols is None else cols[order]
+    blocks, b0 = [], 0
+    while b0 < n_cols:
+        b1 = min(b0 + step, int(np.searchsorted(where, where[b0] + step)))
+        blocks.append((b0, b1))
+        b0 = b1
 
-    def read(b0):
-        if cols is None:
-            c1 = min(b0 + step, n_cols)
-            return _read_rows(ranks, genes, b0, c1, readers), \
-                _read_rows(scores, genes, b0, c1, readers)
-        sel = np.ix_(genes, cols[b0:b0 + step])
-        return np.ascontiguousarray(ranks[sel]), np.ascontiguousarray(scores[sel])
+    def read(block):
+        b0, b1 = block
+        c0, c1 = int(where[b0]), int(where[b1 - 1]) + 1
+        rk = _read_rows(ranks, genes, c0, c1, readers)
+        sc = _read_rows(scores, genes, c0, c1, readers)
+        if c1 - c0 == b1 - b0:  # every column of the span
+            return rk, sc
+        pick = where[b0:b1] - c0
+        return np.ascontiguousarray(rk[:, pick]), np.ascontiguousarray(sc[:, pick])
 
     with ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(READ_THREADS) as readers:
-        pending = pool.submit(read, starts[0])
-        for i, b0 in enumerate(starts):
+        pending = pool.submit(read, blocks[0])
+        for i, (b0, b1) in enumerate(blocks):
             rk, sc = pending.result()
-            if i + 1 < len(starts):
-                pending = pool.submit(read, starts[i + 1])
+            if i + 1 < len(blocks):
+                pending = pool.submit(read, blocks[i + 1])
             for first, last, rows, ptr, memb in groups:
-                block = np.zeros((last - first, rk.shape[1]))
+                block = np.zeros((last - first, b1 - b0))
                 _es_block(rk, sc, rows, ptr, memb, max_rank, bool(weighted), block)
-                out[first:last, b0:b0 + rk.shape[1]] = block
+                out[first:last, order[b0:b1]] = block
     return out
 
 
