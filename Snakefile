@@ -53,4 +53,5 @@ check_configured_files()
 rule all:
     input:
         all_targets(),
+        BENCHMARK_TARGETS,
     default_target: True

@@ -147,3 +147,44 @@ rule report_provenance:
         PYENV
     script:
         "../scripts/report_provenance.py"
+
+
+# Every run's jobs, timed: each rule writes a Snakemake benchmark file beside its log
+# (logs/.../<name>.benchmark.tsv). Rule `all` always asks for the gathered table. Which jobs
+# ran is only known once the DAG is built, so the benchmark files cannot be listed as inputs;
+# instead the rule takes every other target of `all` as input, so that Snakemake runs it after
+# every job of the run (it adds no job the user did not ask for: these targets are `all`
+# already), and reads the benchmark files that exist at that point. A file is named back to
+# its rule and wildcards with the rules' benchmark patterns; files of rules no longer in the
+# workflow are left out (the log says how many).
+BENCHMARK_TARGETS = ["results/benchmarks.tsv", "results/benchmarks_slowest.tsv",
+                     "results/benchmarks_slowest.png"]
+
+
+rule report_benchmarks:
+    input:
+        lambda wc: all_targets(),
+    output:
+        table="results/benchmarks.tsv",
+        slowest="results/benchmarks_slowest.tsv",
+        figure=report("results/benchmarks_slowest.png",
+                      caption="../resources/report/benchmarks.rst", category="Report"),
+    params:
+        # rule -> benchmark pattern, with its wildcard constraints written in
+        patterns=lambda wc: {r.name: str(r.benchmark) for r in workflow.rules
+                             if r.benchmark is not None and not callable(r.benchmark)},
+        folder="logs",
+        suffix=".benchmark.tsv",
+        top=10,
+    log:
+        "logs/report/benchmarks.log",
+    benchmark:
+        "logs/report/benchmarks.benchmark.tsv"
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(1000),
+        runtime=5,
+    conda:
+        PYENV
+    script:
+        "../scripts/report_benchmarks.py"

@@ -1,4 +1,4 @@
-"""Figures of the report stage: qPCR against RNA-seq fold changes."""
+"""Figures of the report stage: qPCR against RNA-seq fold changes, the slowest rules."""
 
 from __future__ import annotations
 
@@ -32,4 +32,24 @@ def qpcr_scatter(table: pd.DataFrame) -> Figure:
     ax.set_xlabel("RNA-seq log2 fold change")
     ax.set_ylabel("qPCR log2 fold change (-ddCt)")
     ax.set_title(f"qPCR validation (n={len(df)} genes, r={r:.2f})")
+    return fig
+
+
+def slowest_rules(slowest: pd.DataFrame) -> Figure:
+    """Horizontal bars of the wall time of the slowest rules (summed over each rule's jobs),
+    slowest at the top, each labelled with its job count and its largest job's peak RSS.
+    slowest: `bloodsig.benchmarks.slowest_rules`'s output. The bars have gid "rules"."""
+    df = slowest.iloc[::-1]
+    fig = new_figure(6.5, 0.45 * max(len(df), 2) + 1.2)
+    ax = fig.subplots()
+    minutes = df["total_s"].to_numpy() / 60
+    ax.barh(np.arange(len(df)), minutes, color=PALETTE[0], gid="rules")
+    ax.set_yticks(np.arange(len(df)), df["rule"].tolist(), fontsize=8)
+    for i, (m, jobs, rss) in enumerate(zip(minutes, df["jobs"], df["max_rss_mb"], strict=True)):
+        mem = "RSS n/a" if pd.isna(rss) else f"{rss / 1024:.2f} GB"
+        ax.annotate(f" {jobs} job{'s' if jobs != 1 else ''}, {mem}", (m, i), va="center",
+                    fontsize=7)
+    ax.set_xlim(0, max(float(minutes.max()) if len(df) else 1.0, 1e-3) * 1.35)
+    ax.set_xlabel("wall time, all jobs of the rule (min)")
+    ax.set_title(f"The {len(df)} slowest rules of the run")
     return fig
