@@ -9,6 +9,8 @@ DEMO_FILES = [
     "discovery/cells_flow.tsv",
     "discovery/cell_signature.tsv",
     "discovery/qpcr_ct.tsv",
+    "discovery/treatments.tsv",
+    "discovery/qpcr_followup.tsv",
     "external/samples.tsv",
     "external/units.tsv",
     "external/genome.fa",
@@ -31,6 +33,9 @@ DEMO_FILES = [
     "truth/compounds.tsv",
     "truth/repeats.tsv",
     "truth/cell_proportions.tsv",
+    "truth/longitudinal.tsv",
+    "truth/longitudinal_patients.tsv",
+    "truth/qpcr_subgroups.tsv",
     "truth/params.yaml",
 ]
 

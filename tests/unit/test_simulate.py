@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bloodsig.simulate import SCALES, external, write_demo
+from bloodsig.simulate import SCALES, external, longitudinal, write_demo
 from bloodsig.simulate.__main__ import main
 from bloodsig.simulate.cohort import SAMPLE_COLUMNS, make_biology
 from bloodsig.simulate.genes import CELL_TYPES, CHRY_GENES, GLOBINS, make_genes
@@ -80,7 +80,8 @@ def test_layout_and_shapes(demo, data):
         assert (demo / name).is_file(), name
     counts, genes, samples = data["counts"], data["genes"], data["samples"]
     n_samples, n_genes = SCALES["demo"]["n_samples"], SCALES["demo"]["n_genes"]
-    assert counts.shape == (n_genes, n_samples)
+    n_followup = longitudinal.N_FOLLOWUP * longitudinal.FOLLOWUP_VISITS
+    assert counts.shape == (n_genes, n_samples + n_followup)
     assert list(counts.columns) == samples["sample_id"].tolist()
     assert list(counts.index) == genes.index.tolist()
     assert all(re.fullmatch(r"ENSG\d{11}", g) for g in genes.index)
@@ -89,7 +90,7 @@ def test_layout_and_shapes(demo, data):
     assert 0.65 < (genes["gene_type"] == "protein_coding").mean() < 0.75
     assert set(genes["chromosome"].astype(str)) == {*map(str, range(1, 23)), "X", "Y", "MT"}
     assert set(GLOBINS) | set(CHRY_GENES) | {"XIST"} <= set(genes["gene_name"])
-    assert list(samples.columns) == list(SAMPLE_COLUMNS)
+    assert list(samples.columns) == [*SAMPLE_COLUMNS, longitudinal.TIME_COLUMN]
     assert 0.55 < (samples["group"] == "ALS").mean() < 0.65
     assert set(samples["batch"]) == {f"B{i}" for i in range(1, 7)}
     # every batch mixes both preparations (mostly one), so batch + library_type has full rank
@@ -214,9 +215,19 @@ def test_sex_genes_reveal_planted_mislabels(data):
 
 
 def test_repeat_samples(data):
+    """The cohort's own repeats (2-4 patients sequenced 2-3 times) and the follow-up
+    visits (N_FOLLOWUP case patients sampled once, then FOLLOWUP_VISITS more times, appended
+    after the cohort's samples)."""
     repeats, samples = data["truth"]["repeats"], data["samples"].set_index("sample_id")
-    assert 2 <= repeats["patient_id"].nunique() <= 4
-    assert (repeats.groupby("patient_id").size().between(2, 3)).all()
+    n_own = SCALES["demo"]["n_samples"]
+    followup = repeats["sample_id"].isin(samples.index[n_own:])
+    own = repeats[~repeats["patient_id"].isin(repeats.loc[followup, "patient_id"])]
+    assert 2 <= own["patient_id"].nunique() <= 4
+    assert (own.groupby("patient_id").size().between(2, 3)).all()
+    visits = repeats[repeats["patient_id"].isin(repeats.loc[followup, "patient_id"])]
+    assert visits["patient_id"].nunique() == longitudinal.N_FOLLOWUP
+    assert visits.groupby("patient_id").size().eq(longitudinal.FOLLOWUP_VISITS + 1).all()
+    assert set(samples.loc[visits["sample_id"], "group"]) == {"ALS"}
     for _, group in samples.loc[repeats["sample_id"]].groupby("patient_id"):
         assert group[["group", "age", "gPC1"]].nunique().eq(1).all()
     assert samples["patient_id"].nunique() == len(samples) - len(repeats) + repeats[

@@ -10,7 +10,10 @@ Layout under outdir (TSV with a header unless noted):
 
     discovery/  counts.tsv (gene_id + one integer column per sample), genes.tsv, samples.tsv,
                 cells_dnam.tsv, cells_flow.tsv (a subset), cell_signature.tsv (markers, linear),
-                qpcr_ct.tsv (sample_id, gene, Ct: GAPDH, ACTB and planted DE genes; 40 samples)
+                qpcr_ct.tsv (sample_id, gene, Ct: GAPDH, ACTB and planted DE genes; 40 samples),
+                treatments.tsv (patient_id, drug, start, end), qpcr_followup.tsv (patient_id,
+                days_from_onset, gene, Ct: a qPCR time course of IL1B and IL6); samples.tsv has
+                days_from_onset and ends with the follow-up visits (`simulate.longitudinal`)
     external/   samples.tsv, units.tsv, true_counts.tsv, genome.fa, genes.gtf,
                 fastq/{sample_id}_R1.fastq.gz, fastq/{sample_id}_R2.fastq.gz
                 (units.tsv names the FASTQ files as outdir/external/fastq/..., i.e. relative
@@ -20,7 +23,9 @@ Layout under outdir (TSV with a header unless noted):
     cmap/       signatures.gctx, siginfo.tsv, geneinfo.tsv, compoundinfo.tsv
     truth/      de_genes.tsv, sex_mislabels.tsv, survival_genes.tsv, subgroups.tsv,
                 subgroup_genes.tsv, cell_proportions.tsv, repeats.tsv, pathways.tsv,
-                compounds.tsv, params.yaml
+                compounds.tsv, longitudinal.tsv (per sample of a repeated case),
+                longitudinal_patients.tsv (follow-up patients: unstable, treated),
+                qpcr_subgroups.tsv (qPCR patients' subgroup at most time points), params.yaml
 
 The genes of one case-control decoy of pathways.gmt (PROGRESSION_PATHWAY) rise as ALSFRS-R falls
 among cases (truth/params.yaml `progression`): the planted signal of the ALSFRS-R quartile GSEA.
@@ -38,15 +43,16 @@ import pandas as pd
 import yaml
 
 from ..io import atomic_path, write_text, write_tsv
-from . import cells, clinical, cohort, external, qpcr
+from . import cells, clinical, cohort, external, longitudinal, qpcr
 from .cmapdb import make_cmap, write_gctx
 from .genes import CELL_TYPES, make_genes
 from .genesets import make_genesets
 from .tissue import make_tissue_tables
 
 SCALES = {
-    "demo": {"n_samples": 400, "n_genes": 12_000},
-    "paper": {"n_samples": 694, "n_genes": 22_332},
+    "demo": {"n_samples": 400, "n_genes": 12_000},  # + the follow-up visits
+    # The reference study's 694 samples: the follow-up visits are among them.
+    "paper": {"n_samples": 694, "n_genes": 22_332, "followup_included": True},
 }
 CASE_FRACTION = 0.6
 N_FLOW_SAMPLES = 60
@@ -56,6 +62,7 @@ BATCHES = tuple(f"B{i}" for i in range(1, 7))
 BATCH_LIBRARY = ("polyA",) * 3 + ("rRNA_depletion",) * 3
 PROGRESSION_PATHWAY = "HALLMARK_INTERFERON_ALPHA_RESPONSE"  # a case-control decoy
 QPCR_STREAM = 7  # entropy of the qPCR generator, next to the seed
+LONGITUDINAL_STREAM = 8  # entropy of the follow-up generator, next to the seed
 _STREAMS = ("genes", "biology", "discovery", "cells", "external", "reads", "genesets",
             "tissue", "cmap")
 
@@ -69,7 +76,8 @@ def _streams(seed: int) -> dict[str, np.random.Generator]:
 def write_demo(outdir, seed: int, scale: str = "demo", reads: bool = True) -> None:
     """Write the demo cohorts under `outdir` (layout in the module docstring).
 
-    scale: "demo" (400 samples x 12,000 genes) or "paper" (694 x 22,332, the reference study).
+    scale: "demo" (400 samples + 20 follow-up visits x 12,000 genes) or "paper" (694 x 22,332,
+    the reference study, follow-up visits included).
     reads: also simulate the external cohort's genome and FASTQ files (the slow part).
     """
     if scale not in SCALES:
@@ -84,11 +92,19 @@ def write_demo(outdir, seed: int, scale: str = "demo", reads: bool = True) -> No
     members = _gmt_members(gmts["pathways.gmt"])[PROGRESSION_PATHWAY]
     bio = dataclasses.replace(bio, progression_rows=np.flatnonzero(
         genes["gene_name"].isin(members).to_numpy()))
-    design = cohort.CohortDesign(n_samples=SCALES[scale]["n_samples"],
+    n_samples = SCALES[scale]["n_samples"]
+    if SCALES[scale].get("followup_included"):
+        n_samples -= longitudinal.N_FOLLOWUP * longitudinal.FOLLOWUP_VISITS
+    design = cohort.CohortDesign(n_samples=n_samples,
                                  case_fraction=CASE_FRACTION, batches=BATCHES,
                                  batch_library=BATCH_LIBRARY)
     disc = cohort.simulate_cohort(bio, design, rng["discovery"])
-    _write_discovery(outdir / "discovery", bio, disc, rng["cells"])
+    # Follow-up visits, therapy and the qPCR time course draw from a generator of their own
+    # and are appended after the cohort's samples, so every earlier draw is unchanged.
+    fu_rng = np.random.default_rng(np.random.SeedSequence([seed, LONGITUDINAL_STREAM]))
+    followup = longitudinal.simulate_followup(bio, design, disc, fu_rng)
+    full = _with_followup(disc, followup)
+    _write_discovery(outdir / "discovery", bio, disc, rng["cells"], full, followup, fu_rng)
 
     ext, ext_rows = external.simulate_external(bio, rng["external"])
     external.write_external_tables(outdir, bio, ext, ext_rows)
@@ -101,7 +117,8 @@ def write_demo(outdir, seed: int, scale: str = "demo", reads: bool = True) -> No
         write_tsv(table, outdir / "disease_tissue" / name)
     cmap = make_cmap(bio, rng["cmap"])
     _write_cmap(outdir / "cmap", cmap)
-    _write_truth(outdir / "truth", seed, scale, bio, disc, ext, set_truth, cmap["truth"])
+    _write_truth(outdir / "truth", seed, scale, bio, full, ext, set_truth, cmap["truth"])
+    _write_longitudinal_truth(outdir / "truth", followup)
     # qPCR draws from a generator of its own (not one of _STREAMS), so adding it left every
     # other file's draws unchanged.
     qpcr_rng = np.random.default_rng(np.random.SeedSequence([seed, QPCR_STREAM]))
@@ -116,16 +133,34 @@ def _gmt_members(text: str) -> dict[str, list[str]]:
     return {f[0]: f[2:] for f in (line.split("\t") for line in text.splitlines())}
 
 
+def _with_followup(disc: cohort.Cohort, followup: longitudinal.FollowUp) -> cohort.Cohort:
+    """The cohort with its follow-up samples appended (and their times in the sheet)."""
+    samples = disc.samples.assign(**{longitudinal.TIME_COLUMN: pd.array(
+        followup.days, dtype="Float64").astype("Int64")})
+    new = followup.samples.astype({longitudinal.TIME_COLUMN: "Int64"})
+    return dataclasses.replace(
+        disc, samples=pd.concat([samples, new], ignore_index=True),
+        true_sex=np.concatenate([disc.true_sex, new["sex"].to_numpy()]),
+        subgroup=np.concatenate([disc.subgroup, followup.subgroup]),
+        proportions=np.vstack([disc.proportions, followup.proportions]),
+        counts=np.hstack([disc.counts, followup.counts]))
+
+
 def _write_discovery(path: Path, bio: cohort.Biology, disc: cohort.Cohort,
-                     rng: np.random.Generator) -> None:
+                     rng: np.random.Generator, full: cohort.Cohort,
+                     followup: longitudinal.FollowUp, fu_rng: np.random.Generator) -> None:
     genes = bio.genes
-    write_tsv(cohort.counts_table(genes, disc), path / "counts.tsv")
+    write_tsv(cohort.counts_table(genes, full), path / "counts.tsv")
     write_tsv(genes[["gene_id", "gene_name", "gene_type", "chromosome", "length"]],
               path / "genes.tsv")
-    write_tsv(disc.samples, path / "samples.tsv")
+    write_tsv(full.samples, path / "samples.tsv")
     ids = disc.samples["sample_id"]
-    write_tsv(cells.proportions_table(ids, cells.measure(disc.proportions, DNAM_LOG_SD, rng)),
+    dnam = cells.measure(disc.proportions, DNAM_LOG_SD, rng)
+    dnam_new = cells.measure(followup.proportions, DNAM_LOG_SD, fu_rng)
+    write_tsv(cells.proportions_table(full.samples["sample_id"], np.vstack([dnam, dnam_new])),
               path / "cells_dnam.tsv")
+    write_tsv(followup.treatments, path / "treatments.tsv")
+    write_tsv(followup.qpcr, path / "qpcr_followup.tsv")
     flow = np.sort(rng.choice(len(ids), N_FLOW_SAMPLES, replace=False))
     write_tsv(cells.proportions_table(ids.iloc[flow], cells.measure(
         disc.proportions[flow], FLOW_LOG_SD, rng)), path / "cells_flow.tsv")
@@ -213,6 +248,22 @@ def _write_truth(path: Path, seed: int, scale: str, bio: cohort.Biology, disc: c
                         "log2fc_per_sd_lower_alsfrs_r": cohort.PROGRESSION_LOG2FC_PER_SD,
                         "note": "cases only, centred on the cases' mean ALSFRS-R; expression "
                                 "rises as ALSFRS-R falls (positive NES for low vs high)"},
+        "longitudinal": {
+            "time_column": longitudinal.TIME_COLUMN,
+            "followup_patients": longitudinal.N_FOLLOWUP,
+            "visits_per_patient": longitudinal.FOLLOWUP_VISITS + 1,
+            "visit_days": list(longitudinal.VISIT_DAYS),
+            "visit_sd_fraction": longitudinal.VISIT_SD_FRACTION,
+            "unstable_patients": 2,
+            "drug": longitudinal.DRUG,
+            "treated_patients": dict(longitudinal.TREATED),
+            "treatment_genes": list(longitudinal.TREATMENT_GENES),
+            "treatment_log2fc_inflammatory": longitudinal.TREATMENT_LOG2FC,
+            "qpcr_genes": list(qpcr.SERIES_GENES),
+            "qpcr_threshold_ct": qpcr.SERIES_MIDPOINT_CT,
+            "qpcr_only_patients": longitudinal.N_QPCR_ONLY,
+            "note": "follow-up samples follow the cohort's own in samples.tsv; truth in "
+                    "longitudinal.tsv, longitudinal_patients.tsv, qpcr_subgroups.tsv"},
         "sex_mislabels": int(wrong.sum()),
         "batches": dict(zip(BATCHES, BATCH_LIBRARY, strict=True)),
         "external": {"n_samples": len(ext.samples), "n_genes": int(ext.counts.shape[0]),
@@ -220,3 +271,9 @@ def _write_truth(path: Path, seed: int, scale: str, bio: cohort.Biology, disc: c
     }
     with atomic_path(path / "params.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _write_longitudinal_truth(path: Path, followup: longitudinal.FollowUp) -> None:
+    write_tsv(followup.visits, path / "longitudinal.tsv")
+    write_tsv(followup.patients, path / "longitudinal_patients.tsv")
+    write_tsv(followup.qpcr_truth, path / "qpcr_subgroups.tsv")

@@ -179,16 +179,38 @@ class Cohort:
     subgroup: np.ndarray  # per sample: a SUBGROUPS value for cases, "" for controls
     proportions: np.ndarray  # (n_samples, 6) true cell proportions
     counts: np.ndarray  # (n_genes or len(gene_rows), n_samples) int64
+    patients: Patients | None = None  # patient-level draws (for follow-up samples)
 
 
-def _subgroup_log2fc(module: np.ndarray, subgroup: np.ndarray) -> np.ndarray:
+@dataclass(frozen=True)
+class Patients:
+    """The patient-level draws of a cohort, so that more samples of its patients can be drawn
+    later (follow-up visits, `simulate.longitudinal`)."""
+
+    is_case: np.ndarray  # per patient
+    male: np.ndarray
+    age: np.ndarray
+    proportions: np.ndarray  # (n_patients, 6) true cell proportions
+    subgroup: np.ndarray  # index into SUBGROUPS, -1 for controls
+    survival_z: np.ndarray  # (n_survival_genes, n_patients)
+    noise: np.ndarray  # (n_genes, n_patients) natural-log patient effect e_g,i
+    progression_z: np.ndarray  # per patient: minus the standardised ALSFRS-R (0: controls)
+    batch_effect: np.ndarray  # (n_genes, n_batches) natural log
+    own_fraction: np.ndarray  # share of the case samples in each subgroup
+    clinical: pd.DataFrame  # CLINICAL_COLUMNS per patient
+    gpc: np.ndarray  # (n_patients, 4)
+
+
+def _subgroup_log2fc(module: np.ndarray, subgroup: np.ndarray,
+                     own_fraction: np.ndarray | None = None) -> np.ndarray:
     """Subgroup effects, (n_genes, n_samples): a module is up by SUBGROUP_UP_LOG2FC in its own
     subgroup and down in the other, by as much as keeps the cases' mean equal to the controls'
-    (so the modules separate the subgroups but are not case-control DEGs)."""
+    (so the modules separate the subgroups but are not case-control DEGs). `own_fraction`: the
+    share of case samples in each subgroup (default: among `subgroup` itself)."""
     effect = np.zeros((len(module), len(subgroup)))
     cases = subgroup >= 0
     for k in range(len(SUBGROUPS)):
-        own = np.mean(subgroup[cases] == k)
+        own = np.mean(subgroup[cases] == k) if own_fraction is None else own_fraction[k]
         other = -SUBGROUP_UP_LOG2FC * own / (1 - own) if own < 1 else 0.0
         effect[np.ix_(module == k, cases)] = np.where(subgroup[cases] == k,
                                                       SUBGROUP_UP_LOG2FC, other)
@@ -236,41 +258,24 @@ def simulate_cohort(bio: Biology, design: CohortDesign, rng: np.random.Generator
     lib_size = design.median_library_size * np.exp(rng.normal(0, 0.3, n))
 
     genes = bio.genes
-    role = genes["role"].to_numpy()
     rows = np.arange(len(genes)) if gene_rows is None else np.asarray(gene_rows)
-    g_role = role[rows]
     batch_effect = rng.normal(0, 0.12, (len(genes), len(design.batches)))
     strong = rng.random(len(genes)) < 0.05
     batch_effect[strong] *= 4
     noise_p = rng.normal(0, 1, (len(genes), n_patients)) * (0.85 * bio.bcv)[:, None]
     globin_factor = rng.normal(0, 0.35, n)
 
-    log_mu = LN2 * bio.log2_base[rows, None] + np.log(bio.profile[rows] @ props.T)
-    log_mu += LN2 * bio.direct_log2fc[rows, None] * is_case[None, :]
-    log_mu += LN2 * _subgroup_log2fc(bio.subgroup_module[rows], np.where(is_case, sub_p[pidx],
-                                                                         -1))
-    log_mu += bio.prep_effect[rows][:, lib_idx] + batch_effect[rows][:, batch_idx]
-    log_mu += bio.age_effect[rows, None] * (age - 60)[None, :]
-    log_mu += noise_p[rows][:, pidx]
-    # Progression genes rise as ALSFRS-R falls among cases (centred on the cases' mean, so
-    # they are no case-control DEGs).
-    prog_pos = np.flatnonzero(np.isin(rows, bio.progression_rows))
-    if len(prog_pos) and is_case_p.sum() > 1:
-        alsfrs = clinical["alsfrs_r"].to_numpy(dtype=float, na_value=np.nan)
-        z = np.nan_to_num(-(alsfrs - np.nanmean(alsfrs)) / np.nanstd(alsfrs))
-        log_mu[prog_pos] += LN2 * PROGRESSION_LOG2FC_PER_SD * z[pidx][None, :]
-    log_mu[g_role == "xist"] -= LN2 * 9 * male
-    log_mu[g_role == "chrY"] -= LN2 * 12 * ~male
-    log_mu[g_role == "globin"] += globin_factor
-    surv_pos = np.flatnonzero(np.isin(rows, bio.survival_rows))
-    surv_z = np.searchsorted(bio.survival_rows, rows[surv_pos])
-    log_mu[surv_pos] += SURVIVAL_SD * z_p[surv_z][:, pidx]
-
-    log_mu -= log_mu.max(axis=0, keepdims=True)
-    mu = np.exp(log_mu, out=log_mu)
-    mu *= lib_size / mu.sum(axis=0)
-    phi = (bio.bcv[rows] / 2)[:, None] ** 2
-    counts = rng.poisson(rng.gamma(1.0 / phi, mu * phi))
+    subgroup_s = np.where(is_case, sub_p[pidx], -1)
+    cases = subgroup_s >= 0
+    own = np.array([np.mean(subgroup_s[cases] == k) for k in range(len(SUBGROUPS))])
+    alsfrs = clinical["alsfrs_r"].to_numpy(dtype=float, na_value=np.nan)
+    prog_z = (np.nan_to_num(-(alsfrs - np.nanmean(alsfrs)) / np.nanstd(alsfrs))
+              if is_case_p.sum() > 1 else np.zeros(n_patients))
+    patients = Patients(is_case_p, male_p, age_p, props_p, sub_p, z_p, noise_p, prog_z,
+                        batch_effect, own, clinical, gpc_p)
+    log_mu = sample_log_mean(bio, rows, patients, pidx, props, subgroup_s, lib_idx, batch_idx,
+                             globin_factor)
+    counts = draw_counts(bio, rows, log_mu, lib_size, rng)
 
     width = design.id_width
     true_sex = np.where(male, "male", "female")
@@ -292,7 +297,47 @@ def simulate_cohort(bio: Biology, design: CohortDesign, rng: np.random.Generator
     subgroup = np.where(is_case, np.array([*SUBGROUPS, ""])[np.where(is_case, sub_p[pidx], 2)],
                         "")
     return Cohort(samples=samples[list(SAMPLE_COLUMNS)], true_sex=true_sex, subgroup=subgroup,
-                  proportions=props, counts=counts)
+                  proportions=props, counts=counts, patients=patients)
+
+
+def sample_log_mean(bio: Biology, rows: np.ndarray, patients: Patients, pidx: np.ndarray,
+                    props: np.ndarray, subgroup: np.ndarray, lib_idx: np.ndarray,
+                    batch_idx: np.ndarray, globin_factor: np.ndarray) -> np.ndarray:
+    """log mu_gj of the module docstring (before scaling to the library size), genes `rows` x
+    samples; pidx: each sample's patient, subgroup: each sample's SUBGROUPS index (-1 for
+    controls; a follow-up sample may differ from its patient's first)."""
+    is_case, male, age = patients.is_case[pidx], patients.male[pidx], patients.age[pidx]
+    role = bio.genes["role"].to_numpy()
+    g_role = role[rows]
+    log_mu = LN2 * bio.log2_base[rows, None] + np.log(bio.profile[rows] @ props.T)
+    log_mu += LN2 * bio.direct_log2fc[rows, None] * is_case[None, :]
+    log_mu += LN2 * _subgroup_log2fc(bio.subgroup_module[rows], subgroup, patients.own_fraction)
+    log_mu += bio.prep_effect[rows][:, lib_idx] + patients.batch_effect[rows][:, batch_idx]
+    log_mu += bio.age_effect[rows, None] * (age - 60)[None, :]
+    log_mu += patients.noise[rows][:, pidx]
+    # Progression genes rise as ALSFRS-R falls among cases (centred on the cases' mean, so
+    # they are no case-control DEGs).
+    prog_pos = np.flatnonzero(np.isin(rows, bio.progression_rows))
+    if len(prog_pos) and patients.is_case.sum() > 1:
+        log_mu[prog_pos] += LN2 * PROGRESSION_LOG2FC_PER_SD * patients.progression_z[pidx][
+            None, :]
+    log_mu[g_role == "xist"] -= LN2 * 9 * male
+    log_mu[g_role == "chrY"] -= LN2 * 12 * ~male
+    log_mu[g_role == "globin"] += globin_factor
+    surv_pos = np.flatnonzero(np.isin(rows, bio.survival_rows))
+    surv_z = np.searchsorted(bio.survival_rows, rows[surv_pos])
+    log_mu[surv_pos] += SURVIVAL_SD * patients.survival_z[surv_z][:, pidx]
+    return log_mu
+
+
+def draw_counts(bio: Biology, rows: np.ndarray, log_mu: np.ndarray, lib_size: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+    """Gamma-Poisson counts about exp(log_mu) scaled to `lib_size` (log_mu is overwritten)."""
+    log_mu -= log_mu.max(axis=0, keepdims=True)
+    mu = np.exp(log_mu, out=log_mu)
+    mu *= lib_size / mu.sum(axis=0)
+    phi = (bio.bcv[rows] / 2)[:, None] ** 2
+    return rng.poisson(rng.gamma(1.0 / phi, mu * phi))
 
 
 def counts_table(genes: pd.DataFrame, cohort: Cohort, gene_rows=None) -> pd.DataFrame:

@@ -50,3 +50,32 @@ def simulate_qpcr(samples: pd.DataFrame, de_genes: pd.DataFrame,
     return pd.DataFrame({"sample_id": np.repeat(ids, len(names)),
                          "gene": np.tile(names, len(ids)),
                          "Ct": np.round(ct.ravel(), 3)})
+
+
+SERIES_GENES = ("IL1B", "IL6")  # the PBMC study's inflammatory qPCR markers
+SERIES_MIDPOINT_CT = 24.0  # Ct half-way between the subgroups (the study's threshold)
+SERIES_PATIENT_SD = 0.3  # a patient's own level of a gene (cycles), shared by its time points
+SERIES_TIMEPOINT_SD = 0.25  # biological change between time points (cycles)
+SERIES_INPUT_SD = 0.3  # cDNA input of a time point (cycles), shared by its genes
+
+
+def simulate_ct_series(points: pd.DataFrame, log2_level: np.ndarray, rng: np.random.Generator,
+                       time_column: str) -> pd.DataFrame:
+    """Long Ct table (patient_id, time_column, gene, Ct) of a qPCR time course.
+
+    points: one row per time point (patient_id, time_column); log2_level: the planted log2
+    expression of SERIES_GENES at each point relative to the level whose Ct is
+    SERIES_MIDPOINT_CT (the same for both genes). Reference genes as in `simulate_qpcr`.
+    """
+    n, m = len(points), len(SERIES_GENES)
+    patients, inverse = np.unique(points["patient_id"].to_numpy(), return_inverse=True)
+    own = rng.normal(0.0, SERIES_PATIENT_SD, size=(len(patients), m))[inverse]
+    level = log2_level[:, None] + own + rng.normal(0.0, SERIES_TIMEPOINT_SD, size=(n, m))
+    base = np.array([*REFERENCE_CT, *[SERIES_MIDPOINT_CT] * m])
+    expr = np.column_stack([np.zeros((n, len(REFERENCE_GENES))), level])
+    offset = rng.normal(0.0, SERIES_INPUT_SD, size=n)
+    ct = base[None, :] - expr + offset[:, None] + rng.normal(0.0, WELL_SD, size=expr.shape)
+    names = [*REFERENCE_GENES, *SERIES_GENES]
+    return pd.DataFrame({"patient_id": np.repeat(points["patient_id"].to_numpy(), len(names)),
+                         time_column: np.repeat(points[time_column].to_numpy(), len(names)),
+                         "gene": np.tile(names, n), "Ct": np.round(ct.ravel(), 3)})
