@@ -345,3 +345,22 @@ def star_index_mem(wc, input, attempt):
 
 def star_align_mem(wc, input, attempt):
     return int(max(2000, 9 * genome_mb(wc, input) + 2000) * attempt)
+
+
+def report_html_inputs(wc):
+    """Stage report: the files results/report.html is built from. The targets of every stage
+    that is on (as rule all asks for them; not the reads stage's per-sample files), the
+    samples after QC and each DE analysis's covariates (its n), and the report stage's own
+    tables and provenance when it is on."""
+    cohort = DISCOVERY[0]
+    files = [t for stage, targets_of in STAGE_TARGETS.items()
+             if stage not in ("report", "demo", "reads") and stage_on(stage)
+             for t in targets_of()]
+    if stage_on("expression_qc"):
+        files.append(f"results/{cohort}/expression_qc/samples.tsv")
+    if stage_on("de"):
+        files += [f"results/{cohort}/de/{a}/covariates.tsv" for a in ANALYSES]
+    if stage_on("report"):
+        files += [t for t in STAGE_TARGETS["report"]()
+                  if t not in (REPORT_HTML, "results/summary.html")]
+    return sorted(set(files))

@@ -5,6 +5,7 @@
 REPORT = config.get("report", {})
 QPCR = REPORT.get("qpcr") or {}
 REPORT_DIR = f"results/{DISCOVERY[0]}/report"
+REPORT_HTML = "results/report.html"  # the study report (rule report_html)
 # Cohort-config keys that name input files (checksummed in the provenance).
 
 if stage_on("report") and QPCR and QPCR["analysis"] not in ANALYSES:
@@ -15,6 +16,7 @@ STAGE_TARGETS["report"] = lambda: [
     f"{REPORT_DIR}/cohort_table.tsv",
     f"{REPORT_DIR}/cohort_table.html",
     "results/summary.html",
+    REPORT_HTML,
     "results/provenance/config.yaml",
     "results/provenance/versions.tsv",
     "results/provenance/checksums.tsv",
@@ -121,6 +123,36 @@ rule report_summary:
         PYENV
     script:
         "../scripts/report_summary.py"
+
+
+# The study report: one self-contained HTML page of every stage that is on, built from the
+# targets of those stages (report_html_inputs in common.smk). It can be asked for as a target
+# when stage report is off; its sections of stages that did not run say so.
+rule report_html:
+    input:
+        report_html_inputs,
+    output:
+        REPORT_HTML,
+    params:
+        cohort=DISCOVERY[0],
+        title=REPORT.get("title", "bloodsig results"),
+        # the settings each section states: the config sections of the stages that are on
+        settings={"samples": config["samples"], "report": REPORT,
+                  **{s: config[s] for s in STAGE_TARGETS if stage_on(s) and s in config}},
+        expression_genes=150,  # top genes per DE analysis whose expression is embedded
+        table_rows=5000,  # rows of smallest P per DE table (the TSV has every gene)
+    log:
+        "logs/report/report_html.log",
+    benchmark:
+        "logs/report/report_html.benchmark.tsv"
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(3000),
+        runtime=15,
+    conda:
+        PYENV
+    script:
+        "../scripts/report_html.py"
 
 
 rule report_provenance:
