@@ -18,7 +18,8 @@ def main(smk):
     write_tsv(res.table, smk.output.table)
     title = f"{smk.wildcards.analysis}: {smk.wildcards.collection}"
     save_figure(plots.gsea_plots(res.table, res.ranking, res.running_es, res.hits,
-                                 settings["plots"], title), smk.output.figure)
+                                 settings["plots"], title, settings["permutations"]),
+                smk.output.figure)
 
 
 run(main, snakemake)  # noqa: F821

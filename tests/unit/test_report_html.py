@@ -171,3 +171,44 @@ def test_subtype_heatmap_of_hundreds_of_signatures_fits():
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=150, bbox_inches="tight")
     assert max(Image.open(buf).size) <= 4000
+
+
+def test_gsea_plot_titles_show_the_permutation_floor_not_zero():
+    from bloodsig.plots import enrich as enrich_plots
+
+    assert enrich_plots.fdr_label(0.0, 1000) == "FDR < 1e-3"
+    assert enrich_plots.fdr_label(0.0123, 1000) == "FDR 0.012"
+    table = pd.DataFrame({"term": ["A", "B"], "NES": [2.1, -1.5], "FDR": [0.0, 0.04]})
+    ranking = pd.Series(np.linspace(3, -3, 50))
+    es = {t: np.sin(np.linspace(0, 3, 50)) for t in "AB"}
+    fig = enrich_plots.gsea_plots(table, ranking, es, {t: [1, 5, 9] for t in "AB"}, n=2,
+                                  permutations=1000)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert "NES 2.10, FDR < 1e-3" in titles[0] and "FDR 0\n" not in "\n".join(titles)
+    assert not any(t.endswith("FDR 0") for t in titles)
+
+
+def test_ora_dotplot_has_a_legend_for_dot_size():
+    from bloodsig.plots import enrich as enrich_plots
+
+    table = pd.DataFrame({"direction": ["up"] * 4 + ["down"] * 2,
+                          "term": list("abcdef"), "Count": [3, 10, 25, 7, 4, 12],
+                          "n_query": [50] * 4 + [40] * 2,
+                          "pvalue": [1e-5, 1e-4, 1e-3, 0.2, 1e-6, 0.3],
+                          "FDR": [1e-4, 1e-3, 0.01, 0.5, 1e-5, 0.6]})
+    fig = enrich_plots.ora_dotplot(table, fdr=0.05)
+    legend = fig.legends[0]
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert legend.get_title().get_text().startswith("dot size = Count")
+    assert labels[0] == "3" and labels[2] == "25" and labels[-1].startswith("hollow: FDR >=")
+
+
+def test_roc_curves_that_coincide_stay_distinguishable():
+    from bloodsig.plots import classify as classify_plots
+
+    perfect = pd.DataFrame({"fpr": [0, 0, 1], "tpr": [0, 1, 1]})
+    roc = pd.concat([perfect.assign(model=m) for m in ("lasso", "ridge", "scad")])
+    fig = classify_plots.roc_curves(roc, pd.Series(1.0, index=["lasso", "ridge", "scad"]))
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_gid() in ("lasso", "ridge", "scad")]
+    assert len({ln.get_linewidth() for ln in lines}) == 3
+    assert len({str(ln._dash_pattern) for ln in lines}) == 3

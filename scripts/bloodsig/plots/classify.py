@@ -11,13 +11,21 @@ from . import GREY, PALETTE, new_figure
 
 def roc_curves(roc: pd.DataFrame, aucs: pd.Series, by: str = "model",
                title: str = "") -> Figure:
-    """ROC curves (columns `by`, fpr, tpr), one line per model labelled with its AUC."""
+    """ROC curves (columns `by`, fpr, tpr), one line per model labelled with its AUC.
+
+    Curves that coincide (several models at AUC 1.0 on a small test set) stay visible: each
+    model has its own dash pattern, and the earlier ones are drawn wider beneath the later."""
     fig = new_figure(5.2, 4.8)
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], color=GREY, linestyle="--", linewidth=1)
-    for i, (name, grp) in enumerate(roc.groupby(by, sort=False)):
+    groups = list(roc.groupby(by, sort=False))
+    styles = ["-", (0, (5, 2)), (0, (1, 1.5)), (0, (6, 2, 1, 2)), (0, (3, 3)),
+              (0, (8, 2, 1, 2, 1, 2))]
+    for i, (name, grp) in enumerate(groups):
         ax.step(grp["fpr"], grp["tpr"], where="post", color=PALETTE[i % len(PALETTE)],
-                linewidth=1.5, label=f"{name} (AUC {aucs[name]:.3f})", gid=str(name))
+                linewidth=1.2 + 2.4 * (len(groups) - 1 - i) / max(len(groups) - 1, 1),
+                linestyle=styles[i % len(styles)], label=f"{name} (AUC {aucs[name]:.3f})",
+                gid=str(name), zorder=2 + i)
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.01),
            title=title)
     ax.legend(loc="lower right", fontsize=8, frameon=False)

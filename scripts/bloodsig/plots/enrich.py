@@ -55,9 +55,29 @@ def ora_dotplot(table: pd.DataFrame, n: int = 10, fdr: float = 0.05,
                      color=DIRECTION_COLORS[d])
         ax.margins(x=0.2, y=0.05)
     fig.colorbar(mappable, ax=list(axes), label="-log10 FDR", shrink=0.6)
+    counts = pd.concat([t["Count"] for t in top.values()])
+    fig.legend(handles=_size_handles(counts, fdr), loc="outside lower center",
+               ncol=5, fontsize=7, frameon=False, title="dot size = Count (DEGs in the set)",
+               title_fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
+
+
+def _size_handles(counts: pd.Series, fdr: float) -> list:
+    """Legend entries of the dot plot: dot sizes for 3 counts spanning the plotted ones, and
+    the hollow dot of a term that does not pass the FDR cut-off."""
+    from matplotlib.lines import Line2D
+
+    lo, hi = int(counts.min()), int(counts.max())
+    levels = sorted({lo, int(round((lo + hi) / 2)), hi})
+    handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor="#888",
+                      markeredgecolor="black", markeredgewidth=0.5,
+                      markersize=np.sqrt(20 + 8 * np.sqrt(c)), label=str(c)) for c in levels]
+    handles.append(Line2D([], [], marker="o", linestyle="", markerfacecolor="white",
+                          markeredgecolor="black", markeredgewidth=0.5, markersize=6,
+                          label=f"hollow: FDR >= {fdr:g}"))
+    return handles
 
 
 def _layout(nodes: pd.DataFrame, edges: pd.DataFrame, seed: int) -> dict:
@@ -103,10 +123,21 @@ def enrichment_map_figure(nodes: pd.DataFrame, edges: pd.DataFrame, seed: int = 
     return fig
 
 
+def fdr_label(fdr: float, permutations: int | None = None) -> str:
+    """An FDR for a figure: a permutation FDR of 0 means below 1 / permutations, shown as
+    "FDR < 1e-3" (never "FDR 0")."""
+    if fdr > 0 and (not permutations or fdr >= 1 / permutations):
+        return f"FDR {fdr:.2g}"
+    floor = 1 / permutations if permutations else 1e-300
+    return f"FDR < {floor:.0e}".replace("e-0", "e-")
+
+
 def gsea_plots(table: pd.DataFrame, ranking: pd.Series, running_es: dict, hits: dict,
-               n: int = 5, title: str | None = None) -> Figure:
+               n: int = 5, title: str | None = None, permutations: int | None = None
+               ) -> Figure:
     """Enrichment plots of the `n` sets with the smallest FDR: running enrichment score, the
-    positions of the set's genes in the ranking, and the ranked statistic below."""
+    positions of the set's genes in the ranking, and the ranked statistic below. An FDR of 0
+    from `permutations` permutations reads "FDR < 1/permutations"."""
     top = table.head(n)
     if top.empty:
         return _empty("no gene set tested")
@@ -118,8 +149,8 @@ def gsea_plots(table: pd.DataFrame, ranking: pd.Series, running_es: dict, hits: 
         res = running_es[row.term]
         ax_es.plot(np.arange(len(res)), res, color="#2ca02c", lw=1.2, gid="running_es")
         ax_es.axhline(0, color="black", lw=0.6)
-        ax_es.set_title(f"{_short(row.term, 32)}\nNES {row.NES:.2f}, FDR {row.FDR:.2g}",
-                        fontsize=8)
+        ax_es.set_title(f"{_short(row.term, 32)}\nNES {row.NES:.2f}, "
+                        f"{fdr_label(row.FDR, permutations)}", fontsize=8)
         ax_es.set_xticks([])
         if i == 0:
             ax_es.set_ylabel("enrichment score")

@@ -26,26 +26,64 @@ def _cluster_bar(ax, labels: np.ndarray, colors: dict) -> None:
     ax.set_yticks([0], ["cluster"])
 
 
-def signature_heatmap(z: pd.DataFrame, linkage: np.ndarray, labels: pd.Series) -> Figure:
+def heatmap_rows(z: pd.DataFrame, labels: pd.Series, max_rows: int = 40) -> pd.Index:
+    """The signatures a heatmap shows: all of them (in their order) up to `max_rows`, else the
+    `max_rows` whose cluster means differ most (max - min), ordered by the cluster where each
+    is highest, then by that difference, so each cluster's signatures form a block."""
+    if z.shape[1] <= max_rows:
+        return z.columns
+    means = z.groupby(labels.reindex(z.index).to_numpy()).mean()
+    spread = (means.max() - means.min()).fillna(0)
+    keep = spread.sort_values(ascending=False, kind="stable").index[:max_rows]
+    top = means[keep].idxmax()
+    order = pd.DataFrame({"top": top.astype(str), "spread": -spread[keep]})
+    return order.sort_values(["top", "spread"], kind="stable").index
+
+
+def cluster_legend_labels(z: pd.DataFrame, labels: pd.Series, top: int = 3) -> dict:
+    """Each cluster's legend label: its size and its `top` signatures by mean z (not a list of
+    every signature above a cut)."""
+    means = z.groupby(labels.reindex(z.index).to_numpy()).mean()
+    out = {}
+    for k in means.index:
+        best = means.loc[k].sort_values(ascending=False).head(top)
+        best = best[best > 0]
+        high = ", ".join(best.index) if len(best) else "none above the mean"
+        out[k] = f"{k} (n={int((labels == k).sum())}): {high}"
+    return out
+
+
+def signature_heatmap(z: pd.DataFrame, linkage: np.ndarray, labels: pd.Series,
+                      max_rows: int = 40) -> Figure:
     """Signature z-scores (rows) x samples (columns, in dendrogram order), the dendrogram
-    above and a cluster colour bar between them."""
-    fig = new_figure(9, 1.6 + 0.28 * z.shape[1] + 1.6)
-    axes = fig.subplots(3, 2, height_ratios=[1.6, 0.25, 0.28 * z.shape[1]],
-                        width_ratios=[1, 0.02])
+    above and a cluster colour bar between them. At most `max_rows` signatures are drawn (those
+    that differ most between clusters, see `heatmap_rows`), so the figure stays readable and
+    under 4,000 pixels however many signatures were scored; the legend names each cluster's
+    top signatures."""
+    rows = heatmap_rows(z, labels, max_rows)
+    shown = z[rows]
+    n = shown.shape[1]
+    fig = new_figure(11, 1.6 + 0.28 * n + 1.6)
+    axes = fig.subplots(3, 2, height_ratios=[1.6, 0.25, 0.28 * n], width_ratios=[1, 0.02])
     order = _dendrogram(axes[0, 0], linkage)
     colors = category_colors(labels)
     _cluster_bar(axes[1, 0], labels.to_numpy()[order], colors)
-    lim = float(np.nanmax(np.abs(z.to_numpy()))) or 1.0
-    img = axes[2, 0].imshow(z.to_numpy()[order].T, aspect="auto", cmap="RdBu_r", vmin=-lim,
-                            vmax=lim, interpolation="nearest", gid="zscores")
-    axes[2, 0].set_yticks(range(z.shape[1]), z.columns)
+    lim = float(np.nanmax(np.abs(shown.to_numpy()))) or 1.0
+    img = axes[2, 0].imshow(shown.to_numpy()[order].T, aspect="auto", cmap="RdBu_r",
+                            vmin=-lim, vmax=lim, interpolation="nearest", gid="zscores")
+    axes[2, 0].set_yticks(range(n), [str(c)[:40] for c in shown.columns], fontsize=8)
     axes[2, 0].set_xticks([])
-    axes[2, 0].set_xlabel(f"{len(z)} samples (hierarchical clustering, correlation distance)")
+    note = (f"; the {n} of {z.shape[1]} signatures that differ most between clusters"
+            if n < z.shape[1] else "")
+    axes[2, 0].set_xlabel(f"{len(z)} samples (hierarchical clustering, correlation "
+                          f"distance){note}")
     fig.colorbar(img, cax=axes[2, 1], label="z-score")
     axes[0, 1].set_axis_off()
-    axes[1, 1].legend(handles=[Patch(color=c, label=f"{k} ({int((labels == k).sum())})")
-                               for k, c in colors.items()], loc="center left", frameon=False,
-                      fontsize=8)
+    names = cluster_legend_labels(z, labels)
+    axes[0, 0].legend(handles=[Patch(color=c, label=names.get(k, k)) for k, c in colors.items()],
+                      loc="lower left", bbox_to_anchor=(0, 1.02), frameon=False, fontsize=8,
+                      title="cluster (top signatures by mean z)", title_fontsize=8,
+                      ncol=1)
     axes[1, 1].set_axis_off()
     return fig
 
