@@ -19,7 +19,7 @@ _FONT = {"family": "DejaVu Sans, Arial, sans-serif", "size": 13}
 
 
 def volcano_points(table: pd.DataFrame, fdr: float, min_abs_logfc: float,
-                   max_nominal: int = 4000, max_background: int = 1500) -> pd.DataFrame:
+                   max_nominal: int = 2000, max_background: int = 1000) -> pd.DataFrame:
     """The genes a volcano draws, with their class (up / down / not significant).
 
     Every DEG is kept, then the genes of smallest P with P < 0.05 up to `max_nominal`, and of
@@ -38,7 +38,7 @@ def volcano_points(table: pd.DataFrame, fdr: float, min_abs_logfc: float,
 
 
 def volcano(table: pd.DataFrame, fdr: float, min_abs_logfc: float, title: str = "",
-            max_background: int = 1500) -> go.Figure:
+            max_background: int = 1000) -> go.Figure:
     """logFC against -log10(P) of a limma top table; hovering names the gene (gene_name, its
     logFC, P and FDR); each point's customdata is its gene_name (the report opens its
     per-group expression on click). P-values of 0 are drawn at the smallest positive one."""

@@ -35,6 +35,7 @@ figcaption{font-size:13px;color:#444;max-width:60em}
 table.static{border-collapse:collapse;font-size:14px;margin:.5em 0}
 table.static td,table.static th{border-bottom:1px solid #ccc;padding:2px 8px;text-align:left}
 .headline{font-size:15px}
+.tablewrap{overflow-x:auto;max-width:100%}
 .twocol{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
 .twocol>div{flex:0 0 auto}
 details{margin:.5em 0}pre{font-size:12px;background:#f7f7f7;padding:.5em;overflow-x:auto}
@@ -101,8 +102,9 @@ def static_table(df: pd.DataFrame, caption: str = "") -> str:
             shown[col] = shown[col].map(fmt_num)
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     body = shown.to_html(index=False, border=0, na_rep="", escape=True, classes="static")
-    return body.replace('<table border="0" class="dataframe static">',
+    body = body.replace('<table border="0" class="dataframe static">',
                         f'<table class="static">{cap}')
+    return f'<div class="tablewrap">{body}</div>'
 
 
 def round_sig(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:

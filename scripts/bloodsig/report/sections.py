@@ -305,7 +305,7 @@ def _analysis_block(res: Results, a: str, tt: pd.DataFrame, fdr: float, lfc: flo
     out.append("".join(block))
     out.append(h.para("Hover a point of the volcano to name its gene; click it to show the "
                       "gene's expression by group beside it. Volcano: every DEG and the genes "
-                      "with P &lt; 0.05 (up to 4,000) are drawn, with an even sample of the "
+                      "with P &lt; 0.05 (up to 2,000) are drawn, with an even sample of the "
                       "rest. Expression: TMM log2 CPM of each sample after expression QC, by "
                       "group."))
     out += [_fig(res, f"de/{a}/ma.png", "MA plot: logFC against mean log2 expression.", "32%"),
