@@ -2,13 +2,25 @@
 # transcriptome clustering with repeat samples, DESeq2 between subgroups, marker panels.
 
 
+LONGITUDINAL = config["subtypes"]["longitudinal"]
+QPCR_SERIES = LONGITUDINAL.get("qpcr") or {}
+
 STAGE_TARGETS["subtypes"] = lambda: expand(
     "results/{cohort}/subtypes/{name}",
     cohort=DISCOVERY,
     name=["summary.tsv", "scores.tsv", "clusters.tsv", "cluster_signatures.tsv", "heatmap.png",
           "markers.png", "neighbours.tsv", "correlation.png", "toptable.tsv", "degs_up.tsv",
-          "degs_down.tsv", "volcano.png"],
+          "degs_down.tsv", "volcano.png", "trajectories.tsv", "stability.tsv",
+          "treatment_effects.tsv", "trajectories.png"]
+    + (["qpcr_subgroups.tsv", "qpcr_agreement.tsv", "qpcr_timecourse.png"] if QPCR_SERIES
+       else []),
 )
+
+
+def longitudinal_inputs(key):
+    """The optional file `key` of subtypes.longitudinal (treatments) or of its qpcr (ct)."""
+    path = (QPCR_SERIES if key == "ct" else LONGITUDINAL).get(key)
+    return [path] if path else []
 
 
 rule subtypes_cluster:
@@ -115,6 +127,78 @@ rule subtypes_de:
         "../scripts/subtypes_de.py"
 
 
+rule subtypes_longitudinal:
+    input:
+        counts="results/{cohort}/expression_qc/counts.tsv",
+        samples="results/{cohort}/expression_qc/samples.tsv",
+        genes="results/{cohort}/counts/genes.tsv",
+        zscores="results/{cohort}/subtypes/zscores.tsv",
+        clusters="results/{cohort}/subtypes/clusters.tsv",
+        signatures="results/{cohort}/subtypes/cluster_signatures.tsv",
+        treatments=lambda wc: longitudinal_inputs("treatments"),
+        ct=lambda wc: longitudinal_inputs("ct"),
+    output:
+        trajectories="results/{cohort}/subtypes/trajectories.tsv",
+        stability="results/{cohort}/subtypes/stability.tsv",
+        effects="results/{cohort}/subtypes/treatment_effects.tsv",
+        figure=report(
+            "results/{cohort}/subtypes/trajectories.png",
+            caption="../resources/report/subtypes_trajectories.rst",
+            category="Immune subtypes",
+            subcategory="{cohort}",
+        ),
+    params:
+        settings={k: LONGITUDINAL[k] for k in ("min_samples", "markers")},
+        reference_genes=QPCR_SERIES.get("reference_genes"),
+        sheet={k: config["samples"][k] for k in ("id_column", "patient_column", "time_column")},
+    log:
+        "logs/{cohort}/subtypes/subtypes_longitudinal.log",
+    benchmark:
+        "benchmarks/{cohort}/subtypes/subtypes_longitudinal.tsv"
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(4000),
+        runtime=15,
+    conda:
+        PYENV
+    script:
+        "../scripts/subtypes_longitudinal.py"
+
+
+rule subtypes_qpcr:
+    input:
+        ct=lambda wc: longitudinal_inputs("ct"),
+        counts="results/{cohort}/expression_qc/counts.tsv",
+        samples="results/{cohort}/expression_qc/samples.tsv",
+        genes="results/{cohort}/counts/genes.tsv",
+        clusters="results/{cohort}/subtypes/clusters.tsv",
+        treatments=lambda wc: longitudinal_inputs("treatments"),
+    output:
+        subgroups="results/{cohort}/subtypes/qpcr_subgroups.tsv",
+        agreement="results/{cohort}/subtypes/qpcr_agreement.tsv",
+        figure=report(
+            "results/{cohort}/subtypes/qpcr_timecourse.png",
+            caption="../resources/report/subtypes_qpcr.rst",
+            category="Immune subtypes",
+            subcategory="{cohort}",
+        ),
+    params:
+        settings={k: QPCR_SERIES.get(k) for k in ("genes", "max_ct", "min_fraction")},
+        sheet={k: config["samples"][k] for k in ("id_column", "patient_column", "time_column")},
+    log:
+        "logs/{cohort}/subtypes/subtypes_qpcr.log",
+    benchmark:
+        "benchmarks/{cohort}/subtypes/subtypes_qpcr.tsv"
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(3000),
+        runtime=10,
+    conda:
+        PYENV
+    script:
+        "../scripts/subtypes_qpcr.py"
+
+
 rule subtypes_summary:
     input:
         clusters="results/{cohort}/subtypes/clusters.tsv",
@@ -126,6 +210,9 @@ rule subtypes_summary:
         down="results/{cohort}/subtypes/degs_down.tsv",
         known=lambda wc: [config["subtypes"]["known_subgroups"]]
         if "known_subgroups" in config["subtypes"] else [],
+        stability="results/{cohort}/subtypes/stability.tsv",
+        qpcr=lambda wc: [f"results/{wc.cohort}/subtypes/qpcr_agreement.tsv"] if QPCR_SERIES
+        else [],
     output:
         summary="results/{cohort}/subtypes/summary.tsv",
     log:

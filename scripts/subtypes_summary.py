@@ -1,4 +1,5 @@
-"""Rule subtypes_summary: the stage's numbers (k, silhouette, ARI, repeat-sample checks)."""
+"""Rule subtypes_summary: the stage's numbers (k, silhouette, ARI, repeat-sample checks,
+subgroup stability over time, qPCR agreement)."""
 
 from bloodsig import subtypes as st
 from bloodsig.io import read_tsv, write_tsv
@@ -12,7 +13,9 @@ def main(smk):
     summary = st.summarise(clusters["cluster"], read_tsv(smk.input.silhouette),
                            read_tsv(smk.input.signatures), read_tsv(smk.input.neighbours),
                            read_tsv(smk.input.repeats), len(read_tsv(smk.input.up)),
-                           len(read_tsv(smk.input.down)), known)
+                           len(read_tsv(smk.input.down)), known,
+                           read_tsv(smk.input.stability, dtype={"patient_id": str}),
+                           read_tsv(smk.input.qpcr[0], dtype=str) if smk.input.qpcr else None)
     write_tsv(summary, smk.output.summary)
 
 

@@ -330,8 +330,10 @@ def agreement(labels: pd.Series, known: pd.Series) -> tuple[float, int]:
 
 def summarise(labels: pd.Series, silhouette: pd.DataFrame, clusters: pd.DataFrame,
               neighbours: pd.DataFrame, concordance: pd.DataFrame, n_up: int, n_down: int,
-              known: pd.Series | None = None) -> pd.DataFrame:
-    """The stage's numbers as metric/value rows (what a person checks first)."""
+              known: pd.Series | None = None, stability: pd.DataFrame | None = None,
+              qpcr_agreement: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The stage's numbers as metric/value rows (what a person checks first). stability:
+    `longitudinal.stability`; qpcr_agreement: the table of `longitudinal.qpcr_agreement`."""
     chosen = silhouette[silhouette["chosen"]].iloc[0]
     rep = neighbours[neighbours["repeat"].astype(bool)]
     rows = [("n_samples", len(labels)), ("k", int(chosen["k"])),
@@ -347,6 +349,16 @@ def summarise(labels: pd.Series, silhouette: pd.DataFrame, clusters: pd.DataFram
              ("repeat_patients_same_cluster",
               int(concordance["concordant"].astype(bool).sum()) if len(concordance) else 0),
              ("de_up_in_C1", n_up), ("de_down_in_C1", n_down)]
+    if stability is not None:
+        changed = stability.loc[~stability["stable"].astype(bool), "patient_id"].astype(str)
+        rows += [("longitudinal_patients", len(stability)),
+                 ("longitudinal_patients_changed", len(changed)),
+                 ("longitudinal_changed", ",".join(changed) or "none")]
+    if qpcr_agreement is not None:
+        q = qpcr_agreement.set_index("qpcr_subgroup")["n_patients"]
+        rows += [("qpcr_patients_with_clusters", int(q["all"])),
+                 ("qpcr_rnaseq_agreement", float(q["agreement"])),
+                 ("qpcr_rnaseq_kappa", float(q["cohen_kappa"]))]
     # One text column, floats with the writers' fixed format, so reruns are byte-identical.
     text = [f"{v:.10g}" if isinstance(v, float) else str(v) for _, v in rows]
     return pd.DataFrame({"metric": [m for m, _ in rows], "value": text})
