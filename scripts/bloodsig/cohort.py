@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import re
 
 import numpy as np
 import pandas as pd
 
 from .countfiles import check_damaged, read_count_table
 from .errors import InputError
+from .geneids import strip_versions
 from .gtf import gene_annotation
 from .io import read_tsv
 from .sheets import load_samples, match_samples
@@ -18,7 +18,6 @@ log = logging.getLogger(__name__)
 
 ANNOTATION_COLUMNS = ["gene_id", "gene_name", "gene_type", "chromosome", "length"]
 FIELDS = ANNOTATION_COLUMNS[1:]
-_VERSION = re.compile(r"^(ENS[A-Z]*G\d{11})\.\d+")
 
 
 def load_annotation(path) -> pd.DataFrame:
@@ -47,12 +46,6 @@ def load_annotation(path) -> pd.DataFrame:
     genes["length"] = length
     genes["gene_name"] = genes["gene_name"].fillna(genes["gene_id"])
     return genes[ANNOTATION_COLUMNS].set_index("gene_id")
-
-
-def strip_versions(ids: pd.Index) -> pd.Index:
-    """Ensembl ids without their version suffix (ENSG00000223972.5 -> ENSG00000223972);
-    GENCODE's `_PAR_Y` tag is kept (ENSG00000182378.14_PAR_Y -> ENSG00000182378_PAR_Y)."""
-    return pd.Index(ids.astype(str).str.replace(_VERSION, r"\1", regex=True), name=ids.name)
 
 
 def cohort_annotation(ids: pd.Index, id_kind: str, table: pd.DataFrame | None = None,

@@ -173,6 +173,15 @@ def normalise_gene_ids(counts: pd.DataFrame, lines, *, path=None, column=None,
     return IdResult(out, rows, kind, notes, damaged)
 
 
+def strip_versions(ids) -> pd.Index:
+    """Ensembl ids without their version (ENSG00000223972.5 -> ENSG00000223972), GENCODE's
+    _PAR_Y tag kept (ENSG00000182378.14_PAR_Y -> ENSG00000182378_PAR_Y); others unchanged."""
+    ids = pd.Series(pd.Index(ids).astype(str))
+    parts = ids.str.extract(ENSEMBL_RE.pattern)
+    stripped = (parts[0] + parts[2].fillna("")).where(parts[0].notna(), ids)
+    return pd.Index(stripped.to_numpy(), name=getattr(ids, "name", None))
+
+
 def _ensembl(ids: pd.Series, values: np.ndarray, lines: np.ndarray, notes: list[str], path,
              column) -> tuple[pd.Series, np.ndarray]:
     parts = ids.str.extract(ENSEMBL_RE.pattern)
