@@ -376,3 +376,69 @@ def test_paper_scale_shapes(tmp_path):
     assert (len(samples), n_genes) == (694, 22_332) and len(header) == 695
     with pytest.raises(ValueError, match="scale"):
         write_demo(tmp_path, 3, scale="huge")
+
+
+def test_longitudinal_followup_recovers_what_was_planted(demo, data):
+    """Follow-up visits: times, within-patient correlation, the two unstable patients, the
+    therapy effect on inflammatory genes and the qPCR subgroups over time."""
+    from bloodsig import longitudinal as lg
+    from bloodsig import qpcr
+    from bloodsig.subtypes import transcriptome_neighbours
+
+    samples = data["samples"].set_index("sample_id")
+    visits = _tsv(demo / "truth/longitudinal.tsv").set_index("sample_id")
+    patients = _tsv(demo / "truth/longitudinal_patients.tsv").set_index("patient_id")
+    cases = samples["group"] == "ALS"
+    assert samples.loc[cases, longitudinal.TIME_COLUMN].notna().all()
+    assert samples.loc[~cases, longitudinal.TIME_COLUMN].isna().all()
+    assert patients["unstable"].sum() == 2 and (patients["drug"].notna()).sum() == 4
+
+    # Within-patient correlation: a visit's nearest neighbour (whole transcriptome, batch and
+    # library regressed out) is another visit of its own patient.
+    ids = samples.index[cases]
+    nb = transcriptome_neighbours(data["logcpm"][ids], samples.loc[ids].assign(
+        patient_id=samples.loc[ids, "patient_id"]), "patient_id", 2000,
+        ["batch", "library_type"]).table.set_index("sample_id")
+    rate = nb.loc[visits.index, "same_patient"].mean()
+    print(f"follow-up visits whose nearest neighbour is their own patient: {rate:.3f}")
+    assert rate >= 0.9
+
+    # Subgroup at each visit, from the planted modules' mean log2-CPM (inflammatory minus
+    # non-inflammatory, split at the cases' median): exactly the planted per-visit subgroup,
+    # so exactly the unstable patients change.
+    modules = data["truth"]["subgroup_genes"].set_index("gene_id")["subgroup"]
+    score = (data["logcpm"].loc[modules.index[modules == "inflammatory"], ids].mean()
+             - data["logcpm"].loc[modules.index[modules == "non_inflammatory"], ids].mean())
+    called = pd.Series(np.where(score > score.median(), "inflammatory", "non_inflammatory"),
+                       index=ids)
+    assert (called[visits.index] == visits["subgroup"]).all()
+    changed = called[visits.index].groupby(visits["patient_id"]).nunique() > 1
+    assert set(changed.index[changed]) == set(patients.index[patients["unstable"]])
+
+    # Therapy: within-patient change of the treatment genes during the period.
+    logcpm = lg.log_cpm(data["counts"][ids])
+    genes = data["genes"]
+    names = genes["gene_name"].reindex(logcpm.index)
+    target = logcpm.loc[names.isin(longitudinal.TREATMENT_GENES).to_numpy()].T.rename(
+        columns=names)
+    times = lg.sample_times(samples.loc[ids], "patient_id", longitudinal.TIME_COLUMN)
+    eff = lg.treatment_effects(target, times, lg.read_treatments(demo /
+                                                                  "discovery/treatments.tsv"),
+                               called)
+    eff["subgroup"] = patients["subgroup"].reindex(eff["patient_id"]).to_numpy()
+    mean = eff.groupby("subgroup")["difference"].mean()
+    print(f"therapy: mean within-patient log2-CPM change {mean.to_dict()} "
+          f"(planted {longitudinal.TREATMENT_LOG2FC} in inflammatory patients, 0 otherwise)")
+    assert abs(mean["inflammatory"] - longitudinal.TREATMENT_LOG2FC) < 0.4
+    assert abs(mean["non_inflammatory"]) < 0.4
+    assert eff.loc[eff["subgroup"] == "inflammatory", "patient_id"].nunique() == 3
+
+    # qPCR over time: the study's rule (IL1B and IL6 Ct < 24 at most time points) recovers
+    # the subgroup each patient had at most of its time points.
+    ct = qpcr.read_ct_series(demo / "discovery/qpcr_followup.tsv")
+    calls = qpcr.subgroup_calls(ct, ["IL1B", "IL6"], 24, 0.5).set_index("patient_id")
+    truth = _tsv(demo / "truth/qpcr_subgroups.tsv").set_index("patient_id")
+    assert len(calls) == longitudinal.N_FOLLOWUP + longitudinal.N_QPCR_ONLY
+    agree = (calls["qpcr_subgroup"] == truth["subgroup"].reindex(calls.index)).mean()
+    print(f"qPCR subgroup = planted subgroup for {agree:.3f} of {len(calls)} patients")
+    assert agree >= 0.9
