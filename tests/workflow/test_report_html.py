@@ -10,6 +10,7 @@ of every section go to BLOODSIG_SCREENSHOTS (or the test's temporary folder).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -61,9 +62,9 @@ def _check_report(report: Path, tmp_path: Path, query: str, present: list[str],
     opened = rb.open_report(report, tmp_path, query)
     assert opened.errors == [], opened.errors
     assert "Uncaught" not in opened.stderr
-    sections = set(pd.io.json.loads(opened.attrs["data-sections"]))
+    sections = set(json.loads(opened.attrs["data-sections"]))
     assert set(present) <= sections, set(present) - sections
-    assert set(absent) <= set(pd.io.json.loads(opened.attrs["data-absent"]))
+    assert set(absent) <= set(json.loads(opened.attrs["data-absent"]))
     # the first DE table: 10 rows shown of thousands; searching a gene leaves its row
     assert opened.attrs["data-search-box"] == "1"
     assert int(opened.attrs["data-rows-before"]) == 10
@@ -97,8 +98,9 @@ def test_gse127530_report(refdata, tmp_path):
     # headlines: only terms significant at the configured FDR (enrich.fdr, default 0.05)
     ora = pd.read_csv(tmp_path / "results/gse127530/enrich/fed/ora_hallmark.tsv", sep="\t")
     line = re.search(r"<li>ORA fed / hallmark: (.*?)</li>", text).group(1)
-    for term in ora.loc[ora["FDR"] >= 0.05, "term"]:
-        assert term not in line
+    for term, direction in ora.loc[ora["FDR"] >= 0.05, ["term", "direction"]].itertuples(
+            index=False):
+        assert f"{term} ({direction}," not in line
     assert f"{(ora['FDR'] < 0.05).sum()} terms at FDR &lt; 0.05" in line
     # every DEG count comes with its n
     assert re.search(r"DE <b>fed</b>: \d+ up, \d+ down .*n = 30 samples", text)
