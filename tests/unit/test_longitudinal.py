@@ -180,3 +180,18 @@ def test_figures():
     fig = plots.qpcr_timecourse(ct, calls, tr, ["IL1B", "IL6"], 24)
     assert {line.get_gid() for line in fig.axes[0].lines} >= {"ct:IL1B", "ct:IL6"}
     assert plots.trajectories(traj.iloc[:0], rel.iloc[:0], tr, stab.iloc[:0]).axes
+
+
+def test_no_time_column_gives_empty_tables_and_a_placeholder_figure():
+    times = lg.sample_times(_sheet().drop(columns="days"), "patient_id", "days")
+    clusters = pd.Series("C1", index=_sheet().index)
+    values = pd.DataFrame({"IL6": 1.0}, index=_sheet().index)
+    traj = lg.trajectories(times, lg.series_patients(times),
+                           lg.treatments_at(times["patient_id"], times["time"],
+                                            lg.no_treatments()), clusters, {"marker": values})
+    stab = lg.stability(times, clusters, pd.Series({"C1": "IL4"}))
+    eff = lg.treatment_effects(values, times, lg.no_treatments(), clusters)
+    assert traj.empty and stab.empty and eff.empty
+    assert "first_label" in stab.columns
+    fig = plots.trajectories(traj, traj.iloc[:0], lg.no_treatments(), stab)
+    assert "no patient" in fig.axes[0].texts[0].get_text()
