@@ -2,8 +2,9 @@
 
 `open_report` loads a copy of the page with a probe: a first script in <head> records every
 error (script errors, failed resources, unhandled rejections, console.error) and, once the
-page has loaded, the probe types a gene name into the search box of the first DE table and
-counts its rows before and after; the results land as attributes of <body> in the dumped DOM.
+page has loaded, the probe clicks the gene in the first volcano (the gene its expression plot
+then shows), types the gene's name into the search box of the first DE table and counts its
+rows before and after; the results land as attributes of <body> in the dumped DOM.
 `screenshots` writes one PNG per section (the other sections hidden).
 """
 
@@ -44,6 +45,13 @@ SEARCH_PROBE = """<script>window.addEventListener('load', function () { setTimeo
       document.querySelectorAll('section[data-absent]'), function (s) {
         return s.getAttribute('data-absent'); })));
   b.setAttribute('data-plots', document.querySelectorAll('.js-plotly-plot').length);
+  // a click on the first volcano's point of gene q shows q's expression beside it
+  var volcano = document.querySelector('div[id^="volcano-"]');
+  if (volcano && volcano.emit) {
+    volcano.emit('plotly_click', {points: [{customdata: [q]}]});
+    var expr = document.getElementById(volcano.id.replace('volcano-', 'expr-'));
+    b.setAttribute('data-clicked-gene', expr ? expr.getAttribute('data-gene') : '');
+  }
   var table = document.querySelector('table[id^="table-de-"]');
   if (table) {
     var wrap = table.closest('.dt-container') || document;

@@ -71,8 +71,9 @@ def _check_report(report: Path, tmp_path: Path, query: str, present: list[str],
     assert int(opened.attrs["data-rows-after"]) == 1, opened.attrs
     assert query in opened.attrs["data-first-row"]
     assert "filtered from" in opened.attrs["data-info-after"]
-    # every volcano has its expression plot, drawn by plotly
+    # every volcano has its expression plot, drawn by plotly; clicking a gene shows it there
     assert int(opened.attrs["data-plots"]) >= 2
+    assert opened.attrs["data-clicked-gene"] == query
     ids = re.findall(r'<section id="([^"]+)" data-section=', text)
     shots_written = rb.screenshots(report, ids, _shots_dir(shots, tmp_path), tmp_path)
     assert all(p.stat().st_size > 10_000 for p in shots_written)
