@@ -518,10 +518,23 @@ def reference_queries(store, n_queries: int, n_genes: int, seed: int
     picks = np.sort(rng.choice(pool, min(n_queries, len(pool)), replace=False))
     n = min(n_genes, store.n_genes // 4)
     out = []
-    for s in picks:
-        rank = np.asarray(store.ranks[:, s])
+    for rank in signature_columns(store.ranks, picks):
         order = np.argsort(rank, kind="stable")
         out.append((order[:n], order[::-1][:n]))
+    return out
+
+
+def signature_columns(arr: np.ndarray, picks: np.ndarray) -> np.ndarray:
+    """arr[:, picks].T: whole signatures of a gene-major store, (len(picks), n_genes). A
+    signature is a column, so the store is read once, row block by row block with pread
+    (the pages of a column-wise walk through the memory map would be read many times)."""
+    picks = np.asarray(picks, dtype=np.int64)
+    out = np.empty((len(picks), arr.shape[0]), dtype=arr.dtype)
+    rows_per_read = max(1, (64 * 2**20) // max(1, arr.shape[1] * arr.dtype.itemsize))
+    with ThreadPoolExecutor(READ_THREADS) as readers:
+        for g0 in range(0, arr.shape[0], rows_per_read):
+            rows = np.arange(g0, min(g0 + rows_per_read, arr.shape[0]))
+            out[:, rows] = _read_rows(arr, rows, 0, arr.shape[1], readers)[:, picks].T
     return out
 
 
