@@ -118,7 +118,8 @@ def duplicated_sample(work):
     def dup(lines):
         lines.append(lines[3])
     cohort_file(work, "discovery", "samples", bad_copy(work, SHEET, "samples.tsv", dup))
-    return ANY, ["bad/samples.tsv", "row 402", "column 'sample_id'",
+    row = len((work / SHEET).read_text().splitlines()) + 1  # the appended copy
+    return ANY, ["bad/samples.tsv", f"row {row}", "column 'sample_id'",
                  "duplicated sample id 'S0003' (first at row 4)"], []
 
 
@@ -368,7 +369,7 @@ CASES = {
     "counts_sample_not_in_sheet": counts_case(_extra_sample, [
         "column 'S9999'", "sample 'S9999' is in the count matrix but not in the sample sheet"]),
     "sheet_sample_not_in_counts": counts_case(_missing_sample, [
-        "sample 'S0400' is in the sample sheet but not in the count matrix"]),
+        "sample 'S0420' is in the sample sheet but not in the count matrix"]),  # the last
     "counts_duplicated_gene": counts_case(_duplicated_gene, [
         "row 4", "column 'gene_id'", "duplicated gene id"]),
     # cell fractions
