@@ -17,12 +17,6 @@ STAGE_TARGETS["subtypes"] = lambda: expand(
 )
 
 
-def longitudinal_inputs(key):
-    """The optional file `key` of subtypes.longitudinal (treatments) or of its qpcr (ct)."""
-    path = (QPCR_SERIES if key == "ct" else LONGITUDINAL).get(key)
-    return [path] if path else []
-
-
 rule subtypes_cluster:
     input:
         counts="results/{cohort}/expression_qc/counts.tsv",
@@ -135,8 +129,9 @@ rule subtypes_longitudinal:
         zscores="results/{cohort}/subtypes/zscores.tsv",
         clusters="results/{cohort}/subtypes/clusters.tsv",
         signatures="results/{cohort}/subtypes/cluster_signatures.tsv",
-        treatments=lambda wc: longitudinal_inputs("treatments"),
-        ct=lambda wc: longitudinal_inputs("ct"),
+        treatments=lambda wc: [LONGITUDINAL["treatments"]] if "treatments" in LONGITUDINAL
+        else [],
+        ct=lambda wc: [QPCR_SERIES["ct"]] if QPCR_SERIES else [],
     output:
         trajectories="results/{cohort}/subtypes/trajectories.tsv",
         stability="results/{cohort}/subtypes/stability.tsv",
@@ -167,12 +162,13 @@ rule subtypes_longitudinal:
 
 rule subtypes_qpcr:
     input:
-        ct=lambda wc: longitudinal_inputs("ct"),
+        ct=lambda wc: [QPCR_SERIES["ct"]] if QPCR_SERIES else [],
         counts="results/{cohort}/expression_qc/counts.tsv",
         samples="results/{cohort}/expression_qc/samples.tsv",
         genes="results/{cohort}/counts/genes.tsv",
         clusters="results/{cohort}/subtypes/clusters.tsv",
-        treatments=lambda wc: longitudinal_inputs("treatments"),
+        treatments=lambda wc: [LONGITUDINAL["treatments"]] if "treatments" in LONGITUDINAL
+        else [],
     output:
         subgroups="results/{cohort}/subtypes/qpcr_subgroups.tsv",
         agreement="results/{cohort}/subtypes/qpcr_agreement.tsv",
