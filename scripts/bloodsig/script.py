@@ -24,7 +24,11 @@ def run(main, smk) -> None:
         logger.addHandler(_terminal_warnings())
     try:
         # BLAS may use only the rule's threads: oversubscribed OpenBLAS stalls eigen-solves.
-        with threadpool_limits(limits=max(int(getattr(smk, "threads", 1)), 1)):
+        threads = max(int(getattr(smk, "threads", 1)), 1)
+        if "numba" in sys.modules:  # the library's numba kernels (parallel loops) too
+            numba = sys.modules["numba"]
+            numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+        with threadpool_limits(limits=threads):
             main(smk)
     except InputError as e:
         logger.error("%s", e)

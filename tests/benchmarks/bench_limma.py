@@ -4,8 +4,13 @@ At the reference study's scale (22,332 genes x 694 samples, design ~ group + age
 4 gPCs + batch (6 levels) + library_type + 5 RNA PCs). Each side runs in its own child
 process (wrapped so that its peak RSS is its own); the computation is timed inside the
 child (from counts in memory to the top table) and the whole child is timed from outside.
+bloodsig's numba kernels are compiled (or loaded from their cache) by a warm-up run on a
+small matrix first, as any run after the first finds them cached; the warm-up time is
+printed. Several sizes run one after the other (e.g. `--samples 694 5000`); R is stopped
+after `--r-timeout` seconds (the comparison then says R was skipped).
 
-    python tests/benchmarks/bench_limma.py [--genes 22332] [--samples 694] [--seed 1]
+    python tests/benchmarks/bench_limma.py [--genes 22332] [--samples 694 [5000 ...]]
+        [--seed 1] [--threads 2] [--r-timeout 600] [--no-r]
 """
 
 from __future__ import annotations
@@ -81,8 +86,14 @@ def simulate(path: Path, ngenes: int, nsamples: int, seed: int) -> None:
     (path / "formula.txt").write_text(FORMULA + "\n")
 
 
-def run_python(d: Path) -> None:
-    """Child: bloodsig's pipeline on the counts in ``d``; prints compute seconds as JSON."""
+def run_python(d: Path, threads: int) -> None:
+    """Child: bloodsig's pipeline on the counts in ``d``; prints compute seconds (in all and
+    per step) as JSON."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(threads)
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     sys.path.insert(0, str(ROOT / "scripts"))
     from bloodsig import design as dz
     from bloodsig import limma, normalize
@@ -93,26 +104,39 @@ def run_python(d: Path) -> None:
     samples = pd.read_csv(d / "samples.tsv", sep="\t", index_col=0)
     design = dz.model_matrix((d / "formula.txt").read_text().strip(), samples,
                              {"group": "control"})
-    t0, c0 = time.perf_counter(), time.process_time()
-    nf = normalize.calc_norm_factors(counts)
-    v = limma.voom(counts, design, norm_factors=nf)
-    fit = limma.ebayes(limma.lm_fit(v["E"], design, v["weights"]))
-    tt = limma.top_table(fit, "groupALS", sort_by="none")
+    steps, t0, c0 = {}, time.perf_counter(), time.process_time()
+
+    def step(name, fn, *args, **kwargs):
+        t, c = time.perf_counter(), time.process_time()
+        out = fn(*args, **kwargs)
+        steps[name] = [round(time.perf_counter() - t, 3), round(time.process_time() - c, 3)]
+        return out
+
+    nf = step("TMM", normalize.calc_norm_factors, counts)
+    v = step("voom", limma.voom, counts, design, norm_factors=nf)
+    fit = step("lmFit", limma.lm_fit, v["E"], design, v["weights"])
+    fit = step("eBayes", limma.ebayes, fit)
+    tt = step("topTable", limma.top_table, fit, "groupALS", sort_by="none")
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     tt["t"].to_numpy().tofile(d / "py_t.f64")
-    print(json.dumps({"compute_s": round(elapsed, 3), "compute_cpu_s": round(cpu, 3)}))
+    print(json.dumps({"compute_s": round(elapsed, 3), "compute_cpu_s": round(cpu, 3),
+                      "steps": steps}))
 
 
-def measured(cmd: list[str]) -> dict:
+def measured(cmd: list[str], timeout: float | None = None) -> dict | None:
     """Run ``cmd`` under a fresh wrapper process; return its JSON line, wall and CPU time and
-    peak RSS (the wrapper's RUSAGE_CHILDREN then covers that one child only)."""
+    peak RSS (the wrapper's RUSAGE_CHILDREN then covers that one child only); None if it ran
+    past ``timeout`` seconds (it is killed)."""
     wrapper = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-               "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+               f"r = subprocess.run(sys.argv[1:], capture_output=True, text=True, "
+               f"timeout={timeout}); "
                "w = time.perf_counter() - t; sys.stderr.write(r.stderr); "
                "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
                "print(r.stdout.strip().splitlines()[-1] if r.returncode == 0 else '{}'); "
                "print(w, u.ru_utime + u.ru_stime, u.ru_maxrss); sys.exit(r.returncode)")
     res = subprocess.run([sys.executable, "-c", wrapper, *cmd], capture_output=True, text=True)
+    if "TimeoutExpired" in res.stderr:
+        return None
     if res.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed:\n{res.stderr[-3000:]}")
     line, usage = res.stdout.strip().splitlines()[-2:]
@@ -121,39 +145,78 @@ def measured(cmd: list[str]) -> dict:
             "peak_rss_gb": int(rss) / 1024**2}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--genes", type=int, default=22332)
-    ap.add_argument("--samples", type=int, default=694)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--run-python", type=Path, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.run_python:
-        run_python(args.run_python)
-        return
+def uptime() -> str:
+    """The machine's load as `uptime` prints it (other work inflates wall times)."""
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        return "load average: " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def compare(genes: int, samples: int, seed: int, threads: int, r_timeout: float | None,
+            run_r: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
         t0 = time.perf_counter()
-        simulate(d, args.genes, args.samples, args.seed)
-        print(f"simulated {args.genes} genes x {args.samples} samples in "
-              f"{time.perf_counter() - t0:.1f} s; design {FORMULA}")
+        simulate(d, genes, samples, seed)
+        print(f"\n== {genes} genes x {samples} samples (simulated in "
+              f"{time.perf_counter() - t0:.1f} s); design {FORMULA}")
         (d / "bench.R").write_text(R_CODE)
-        load0 = os.getloadavg()[0]
-        py = measured([sys.executable, __file__, "--run-python", str(d)])
-        r = measured(["Rscript", str(d / "bench.R"), str(d)])
+        print(f"before: {uptime()}")
+        py = measured([sys.executable, __file__, "--run-python", str(d),
+                       "--threads", str(threads)])
+        r = measured(["Rscript", str(d / "bench.R"), str(d)], r_timeout) if run_r else None
+        print(f"after:  {uptime()}  ({os.cpu_count()} CPUs)")
         t_py = np.fromfile(d / "py_t.f64")
-        t_r = np.fromfile(d / "r_t.f64")
-    print(f"load average (1 min) before/after: {load0:.1f} / {os.getloadavg()[0]:.1f} on "
-          f"{os.cpu_count()} CPUs (other work inflates wall times; CPU times are steadier)")
+        t_r = np.fromfile(d / "r_t.f64") if r else None
+    print("bloodsig steps (wall / CPU s): " + ", ".join(
+        f"{k} {w:.2f} / {c:.2f}" for k, (w, c) in py["steps"].items()))
     for name, m in (("bloodsig", py), ("R limma", r)):
+        if m is None:
+            why = (f"skipped: ran past --r-timeout {r_timeout:.0f} s and was stopped" if run_r
+                   else "skipped (--no-r)")
+            print(f"{name:9s} {why}")
+            continue
         print(f"{name:9s} compute {m['compute_s']:7.2f} s wall {m['compute_cpu_s']:7.2f} s CPU"
               f"   whole process {m['total_s']:7.2f} s wall {m['total_cpu_s']:7.2f} s CPU"
               f"   peak RSS {m['peak_rss_gb']:.2f} GB")
+    if r is None:
+        return
     print(f"speed-up: compute {r['compute_s'] / py['compute_s']:.1f}x wall, "
           f"{r['compute_cpu_s'] / py['compute_cpu_s']:.1f}x CPU; whole process "
-          f"{r['total_s'] / py['total_s']:.1f}x wall")
+          f"{r['total_s'] / py['total_s']:.1f}x wall, {r['total_cpu_s'] / py['total_cpu_s']:.1f}x"
+          " CPU")
     rel = np.abs(t_py - t_r) / np.maximum(np.abs(t_r), 1e-12)
     print(f"max relative difference of t: {rel.max():.2e}")
+
+
+def warm_up(threads: int) -> None:
+    """Compile bloodsig's numba kernels, or load them from their cache, on a small matrix."""
+    with tempfile.TemporaryDirectory() as tmp:
+        simulate(Path(tmp), 500, 40, 0)
+        t0 = time.perf_counter()
+        measured([sys.executable, __file__, "--run-python", tmp, "--threads", str(threads)])
+        print(f"warm-up (numba kernels compiled or loaded from cache, one small run): "
+              f"{time.perf_counter() - t0:.1f} s")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--genes", type=int, default=22332)
+    ap.add_argument("--samples", type=int, nargs="+", default=[694])
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=2, help="bloodsig's BLAS and numba threads")
+    ap.add_argument("--r-timeout", type=float, default=600,
+                    help="stop R after this many seconds and report it skipped")
+    ap.add_argument("--no-r", action="store_true", help="time bloodsig only")
+    ap.add_argument("--run-python", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.run_python:
+        run_python(args.run_python, args.threads)
+        return
+    warm_up(args.threads)
+    for samples in args.samples:
+        compare(args.genes, samples, args.seed, args.threads, args.r_timeout, not args.no_r)
 
 
 if __name__ == "__main__":
