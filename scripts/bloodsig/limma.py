@@ -174,69 +174,76 @@ def _count_bad(w, positive):
 def _solve_normal(upper, iu, ju, xtwy, coef, inv_diag):
     """Per gene, X'WX b = X'Wy by Cholesky (X'WX from its upper triangle ``upper``), one
     step of iterative refinement, and diag((X'WX)^-1) from the inverse Cholesky factor.
-    Returns False if some X'WX is not positive definite (a singular weighted design)."""
+    Genes go in blocks, one block per thread with its own scratch matrices. Returns False
+    if some X'WX is not positive definite (a singular weighted design)."""
     ngenes, p = xtwy.shape
+    block = 64
     singular = 0
-    for g in numba.prange(ngenes):
+    for blk in numba.prange((ngenes + block - 1) // block):
         a = np.empty((p, p))
-        for k in range(iu.shape[0]):
-            a[iu[k], ju[k]] = upper[g, k]
-            a[ju[k], iu[k]] = upper[g, k]
-        low = np.zeros((p, p))  # Cholesky: a = L L'
-        good = True
-        for j in range(p):
-            s = a[j, j]
-            for k in range(j):
-                s -= low[j, k] * low[j, k]
-            if not s > 0:
-                good = False
-                break
-            d = np.sqrt(s)
-            low[j, j] = d
-            for i in range(j + 1, p):
-                s = a[i, j]
-                for k in range(j):
-                    s -= low[i, k] * low[j, k]
-                low[i, j] = s / d
-        if not good:
-            singular += 1
-            continue
-        b = np.zeros(p)
-        r = xtwy[g].copy()
-        z = np.empty(p)
-        for _ in range(2):  # solve, then one step of refinement on the residual
-            for i in range(p):  # L z = r
-                s = r[i]
-                for k in range(i):
-                    s -= low[i, k] * z[k]
-                z[i] = s / low[i, i]
-            for i in range(p - 1, -1, -1):  # L' db = z
-                s = z[i]
-                for k in range(i + 1, p):
-                    s -= low[k, i] * z[k]
-                z[i] = s / low[i, i]
-            for i in range(p):
-                b[i] += z[i]
-            for i in range(p):
-                s = xtwy[g, i]
-                for k in range(p):
-                    s -= a[i, k] * b[k]
-                r[i] = s
-        coef[g] = b
-        # diag(A^-1) = column sums of squares of L^-1 (lower triangular, built column by column)
+        low = np.zeros((p, p))
         linv = np.zeros((p, p))
-        for j in range(p):
-            linv[j, j] = 1.0 / low[j, j]
-            for i in range(j + 1, p):
+        b, r, z = np.empty(p), np.empty(p), np.empty(p)
+        for g in range(blk * block, min((blk + 1) * block, ngenes)):
+            for k in range(iu.shape[0]):
+                a[iu[k], ju[k]] = upper[g, k]
+                a[ju[k], iu[k]] = upper[g, k]
+            good = True
+            for j in range(p):  # Cholesky: a = L L'
+                s = a[j, j]
+                for k in range(j):
+                    s -= low[j, k] * low[j, k]
+                if not s > 0:
+                    good = False
+                    break
+                d = np.sqrt(s)
+                low[j, j] = d
+                for i in range(j + 1, p):
+                    s = a[i, j]
+                    for k in range(j):
+                        s -= low[i, k] * low[j, k]
+                    low[i, j] = s / d
+            if not good:
+                singular += 1
+                continue
+            for i in range(p):
+                b[i] = 0.0
+                r[i] = xtwy[g, i]
+            for step in range(2):  # solve, then one step of refinement on the residual
+                for i in range(p):  # L z = r
+                    s = r[i]
+                    for k in range(i):
+                        s -= low[i, k] * z[k]
+                    z[i] = s / low[i, i]
+                for i in range(p - 1, -1, -1):  # L' db = z
+                    s = z[i]
+                    for k in range(i + 1, p):
+                        s -= low[k, i] * z[k]
+                    z[i] = s / low[i, i]
+                for i in range(p):
+                    b[i] += z[i]
+                if step == 1:
+                    break
+                for i in range(p):
+                    s = xtwy[g, i]
+                    for k in range(p):
+                        s -= a[i, k] * b[k]
+                    r[i] = s
+            for i in range(p):
+                coef[g, i] = b[i]
+            # diag(A^-1) = column sums of squares of L^-1 (lower triangular, column by column)
+            for j in range(p):
+                linv[j, j] = 1.0 / low[j, j]
+                for i in range(j + 1, p):
+                    s = 0.0
+                    for k in range(j, i):
+                        s -= low[i, k] * linv[k, j]
+                    linv[i, j] = s / low[i, i]
+            for j in range(p):
                 s = 0.0
-                for k in range(j, i):
-                    s -= low[i, k] * linv[k, j]
-                linv[i, j] = s / low[i, i]
-        for j in range(p):
-            s = 0.0
-            for i in range(j, p):
-                s += linv[i, j] * linv[i, j]
-            inv_diag[g, j] = s
+                for i in range(j, p):
+                    s += linv[i, j] * linv[i, j]
+                inv_diag[g, j] = s
     return singular == 0
 
 
