@@ -8,10 +8,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import re
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -174,3 +176,30 @@ def test_snakemake_report_has_every_figure(demo, report_html, tmp_path):
     for category in STAGE_CATEGORIES.values():
         assert f" {category} " in shown, category
     assert _probe(dom)[1] == ""
+
+
+def test_benchmarks_list_every_job_that_ran(demo):
+    """results/benchmarks.tsv has one row per job of the demo run, as Snakemake's own records
+    count them (distinct job hashes per rule in .snakemake/metadata), each with the benchmark
+    file beside the job's log, a wall time and (for jobs longer than the first sample) a peak
+    RSS; the slowest-rules table sums them. The gathering rule is the last job and cannot
+    time itself."""
+    table = _tsv(demo / "results/benchmarks.tsv")
+    assert list(table.columns[:5]) == ["rule", "wildcards", "s", "cpu_s", "max_rss_mb"]
+    hashes = {}
+    for meta in (demo / ".snakemake/metadata").iterdir():
+        record = json.loads(meta.read_text())
+        hashes.setdefault(record["rule"], set()).add(record["job_hash"])
+    ran = Counter({rule: len(h) for rule, h in hashes.items() if rule != "report_benchmarks"})
+    assert Counter(table["rule"]) == ran
+    logs = {p.relative_to(demo).as_posix().removesuffix(".log") + ".benchmark.tsv"
+            for p in (demo / "logs").rglob("*.log")} - {"logs/report/benchmarks.benchmark.tsv"}
+    assert set(table["benchmark"]) == logs
+    assert (table["s"] > 0).all() and table["max_rss_mb"].notna().mean() > 0.5
+    assert table.loc[table["rule"] == "de_fit", "wildcards"].str.contains("analysis=").all()
+    slowest = _tsv(demo / "results/benchmarks_slowest.tsv")
+    totals = table.groupby("rule")["s"].sum().sort_values(ascending=False)
+    assert len(slowest) == 10
+    assert slowest["rule"].tolist() == totals.index[:10].tolist()
+    np.testing.assert_allclose(slowest["total_s"], totals.to_numpy()[:10], rtol=1e-6)
+    assert Image.open(demo / "results/benchmarks_slowest.png").size[0] > 500
