@@ -144,10 +144,10 @@ def normalise_gene_ids(counts: pd.DataFrame, lines, *, path=None, column=None,
         ids, keep = _ensembl(ids, values, lines, notes, path, column)
         rows, values, lines = rows[keep], values[keep], lines[keep]
         ids = ids[keep].reset_index(drop=True)
-        _refuse_duplicates(ids, lines, "gene id", path, column,
-                           ": two versions of one gene (ids are compared without versions)")
+        _refuse_duplicates(ids, lines, "duplicated gene id", path, column,
+                           " (Ensembl ids are compared without their version suffix)")
     elif kind == "entrez":
-        _refuse_duplicates(ids, lines, "gene id", path, column)
+        _refuse_duplicates(ids, lines, "duplicated gene id", path, column)
     else:
         damaged = find_damaged(ids, lines)
         if len(damaged):

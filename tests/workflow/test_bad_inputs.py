@@ -142,10 +142,9 @@ def survival_case(value, fragment):
 def survival_column_missing(work):
     config(work, setting("survival.time_column", "os_months"))
     return ("results/discovery/survival/input_genes.tsv",
-            ["results/discovery/expression_qc/samples.tsv", "column 'os_months'",
-             "survival column is missing"],
-            [f"results/discovery/survival/{n}.tsv" for n in ("input_genes", "expression",
-                                                             "cases")])
+            ["results/demo/discovery/samples.tsv", "column 'os_months'",
+             "stage survival needs column 'os_months' (named in survival.time_column)"],
+            [])  # refused when the workflow is parsed: nothing runs, nothing is written
 
 
 EXT_UNITS = f"{DEMO}/external/units.tsv"
