@@ -149,7 +149,7 @@ rule subtypes_longitudinal:
     log:
         "logs/{cohort}/subtypes/subtypes_longitudinal.log",
     benchmark:
-        "benchmarks/{cohort}/subtypes/subtypes_longitudinal.tsv"
+        "logs/{cohort}/subtypes/subtypes_longitudinal.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(4000),
@@ -184,7 +184,7 @@ rule subtypes_qpcr:
     log:
         "logs/{cohort}/subtypes/subtypes_qpcr.log",
     benchmark:
-        "benchmarks/{cohort}/subtypes/subtypes_qpcr.tsv"
+        "logs/{cohort}/subtypes/subtypes_qpcr.benchmark.tsv"
     threads: 1
     resources:
         mem_mb=attempt_mem(3000),

@@ -110,10 +110,14 @@ def test_provenance(demo):
     prov = demo / "results/provenance"
     config = yaml.safe_load((prov / "config.yaml").read_text())
     given = yaml.safe_load((demo / "config/config.yaml").read_text())
-    # The resolved config: the file's values (these sections have no schema defaults to add).
+    # The resolved config: the file's values (these sections have no schema defaults to add),
+    # and the file's cohort entries with their defaults (counts_format, ...) filled in.
     assert set(given) <= set(config)
-    for key in ("seed", "stages", "cohorts", "report"):
+    for key in ("seed", "stages", "report"):
         assert config[key] == given[key], key
+    for name, entry in given["cohorts"].items():
+        assert entry.items() <= config["cohorts"][name].items(), name
+    assert config["cohorts"]["discovery"]["counts_format"] == "auto"
     versions = _tsv(prov / "versions.tsv").set_index("name")
     assert versions.loc["pandas", "version"] == pd.__version__
     assert {"STAR", "featureCounts", "samtools", "R"} <= set(versions.index)
