@@ -351,7 +351,6 @@ def test_external_cohort_tables(demo, data):
 
 
 def test_external_reads_are_written_for_the_true_counts(tmp_path):
-    pytest.importorskip("bloodsig.simulate.reads")
     rng = np.random.default_rng(5)
     bio = make_biology(make_genes(3000, rng), rng)
     cohort, rows = external.simulate_external(bio, rng)
