@@ -65,6 +65,7 @@ import pandas as pd
 
 from .errors import InputError
 from .geneids import ID_KINDS, normalise_gene_ids
+from .io import check_count_values
 
 FORMATS = ("plain", "nfcore", "featurecounts", "geo")
 __all__ = ["FORMATS", "ID_KINDS", "CountTable", "read_count_table", "check_damaged",
@@ -138,20 +139,11 @@ def _values(rows, first: int, samples: list[str], lines, path, round_estimates: 
     except ValueError:  # some cell is not a number: find it column by column
         raw = pd.DataFrame(cells)
         arr = raw.apply(lambda c: pd.to_numeric(c.str.strip(), errors="coerce")).to_numpy(float)
-    bad = ~np.isfinite(arr) | (arr < 0)
-    if bad.any():
-        j, i = (int(x) for x in np.argwhere(bad.T)[0])
-        v = cells[i][j].strip()
-        problem = ("missing value (NaN)" if v in ("", "NA", "NaN", "nan") else
-                   f"negative count {v}" if arr[i, j] < 0 else f"non-numeric value '{v}'")
-        raise InputError(problem, path=path, row=int(lines[i]), column=samples[j])
+    genes = [r[0].strip() for r in rows]
+    check_count_values(arr, lambda i, j: cells[i][j], genes, samples, lines, path,
+                       allow_fraction=bool(round_estimates))
     rounded = np.round(arr)
     frac = arr != rounded
-    if frac.any() and not round_estimates:
-        j, i = (int(x) for x in np.argwhere(frac.T)[0])
-        raise InputError(f"non-integer count {arr[i, j]:g} (bloodsig needs raw counts, not "
-                         "normalised values; for salmon/RSEM estimated counts name the "
-                         "format nfcore)", path=path, row=int(lines[i]), column=samples[j])
     changed = int(frac.sum())
     largest = float(np.abs(arr - rounded).max(initial=0.0))
     out, notes = rounded.astype(np.int64), []

@@ -129,29 +129,39 @@ def read_counts(path) -> pd.DataFrame:
     cols = pd.Index(df.columns)
     if cols.duplicated().any():
         raise InputError("duplicated sample id", path=path, column=cols[cols.duplicated()][0])
-    for col in df.columns:
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna().to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raw = df[col].iloc[i]
-            problem = "missing value (NaN)" if pd.isna(raw) else f"non-numeric value '{raw}'"
-            raise InputError(f"{problem} for gene {df.index[i]}", path=path, row=i + 2,
-                             column=col)
-        arr = values.to_numpy(dtype=float)
-        neg = arr < 0
-        if neg.any():
-            i = int(np.flatnonzero(neg)[0])
-            raise InputError(f"negative count {arr[i]:g} for gene {df.index[i]}", path=path,
-                             row=i + 2, column=col)
-        frac = arr != np.round(arr)
-        if frac.any():
-            i = int(np.flatnonzero(frac)[0])
-            raise InputError(f"non-integer count {arr[i]:g} for gene {df.index[i]} "
-                             "(bloodsig needs raw counts, not normalised values)",
-                             path=path, row=i + 2, column=col)
-        df[col] = arr.astype(np.int64)
-    return df
+    arr = df.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    arr = check_count_values(arr, lambda i, j: df.iat[i, j], df.index, df.columns,
+                             np.arange(2, len(df) + 2), path)
+    return pd.DataFrame(arr.astype(np.int64), index=df.index, columns=df.columns)
+
+
+def check_count_values(arr: np.ndarray, raw, genes, samples, rows, path,
+                       allow_fraction: bool = False) -> np.ndarray:
+    """Refuse a missing, non-numeric, negative or (unless `allow_fraction`) non-integer count.
+
+    `arr` holds the values as floats (NaN where a cell is not a number); `raw(i, j)` gives the
+    cell as written and `rows[i]` its line in the file, so the message names file, line, gene,
+    sample and value. The one check for counts, whichever reader parsed the file.
+    """
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if not allow_fraction:
+        bad |= np.isfinite(arr) & (arr != np.round(arr))
+    if not bad.any():
+        return arr
+    j, i = (int(x) for x in np.argwhere(bad.T)[0])
+    v = raw(i, j)
+    v = v.strip() if isinstance(v, str) else v
+    if pd.isna(v) or v in ("", "NA", "NaN", "nan"):
+        problem = "missing value (NaN)"
+    elif not np.isfinite(arr[i, j]):
+        problem = f"non-numeric value '{v}'"
+    elif arr[i, j] < 0:
+        problem = f"negative count {arr[i, j]:g}"
+    else:
+        problem = (f"non-integer count {arr[i, j]:g} (bloodsig needs raw counts, not normalised "
+                   "values; for salmon/RSEM estimated counts name the format nfcore)")
+    raise InputError(f"{problem} for gene {genes[i]}", path=path, row=int(rows[i]),
+                     column=samples[j])
 
 
 def setup_logging(log_path=None) -> logging.Logger:
