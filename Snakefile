@@ -7,8 +7,8 @@ min_version("9.0")
 
 sys.path.insert(0, f"{workflow.basedir}/scripts")
 
-from bloodsig.configcheck import config_layers, stop_on_input_error, validate_config  # noqa: E402
-from bloodsig.sheets import load_schema  # noqa: E402
+from bloodsig.core.configcheck import config_layers, stop_on_input_error, validate_config  # noqa: E402
+from bloodsig.core.sheets import load_schema  # noqa: E402
 
 
 configfile: "config/config.yaml"

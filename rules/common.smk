@@ -4,11 +4,11 @@ import os
 from functools import cache
 from pathlib import Path
 
-from bloodsig.configcheck import source_of
-from bloodsig.design import parse_formula
-from bloodsig.errors import InputError
-from bloodsig.sheets import load_samples, load_schema, load_units
-from bloodsig.units import check_fastq_paths, match_units
+from bloodsig.core.configcheck import source_of
+from bloodsig.stats.design import parse_formula
+from bloodsig.core.errors import InputError
+from bloodsig.core.sheets import load_samples, load_schema, load_units
+from bloodsig.core.units import check_fastq_paths, match_units
 
 
 def _samples_schema():

@@ -2,7 +2,7 @@
 # a one-time gene-major store of the LINCS signature database and CMap scoring of every query
 # (WTCS, NCS, FDR, tau, max-quantile summaries), drug candidates and their target network.
 
-from bloodsig import cmaprelease
+from bloodsig.connectivity import release as cmaprelease
 
 CONN = config.get("connectivity", {})
 CONN_STORE = CONN.get("store", "results/connectivity_store")

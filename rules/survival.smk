@@ -85,7 +85,7 @@ rule survival_select:
         f"logs/{DISCOVERY[0]}/survival/survival_select.log",
     benchmark:
         f"logs/{DISCOVERY[0]}/survival/survival_select.benchmark.tsv"
-    threads: 1  # XGBoost runs single-threaded (see bloodsig.prognosis)
+    threads: 1  # XGBoost runs single-threaded (see bloodsig.survival.models)
     resources:
         mem_mb=attempt_mem(4000),
         runtime=60,
@@ -165,7 +165,7 @@ rule survival_splits:
         f"logs/{DISCOVERY[0]}/survival/survival_splits.log",
     benchmark:
         f"logs/{DISCOVERY[0]}/survival/survival_splits.benchmark.tsv"
-    threads: 1  # XGBoost runs single-threaded (see bloodsig.prognosis)
+    threads: 1  # XGBoost runs single-threaded (see bloodsig.survival.models)
     resources:
         mem_mb=attempt_mem(4000),
         runtime=240,

@@ -1,9 +1,9 @@
 """Rule cells_for_de: the estimate used for adjustment, minus the collinear cell type(s)."""
 
-from bloodsig import cells
-from bloodsig.cohort import read_samples
-from bloodsig.io import read_tsv, write_tsv
-from bloodsig.script import run
+from bloodsig.cells import proportions as cells
+from bloodsig.core.cohort import read_samples
+from bloodsig.core.io import read_tsv, write_tsv
+from bloodsig.core.script import run
 
 
 def main(smk):

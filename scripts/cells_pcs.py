@@ -1,10 +1,10 @@
 """Rule cells_pcs: correlation of every cell type with every RNA PC, table and heatmap."""
 
-from bloodsig import cells
-from bloodsig.cohort import read_cell_fractions
-from bloodsig.io import read_counts, save_figure, write_tsv
+from bloodsig.cells import proportions as cells
+from bloodsig.core.cohort import read_cell_fractions
+from bloodsig.core.io import read_counts, save_figure, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots.cells import pc_association_heatmap
-from bloodsig.script import run
 
 
 def main(smk):

@@ -1,8 +1,8 @@
 """Rule cells_rna: cell fractions estimated from the expression (NNLS on a signature matrix)."""
 
-from bloodsig import cells
-from bloodsig.io import read_counts, write_tsv
-from bloodsig.script import run
+from bloodsig.cells import proportions as cells
+from bloodsig.core.io import read_counts, write_tsv
+from bloodsig.core.script import run
 
 
 def main(smk):

@@ -1,9 +1,9 @@
 """Rule cells_summary: estimate used, dropped type, r with flow cytometry (and with a planted
 truth), and how adjusting the DE for cells changes its DEGs."""
 
-from bloodsig import cells
-from bloodsig.io import read_tsv, write_tsv
-from bloodsig.script import run
+from bloodsig.cells import proportions as cells
+from bloodsig.core.io import read_tsv, write_tsv
+from bloodsig.core.script import run
 
 
 def main(smk):

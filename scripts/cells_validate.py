@@ -1,10 +1,10 @@
 """Rule cells_validate: each cell-fraction estimate against flow cytometry (Pearson r)."""
 
-from bloodsig import cells
-from bloodsig.cohort import read_samples
-from bloodsig.io import save_figure, write_tsv
+from bloodsig.cells import proportions as cells
+from bloodsig.core.cohort import read_samples
+from bloodsig.core.io import save_figure, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots.cells import validation_scatter
-from bloodsig.script import run
 
 
 def main(smk):

@@ -1,10 +1,10 @@
 """Rule classify_compare: seven classifiers on one seeded split by patient, DeLong CIs and
 tests, ROC, and the best one's AUC on a split that ignores patients beside it."""
 
-from bloodsig import classify
-from bloodsig.io import save_figure, write_tsv
+from bloodsig.classify import models as classify
+from bloodsig.core.io import save_figure, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots import classify as plots
-from bloodsig.script import run
 
 
 def main(smk):

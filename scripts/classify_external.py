@@ -4,11 +4,11 @@ and control samples whose patients the models were not trained on."""
 import json
 from pathlib import Path
 
-from bloodsig import classify
-from bloodsig.cohort import read_samples
-from bloodsig.io import read_tsv, save_figure, write_tsv
+from bloodsig.classify import models as classify
+from bloodsig.core.cohort import read_samples
+from bloodsig.core.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots import classify as plots
-from bloodsig.script import run
 
 
 def main(smk):

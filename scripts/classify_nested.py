@@ -1,9 +1,9 @@
 """Rule classify_nested: nested CV (folds by patient) with the whole panel selection inside
 each outer fold; the nested-CV AUC heads its summary."""
 
-from bloodsig import classify
-from bloodsig.io import read_tsv, write_tsv
-from bloodsig.script import run
+from bloodsig.classify import models as classify
+from bloodsig.core.io import read_tsv, write_tsv
+from bloodsig.core.script import run
 
 
 def main(smk):

@@ -3,11 +3,11 @@ saved models."""
 
 import json
 
-from bloodsig import classify
-from bloodsig.cohort import load_annotation
-from bloodsig.io import save_figure, write_text, write_tsv
+from bloodsig.classify import models as classify
+from bloodsig.core.cohort import load_annotation
+from bloodsig.core.io import save_figure, write_text, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots import classify as plots
-from bloodsig.script import run
 
 
 def main(smk):

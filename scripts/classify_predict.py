@@ -3,10 +3,10 @@
 import json
 from pathlib import Path
 
-from bloodsig import classify
-from bloodsig.cohort import read_samples
-from bloodsig.io import read_counts, read_tsv, write_tsv
-from bloodsig.script import run
+from bloodsig.classify import models as classify
+from bloodsig.core.cohort import read_samples
+from bloodsig.core.io import read_counts, read_tsv, write_tsv
+from bloodsig.core.script import run
 
 
 def main(smk):

@@ -3,8 +3,9 @@ tau (sorted, signature-major)."""
 
 from pathlib import Path
 
-from bloodsig import cmapstore, connectivity
-from bloodsig.script import run
+from bloodsig.connectivity import queries as connectivity
+from bloodsig.connectivity import store as cmapstore
+from bloodsig.core.script import run
 
 
 def main(smk):

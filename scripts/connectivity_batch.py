@@ -6,11 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from bloodsig import cmapstore, connectivity, coregenes
-from bloodsig.errors import InputError
-from bloodsig.gmt import read_gmt
-from bloodsig.io import write_tsv
-from bloodsig.script import run
+from bloodsig.connectivity import coregenes
+from bloodsig.connectivity import queries as connectivity
+from bloodsig.connectivity import store as cmapstore
+from bloodsig.core.errors import InputError
+from bloodsig.core.gmt import read_gmt
+from bloodsig.core.io import write_tsv
+from bloodsig.core.script import run
 
 
 def main(smk):

@@ -1,9 +1,9 @@
 """Rule connectivity_core_genes: one analysis' DEGs intersected with the disease-tissue DEGs."""
 
-from bloodsig import coregenes
-from bloodsig.io import save_figure, write_tsv
+from bloodsig.connectivity import coregenes
+from bloodsig.core.io import save_figure, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots.connectivity import upset
-from bloodsig.script import run
 
 
 def main(smk):

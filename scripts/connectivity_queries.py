@@ -1,8 +1,8 @@
 """Rule connectivity_queries: up/down CMap queries from core genes and tissue DEGs."""
 
-from bloodsig import coregenes
-from bloodsig.io import read_tsv, write_tsv
-from bloodsig.script import run
+from bloodsig.connectivity import coregenes
+from bloodsig.core.io import read_tsv, write_tsv
+from bloodsig.core.script import run
 
 
 def main(smk):

@@ -5,10 +5,11 @@ from pathlib import Path
 
 import numpy as np
 
-from bloodsig import cmapstore, connectivity
-from bloodsig.io import read_tsv, save_figure, write_tsv
+from bloodsig.connectivity import queries as connectivity
+from bloodsig.connectivity import store as cmapstore
+from bloodsig.core.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots.connectivity import drug_target_network
-from bloodsig.script import run
 
 
 def main(smk):

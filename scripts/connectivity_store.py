@@ -3,8 +3,10 @@ annotation tables, as a preset names them or as configured) into a gene-major st
 
 from pathlib import Path
 
-from bloodsig import cmaprelease, cmapstore, connectivity
-from bloodsig.script import run
+from bloodsig.connectivity import queries as connectivity
+from bloodsig.connectivity import release as cmaprelease
+from bloodsig.connectivity import store as cmapstore
+from bloodsig.core.script import run
 
 GCTX_BYTES_PER_SIGNATURE = 12_328 * 4 * 6  # a LINCS row read, ranked, transposed and written
 

@@ -1,9 +1,9 @@
 """Rule counts_from_matrix: read a supplied count matrix in any accepted form, its optional
 annotation and the sample sheet; write them in bloodsig's canonical form."""
 
-from bloodsig import cohort
-from bloodsig.io import write_tsv
-from bloodsig.script import run
+from bloodsig.core import cohort
+from bloodsig.core.io import write_tsv
+from bloodsig.core.script import run
 
 
 def main(smk):

@@ -3,9 +3,10 @@ the annotation and the validated sample sheet in the same form as counts_from_ma
 
 import pandas as pd
 
-from bloodsig import cohort, sheets, tools
-from bloodsig.io import read_tsv, write_tsv
-from bloodsig.script import run
+from bloodsig.core import cohort, sheets
+from bloodsig.core.io import read_tsv, write_tsv
+from bloodsig.core.script import run
+from bloodsig.reads import tools
 
 
 def main(smk):

@@ -3,9 +3,9 @@
 import shutil
 from pathlib import Path
 
-from bloodsig import fastq, tools
-from bloodsig.io import scratch_dir
-from bloodsig.script import run
+from bloodsig.core.io import scratch_dir
+from bloodsig.core.script import run
+from bloodsig.reads import fastq, tools
 
 
 def main(smk):

@@ -1,10 +1,10 @@
 """Rule de_covariates: RNA-PC (or SVA) technical covariates for one analysis."""
 
-from bloodsig import de
-from bloodsig.cohort import read_cell_fractions, read_samples
-from bloodsig.io import read_counts, save_figure, write_tsv
+from bloodsig.core.cohort import read_cell_fractions, read_samples
+from bloodsig.core.io import read_counts, save_figure, write_tsv
+from bloodsig.core.script import run
+from bloodsig.de import analysis as de
 from bloodsig.plots.covariates import association_heatmap
-from bloodsig.script import run
 
 
 def main(smk):

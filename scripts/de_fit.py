@@ -1,10 +1,10 @@
 """Rule de_fit: limma-voom (or pydeseq2) for one analysis, DEG lists, figures, residuals."""
 
-from bloodsig import de
-from bloodsig.cohort import load_annotation, read_cell_fractions, read_samples
-from bloodsig.io import read_counts, read_tsv, save_figure, write_tsv
+from bloodsig.core.cohort import load_annotation, read_cell_fractions, read_samples
+from bloodsig.core.io import read_counts, read_tsv, save_figure, write_tsv
+from bloodsig.core.script import run
+from bloodsig.de import analysis as de
 from bloodsig.plots import de as plots
-from bloodsig.script import run
 
 
 def main(smk):

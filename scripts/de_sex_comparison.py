@@ -1,9 +1,9 @@
 """Rule de_sex_comparison: genes whose case-control effect differs between males and females."""
 
-from bloodsig.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.script import run
+from bloodsig.de.sexdiff import sex_interaction_flags
 from bloodsig.plots.de import sex_logfc_scatter
-from bloodsig.script import run
-from bloodsig.sexdiff import sex_interaction_flags
 
 
 def main(smk):

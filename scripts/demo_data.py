@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from bloodsig.script import run
+from bloodsig.core.script import run
 from bloodsig.simulate import write_demo
 
 

@@ -1,8 +1,8 @@
 """Rule enrich_compare: terms gained and lost between two analyses (e.g. cell adjustment)."""
 
-from bloodsig.io import read_tsv, write_tsv
-from bloodsig.ora import compare_terms
-from bloodsig.script import run
+from bloodsig.core.io import read_tsv, write_tsv
+from bloodsig.core.script import run
+from bloodsig.enrich.ora import compare_terms
 
 
 def main(smk):

@@ -1,10 +1,10 @@
 """Rule enrich_gsea: preranked GSEA (gseapy) of one analysis's contrast in one collection."""
 
-from bloodsig import gsea
-from bloodsig.gmt import load_collection
-from bloodsig.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.gmt import load_collection
+from bloodsig.core.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.script import run
+from bloodsig.enrich import gsea
 from bloodsig.plots import enrich as plots
-from bloodsig.script import run
 
 
 def main(smk):

@@ -1,11 +1,11 @@
 """Rule enrich_map: enrichment map of one analysis's significant terms (GraphML + figure)."""
 
-from bloodsig import gmt
-from bloodsig.enrichmap import enrichment_map, to_graphml
-from bloodsig.io import read_tsv, save_figure, write_text, write_tsv
-from bloodsig.ora import universe_genes
+from bloodsig.core import gmt
+from bloodsig.core.io import read_tsv, save_figure, write_text, write_tsv
+from bloodsig.core.script import run
+from bloodsig.enrich.enrichmap import enrichment_map, to_graphml
+from bloodsig.enrich.ora import universe_genes
 from bloodsig.plots import enrich as plots
-from bloodsig.script import run
 
 
 def main(smk):

@@ -1,10 +1,10 @@
 """Rule enrich_ora: over-representation of one analysis's up and down DEGs in one collection."""
 
-from bloodsig import ora
-from bloodsig.gmt import load_collection
-from bloodsig.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.gmt import load_collection
+from bloodsig.core.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.script import run
+from bloodsig.enrich import ora
 from bloodsig.plots import enrich as plots
-from bloodsig.script import run
 
 
 def main(smk):

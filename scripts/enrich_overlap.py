@@ -3,12 +3,12 @@ correlation of the shared DEGs, pathways of the shared DEGs)."""
 
 import pandas as pd
 
-from bloodsig import overlap
-from bloodsig.gmt import load_collection
-from bloodsig.io import read_tsv, save_figure, write_tsv
-from bloodsig.ora import ora_up_down
+from bloodsig.core.gmt import load_collection
+from bloodsig.core.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.script import run
+from bloodsig.enrich import overlap
+from bloodsig.enrich.ora import ora_up_down
 from bloodsig.plots import enrich as plots
-from bloodsig.script import run
 
 
 def main(smk):

@@ -1,10 +1,10 @@
 """Rule expression_qc: gene filters, sex check and PCA plots for one cohort."""
 
-from bloodsig import expression_qc as eqc
-from bloodsig.cohort import load_annotation, read_samples
-from bloodsig.io import read_counts, save_figure, write_tsv
+from bloodsig.core.cohort import load_annotation, read_samples
+from bloodsig.core.io import read_counts, save_figure, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots.qc import pca_panels, sex_check_scatter
-from bloodsig.script import run
+from bloodsig.qc import expression as eqc
 
 
 def main(smk):

@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-from bloodsig import tools
-from bloodsig.io import read_tsv, scratch_dir
-from bloodsig.script import run
+from bloodsig.core.io import read_tsv, scratch_dir
+from bloodsig.core.script import run
+from bloodsig.reads import tools
 
 
 def main(smk):

@@ -5,9 +5,9 @@ import sys
 
 import pandas as pd
 
-from bloodsig import strandedness
-from bloodsig.io import read_tsv, write_tsv
-from bloodsig.script import run
+from bloodsig.core.io import read_tsv, write_tsv
+from bloodsig.core.script import run
+from bloodsig.reads import strandedness
 
 
 def main(smk):

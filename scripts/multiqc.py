@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from bloodsig import tools
-from bloodsig.io import read_tsv
-from bloodsig.script import run
+from bloodsig.core.io import read_tsv
+from bloodsig.core.script import run
+from bloodsig.reads import tools
 
 
 def main(smk):

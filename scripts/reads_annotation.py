@@ -1,8 +1,8 @@
 """Rule reads_annotation: the gene annotation (ids, names, types, spans, lengths) of the GTF."""
 
-from bloodsig import gtf
-from bloodsig.io import write_tsv
-from bloodsig.script import run
+from bloodsig.core import gtf
+from bloodsig.core.io import write_tsv
+from bloodsig.core.script import run
 
 
 def main(smk):

@@ -4,10 +4,10 @@
 import logging
 from pathlib import Path
 
-from bloodsig import benchmarks
-from bloodsig.io import save_figure, write_tsv
+from bloodsig.core import benchmarks
+from bloodsig.core.io import save_figure, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots import report as plots
-from bloodsig.script import run
 
 
 def main(smk):

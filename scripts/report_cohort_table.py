@@ -1,9 +1,9 @@
 """Rule report_cohort_table: Table 1 (cases vs controls) as TSV and HTML."""
 
-from bloodsig import cohort_table
-from bloodsig.cohort import read_samples
-from bloodsig.io import write_text, write_tsv
-from bloodsig.script import run
+from bloodsig.core import cohort_table
+from bloodsig.core.cohort import read_samples
+from bloodsig.core.io import write_text, write_tsv
+from bloodsig.core.script import run
 
 
 def main(smk):

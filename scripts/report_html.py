@@ -2,10 +2,10 @@
 
 import logging
 
-from bloodsig.io import read_counts, write_text
+from bloodsig.core.io import read_counts, write_text
+from bloodsig.core.script import run
 from bloodsig.report.build import report_page
 from bloodsig.report.files import Results
-from bloodsig.script import run
 
 
 def main(smk):

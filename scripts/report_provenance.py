@@ -2,9 +2,9 @@
 
 import pandas as pd
 
-from bloodsig import provenance
-from bloodsig.io import read_tsv, write_text, write_tsv
-from bloodsig.script import run
+from bloodsig.core import provenance
+from bloodsig.core.io import read_tsv, write_text, write_tsv
+from bloodsig.core.script import run
 
 
 def main(smk):

@@ -1,9 +1,9 @@
 """Rule report_qpcr: delta-delta-Ct fold changes beside the RNA-seq logFC, table and figure."""
 
-from bloodsig import qpcr
-from bloodsig.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.script import run
+from bloodsig.de import qpcr
 from bloodsig.plots import report as plots
-from bloodsig.script import run
 
 
 def main(smk):

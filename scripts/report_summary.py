@@ -2,9 +2,9 @@
 
 import os
 
-from bloodsig import summary
-from bloodsig.io import read_tsv, write_text
-from bloodsig.script import run
+from bloodsig.core.io import read_tsv, write_text
+from bloodsig.core.script import run
+from bloodsig.report import summary
 
 
 def main(smk):

@@ -1,8 +1,8 @@
 """Rule samtools_qc: samtools stats, flagstat and idxstats of a sample's BAM."""
 
-from bloodsig import tools
-from bloodsig.io import atomic_path
-from bloodsig.script import run
+from bloodsig.core.io import atomic_path
+from bloodsig.core.script import run
+from bloodsig.reads import tools
 
 
 def main(smk):

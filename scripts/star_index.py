@@ -4,8 +4,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bloodsig import tools
-from bloodsig.script import run
+from bloodsig.core.script import run
+from bloodsig.reads import tools
 
 
 def main(smk):

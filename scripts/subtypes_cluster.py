@@ -1,11 +1,11 @@
 """Rule subtypes_cluster: immune-signature scores, correlation clustering, heatmap, markers."""
 
-from bloodsig import subtypes as st
-from bloodsig.cohort import load_annotation, read_samples
-from bloodsig.gmt import read_gmt
-from bloodsig.io import read_counts, save_figure, write_tsv
+from bloodsig.core.cohort import load_annotation, read_samples
+from bloodsig.core.gmt import read_gmt
+from bloodsig.core.io import read_counts, save_figure, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots import subtypes as plots
-from bloodsig.script import run
+from bloodsig.subtypes import immune as st
 
 
 def main(smk):

@@ -1,10 +1,10 @@
 """Rule subtypes_de: pydeseq2 Wald test of cluster C1 against the rest, top-gene lists."""
 
-from bloodsig import subtypes as st
-from bloodsig.cohort import load_annotation, read_samples
-from bloodsig.io import read_counts, read_tsv, save_figure, write_tsv
+from bloodsig.core.cohort import load_annotation, read_samples
+from bloodsig.core.io import read_counts, read_tsv, save_figure, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots import de as plots
-from bloodsig.script import run
+from bloodsig.subtypes import immune as st
 
 
 def main(smk):

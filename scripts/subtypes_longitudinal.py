@@ -1,13 +1,13 @@
 """Rule subtypes_longitudinal: per-patient trajectories over time, subgroup stability and the
 markers' change under therapy."""
 
-from bloodsig import longitudinal as lg
-from bloodsig import qpcr
-from bloodsig import subtypes as st
-from bloodsig.cohort import load_annotation, read_samples
-from bloodsig.io import read_counts, read_tsv, save_figure, write_tsv
+from bloodsig.core.cohort import load_annotation, read_samples
+from bloodsig.core.io import read_counts, read_tsv, save_figure, write_tsv
+from bloodsig.core.script import run
+from bloodsig.de import qpcr
 from bloodsig.plots import longitudinal as plots
-from bloodsig.script import run
+from bloodsig.subtypes import immune as st
+from bloodsig.subtypes import longitudinal as lg
 
 
 def main(smk):

@@ -1,9 +1,9 @@
 """Rule subtypes_summary: the stage's numbers (k, silhouette, ARI, repeat-sample checks,
 subgroup stability over time, qPCR agreement)."""
 
-from bloodsig import subtypes as st
-from bloodsig.io import read_tsv, write_tsv
-from bloodsig.script import run
+from bloodsig.core.io import read_tsv, write_tsv
+from bloodsig.core.script import run
+from bloodsig.subtypes import immune as st
 
 
 def main(smk):

@@ -1,10 +1,10 @@
 """Rule subtypes_transcriptome: sample correlation, nearest neighbours of repeat samples."""
 
-from bloodsig import subtypes as st
-from bloodsig.cohort import read_samples
-from bloodsig.io import read_counts, save_figure, write_tsv
+from bloodsig.core.cohort import read_samples
+from bloodsig.core.io import read_counts, save_figure, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots import subtypes as plots
-from bloodsig.script import run
+from bloodsig.subtypes import immune as st
 
 
 def main(smk):

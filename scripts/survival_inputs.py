@@ -1,9 +1,9 @@
 """Rule survival_inputs: cases with survival data, input genes and their model expression."""
 
-from bloodsig import prognosis
-from bloodsig.cohort import load_annotation, read_samples
-from bloodsig.io import read_counts, write_tsv
-from bloodsig.script import run
+from bloodsig.core.cohort import load_annotation, read_samples
+from bloodsig.core.io import read_counts, write_tsv
+from bloodsig.core.script import run
+from bloodsig.survival import models as prognosis
 
 
 def main(smk):

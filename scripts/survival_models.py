@@ -1,10 +1,10 @@
 """Rule survival_models: final Cox models, C-indices and their tests, risk groups, KM plots."""
 
-from bloodsig import prognosis
-from bloodsig.cohort import load_annotation
-from bloodsig.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.cohort import load_annotation
+from bloodsig.core.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots.survival import km_plot
-from bloodsig.script import run
+from bloodsig.survival import models as prognosis
 
 
 def main(smk):

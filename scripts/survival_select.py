@@ -1,9 +1,9 @@
 """Rule survival_select: log-rank screen, co-expression hubs, stepwise Cox and XGBoost-Cox."""
 
-from bloodsig import prognosis
-from bloodsig.cohort import load_annotation
-from bloodsig.io import write_tsv
-from bloodsig.script import run
+from bloodsig.core.cohort import load_annotation
+from bloodsig.core.io import write_tsv
+from bloodsig.core.script import run
+from bloodsig.survival import models as prognosis
 
 
 def main(smk):

@@ -1,9 +1,9 @@
 """Rule survival_splits: time-dependent AUC and C-index over seeded train/test splits."""
 
-from bloodsig import prognosis
-from bloodsig.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.io import read_tsv, save_figure, write_tsv
+from bloodsig.core.script import run
 from bloodsig.plots.survival import td_auc_plot
-from bloodsig.script import run
+from bloodsig.survival import models as prognosis
 
 
 def main(smk):

@@ -27,7 +27,7 @@ from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from bloodsig import classify  # noqa: E402
+from bloodsig.classify import models as classify  # noqa: E402
 
 N_SAMPLES, FILTER_SIZES, CASE_FRACTION = 694, (3640, 3261, 2621), 0.65
 

@@ -6,12 +6,12 @@ a fraction of it:
 1. the store build (wall, CPU, peak RSS, bytes on disk) in a child process. When the disk
    cannot hold the release's GCTX (12,328 genes, float32) and the store together, with
    KEEP_FREE left to the machine's other users, the store is written directly from synthetic
-   blocks of scores through the same writer (bloodsig.cmapstore.StoreWriter: ranking,
+   blocks of scores through the same writer (bloodsig.connectivity.store.StoreWriter: ranking,
    gene-major writes) that the GCTX path uses, and the GCTX reading path is timed separately
    on a part of the signatures (GCTX written, then built into a second store);
 2. in a second child limited to 2 threads: the first query after the build (fresh process,
    store just written), one query of 150 up + 150 down genes (median of 3) and a batch of 25
-   such queries, each with the whole scoring of bloodsig.connectivity.analyse_queries (ES,
+   such queries, each with the whole scoring of bloodsig.connectivity.queries.analyse_queries (ES,
    WTCS, NCS, FDR against the store's null signatures, tau, perturbagen summaries,
    candidates), the enrichment scan alone, and the reference background for tau.
 
@@ -51,7 +51,7 @@ SETUP = r"""
 import json, os, resource, sys, time
 import numpy as np, pandas as pd
 sys.path.insert(0, sys.argv[1] + "/scripts")
-from bloodsig import cmapstore
+from bloodsig.connectivity import store as cmapstore
 CELLS = ["A375", "A549", "HA1E", "HCC515", "HEPG2", "HT29", "MCF7", "PC3", "VCAP"]
 
 def tables(n_sig, n_genes):
@@ -136,7 +136,7 @@ print(json.dumps({"build_s": time.perf_counter() - t, "cpu_s": time.process_time
 """
 
 QUERY = SETUP + r"""
-from bloodsig import connectivity as cn
+from bloodsig.connectivity import queries as cn
 cn.set_threads(2)
 path, n_batch, n_bg = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 SETTINGS = {"weighted": True, "ncs_floor": 0.01, "null_queries": 10, "null_signatures": 5000,

@@ -1,8 +1,8 @@
 """Benchmark: RNA-PC covariates and SVA at the reference study's scale (22,332 genes x 694).
 
 Times, on a seeded simulation (5 hidden factors, a group effect on 5% of genes, age and sex):
-residualize + residual PCA + kneedle + group association (bloodsig.covariates), num_sv("be",
-B=20) and irw_sva (bloodsig.sva); optionally R's sva::num.sv("be") and numpy's at a smaller
+residualize + residual PCA + kneedle + group association (bloodsig.de.covariates), num_sv("be",
+B=20) and irw_sva (bloodsig.stats.sva); optionally R's sva::num.sv("be") and numpy's at a smaller
 size for comparison. Prints wall time and peak RSS (of this process, cumulative; of the R
 process from its VmHWM). BLAS threads follow OPENBLAS_NUM_THREADS / OMP_NUM_THREADS.
 
@@ -26,8 +26,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from bloodsig import covariates as cv  # noqa: E402
-from bloodsig import sva  # noqa: E402
+from bloodsig.de import covariates as cv  # noqa: E402
+from bloodsig.stats import sva  # noqa: E402
 
 
 def simulate(n_genes: int, n_samples: int, seed: int):

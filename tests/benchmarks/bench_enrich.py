@@ -22,10 +22,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from bloodsig.enrichmap import enrichment_map  # noqa: E402
-from bloodsig.gmt import read_gmt  # noqa: E402
-from bloodsig.gsea import prerank, rank_statistic  # noqa: E402
-from bloodsig.ora import ora_up_down  # noqa: E402
+from bloodsig.core.gmt import read_gmt  # noqa: E402
+from bloodsig.enrich.enrichmap import enrichment_map  # noqa: E402
+from bloodsig.enrich.gsea import prerank, rank_statistic  # noqa: E402
+from bloodsig.enrich.ora import ora_up_down  # noqa: E402
 
 
 def _collection(genes: np.ndarray, rng: np.random.Generator) -> dict:

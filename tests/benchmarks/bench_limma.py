@@ -95,8 +95,8 @@ def run_python(d: Path, threads: int) -> None:
     threadpool_limits(threads)
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     sys.path.insert(0, str(ROOT / "scripts"))
-    from bloodsig import design as dz
-    from bloodsig import limma, normalize
+    from bloodsig.stats import design as dz
+    from bloodsig.stats import limma, normalize
 
     ngenes, nsamples = map(int, (d / "dims.txt").read_text().split())
     counts = np.fromfile(d / "counts.i32", dtype=np.int32).reshape(

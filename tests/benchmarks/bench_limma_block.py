@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bloodsig import limma, limma_block
+from bloodsig.stats import limma, limma_block
 
 R_CODE = r"""
 suppressMessages(library(limma))

@@ -20,9 +20,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from bloodsig import prognosis as pg  # noqa: E402
-from bloodsig import survival as sv  # noqa: E402
-from bloodsig.coexpression import coexpression_hubs  # noqa: E402
+from bloodsig.stats import survival as sv  # noqa: E402
+from bloodsig.stats.coexpression import coexpression_hubs  # noqa: E402
+from bloodsig.survival import models as pg  # noqa: E402
 
 SETTINGS = {
     "clinical": ["onset_segment", "onset_age", "sex"], "logrank_p": 0.01, "ties": "breslow",

@@ -1,4 +1,4 @@
-"""bloodsig.benchmarks: Snakemake benchmark files gathered by rule and wildcards; slowest rules."""
+"""bloodsig.core.benchmarks: Snakemake benchmark files by rule and wildcards; slowest rules."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import benchmarks
-from bloodsig.errors import InputError
+from bloodsig.core import benchmarks
+from bloodsig.core.errors import InputError
 from bloodsig.plots import report as plots
 
 HEADER = "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"

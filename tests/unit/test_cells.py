@@ -1,12 +1,12 @@
-"""bloodsig.cells: deconvolution, validation, VIF and PC association against planted truth."""
+"""bloodsig.cells.proportions: deconvolution, validation, VIF, PC association vs planted truth."""
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-from bloodsig import cells
-from bloodsig.errors import InputError
+from bloodsig.cells import proportions as cells
+from bloodsig.core.errors import InputError
 from bloodsig.plots.cells import pc_association_heatmap, validation_scatter
 
 TYPES = ["CD8T", "CD4T", "NK", "Bcell", "Mono", "Neu"]

@@ -1,4 +1,4 @@
-"""bloodsig.classify on small simulated data with known informative genes."""
+"""bloodsig.classify.models on small simulated data with known informative genes."""
 
 import re
 
@@ -8,8 +8,8 @@ import pytest
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from bloodsig import classify
-from bloodsig.errors import InputError
+from bloodsig.classify import models as classify
+from bloodsig.core.errors import InputError
 
 XGB = {"n_estimators": 20, "learning_rate": 0.3, "max_depth": 3, "reg_lambda": 3e-4,
        "reg_alpha": 3e-4}

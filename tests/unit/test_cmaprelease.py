@@ -1,5 +1,5 @@
-"""bloodsig.cmaprelease: LINCS release folders read as the Broad publishes them (fixtures with
-the releases' exact headers, a few rows each) score exactly as the same data in the custom
+"""bloodsig.connectivity.release: LINCS release folders read as the Broad publishes them (fixtures
+with the releases' exact headers, a few rows each) score exactly as the same data in the custom
 layout."""
 
 import shutil
@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import cmaprelease as cr
-from bloodsig import cmapstore as cs
-from bloodsig import connectivity as cn
-from bloodsig.errors import InputError
+from bloodsig.connectivity import queries as cn
+from bloodsig.connectivity import release as cr
+from bloodsig.connectivity import store as cs
+from bloodsig.core.errors import InputError
 from bloodsig.simulate.cmapdb import write_gctx
 
 FIXTURES = Path(__file__).resolve().parents[1] / "data" / "cmap_releases"

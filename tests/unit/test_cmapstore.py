@@ -1,11 +1,11 @@
-"""bloodsig.cmapstore: GCTX -> gene-major memory-mapped store, chunked, with gene spaces."""
+"""bloodsig.connectivity.store: GCTX -> gene-major memmapped store, chunked, with gene spaces."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import cmapstore as cs
-from bloodsig.errors import InputError
+from bloodsig.connectivity import store as cs
+from bloodsig.core.errors import InputError
 from bloodsig.simulate.cmapdb import write_gctx
 
 SIG = {"sig_id": "sig_id", "pert_id": "pert_id", "pert_name": "pert_iname",

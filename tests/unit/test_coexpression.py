@@ -1,4 +1,4 @@
-"""bloodsig.coexpression: scale-free fit, TOM, modules, eigengenes and hubs (WGCNA-like)."""
+"""bloodsig.stats.coexpression: scale-free fit, TOM, modules, eigengenes and hubs (WGCNA-like)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import coexpression as co
+from bloodsig.stats import coexpression as co
 
 
 def modular_expression(n=120, sizes=(30, 20), n_free=25, seed=5):

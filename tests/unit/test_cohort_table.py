@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bloodsig.cohort_table import cohort_table, to_html
-from bloodsig.errors import InputError
+from bloodsig.core.cohort_table import cohort_table, to_html
+from bloodsig.core.errors import InputError
 
 VARS = {"continuous": ["age"], "categorical": ["sex", "batch"],
         "case_continuous": ["alsfrs_r"], "case_categorical": ["onset"]}

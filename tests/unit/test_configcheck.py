@@ -1,8 +1,8 @@
 import pytest
 import yaml
 
-from bloodsig.configcheck import config_layers, source_of, stop_on_input_error, validate_config
-from bloodsig.errors import InputError
+from bloodsig.core.configcheck import config_layers, source_of, stop_on_input_error, validate_config
+from bloodsig.core.errors import InputError
 
 SCHEMA = {
     "type": "object",

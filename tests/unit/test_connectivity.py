@@ -1,10 +1,10 @@
-"""bloodsig.connectivity: the CMap scores against direct definitions and hand-worked values."""
+"""bloodsig.connectivity.queries: the CMap scores against direct definitions and worked values."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import connectivity as cn
+from bloodsig.connectivity import queries as cn
 
 
 def naive_es(rank: np.ndarray, score: np.ndarray, genes: np.ndarray, weighted: bool) -> float:
@@ -143,7 +143,7 @@ def test_summaries_and_candidates():
 
 
 def small_store(null_flags: bool):
-    from bloodsig.cmapstore import Store, rank_descending
+    from bloodsig.connectivity.store import Store, rank_descending
 
     rng = np.random.default_rng(5)
     n_genes, n_sig = 400, 120

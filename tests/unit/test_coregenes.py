@@ -1,11 +1,11 @@
-"""bloodsig.coregenes: DEG-list overlaps, core genes and CMap query lists."""
+"""bloodsig.connectivity.coregenes: DEG-list overlaps, core genes and CMap query lists."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import coregenes as cg
-from bloodsig.errors import InputError
+from bloodsig.connectivity import coregenes as cg
+from bloodsig.core.errors import InputError
 
 
 def table(rows):

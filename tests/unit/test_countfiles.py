@@ -13,15 +13,15 @@ import pandas as pd
 import pytest
 from needs import unavailable
 
-from bloodsig.countfiles import (
+from bloodsig.core.countfiles import (
     FORMATS,
     bam_sample_ids,
     check_damaged,
     read_count_table,
     read_geo_annotation,
 )
-from bloodsig.errors import InputError
-from bloodsig.geneids import normalise_gene_ids, probable_symbol
+from bloodsig.core.errors import InputError
+from bloodsig.core.geneids import normalise_gene_ids, probable_symbol
 
 FIX = Path(__file__).parent / "fixtures" / "countfiles"
 ANNOT = FIX / "Human.GRCh38.p13.annot.tsv"

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import covariates as cv
-from bloodsig.errors import InputError
+from bloodsig.core.errors import InputError
+from bloodsig.de import covariates as cv
 
 
 def simulate(n_genes=2000, n_samples=120, strengths=(3.0, 2.0, 1.2), group_corr=None, seed=0):

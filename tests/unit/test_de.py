@@ -1,11 +1,11 @@
-"""bloodsig.de: one analysis from counts to tables, on simulated data with planted truth."""
+"""bloodsig.de.analysis: one analysis from counts to tables on simulated data with planted truth."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import de
-from bloodsig.errors import InputError
+from bloodsig.core.errors import InputError
+from bloodsig.de import analysis as de
 
 SETTINGS = {"engine": "limma", "fdr": 0.01, "min_abs_logfc": 0.1,
             "reference_levels": {"group": "control", "batch": "B1"},

@@ -1,11 +1,11 @@
-"""bloodsig.delong: the fast (Sun & Xu 2014) structural components against the O(n^2)
+"""bloodsig.stats.delong: the fast (Sun & Xu 2014) structural components against the O(n^2)
 definition, the AUC against scikit-learn, and the paired test's behaviour."""
 
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from bloodsig import delong
+from bloodsig.stats import delong
 
 
 def brute_force(y, s):

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig.deseq2 import deseq2_wald, prepare_design
-from bloodsig.errors import InputError
+from bloodsig.core.errors import InputError
+from bloodsig.stats.deseq2 import deseq2_wald, prepare_design
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +65,7 @@ def test_deseq2_wald_errors(data):
 def test_aliased_columns_dropped_and_confounding_refused(data, caplog):
     counts, design = data
     nested = design.assign(prep=design["batch"].map({"a": "polyA", "b": "rRNA"}))
-    with caplog.at_level("WARNING", logger="bloodsig.deseq2"):
+    with caplog.at_level("WARNING", logger="bloodsig.stats.deseq2"):
         tt = deseq2_wald(counts, nested, "~ batch + prep + condition",
                          ("condition", "case", "ctrl"))
     assert "dropped: prep[T.rRNA]" in caplog.text

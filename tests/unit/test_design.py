@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import design as dz
-from bloodsig.errors import InputError
+from bloodsig.core.errors import InputError
+from bloodsig.stats import design as dz
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig.enrichmap import enrichment_map, set_similarity, to_graphml
+from bloodsig.enrich.enrichmap import enrichment_map, set_similarity, to_graphml
 
 
 def test_similarities_by_hand():

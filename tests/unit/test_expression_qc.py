@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig.errors import InputError
-from bloodsig.expression_qc import (
+from bloodsig.core.errors import InputError
+from bloodsig.qc.expression import (
     fill_inferred_sex,
     globin_genes,
     kept_samples,

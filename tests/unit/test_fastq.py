@@ -1,4 +1,4 @@
-"""Tests for bloodsig.fastq: FASTQ checks (truncated gzip, not FASTQ, mates out of step)."""
+"""Tests for bloodsig.reads.fastq: FASTQ checks (truncated gzip, not FASTQ, mates out of step)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import gzip
 
 import pytest
 
-from bloodsig.errors import InputError
-from bloodsig.fastq import check_unit, count_reads
+from bloodsig.core.errors import InputError
+from bloodsig.reads.fastq import check_unit, count_reads
 
 
 def _fastq(n: int, mate: int = 1) -> bytes:

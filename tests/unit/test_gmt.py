@@ -7,8 +7,8 @@ import gzip
 import pandas as pd
 import pytest
 
-from bloodsig.errors import InputError
-from bloodsig.gmt import load_collection, map_ids, read_gmt, read_id_map, restrict
+from bloodsig.core.errors import InputError
+from bloodsig.core.gmt import load_collection, map_ids, read_gmt, read_id_map, restrict
 
 
 def _write(path, text):

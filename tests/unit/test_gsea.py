@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from bloodsig.errors import InputError
-from bloodsig.gsea import GSEA_COLUMNS, prerank, rank_statistic
+from bloodsig.core.errors import InputError
+from bloodsig.enrich.gsea import GSEA_COLUMNS, prerank, rank_statistic
 
 
 def test_rank_statistic_signs_duplicates_and_zero_p():

@@ -1,11 +1,11 @@
-"""Tests for bloodsig.gtf: gene annotation from a GTF (ids, names, types, spans, lengths)."""
+"""Tests for bloodsig.core.gtf: gene annotation from a GTF (ids, names, types, spans, lengths)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bloodsig.errors import InputError
-from bloodsig.gtf import gene_annotation, union_length
+from bloodsig.core.errors import InputError
+from bloodsig.core.gtf import gene_annotation, union_length
 
 ATTR = 'gene_id "{g}"; transcript_id "{t}"; gene_name "{n}"; gene_biotype "{b}";'
 

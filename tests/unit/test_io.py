@@ -5,7 +5,7 @@ import os
 import pandas as pd
 import pytest
 
-from bloodsig.io import atomic_path, write_tsv
+from bloodsig.core.io import atomic_path, write_tsv
 
 
 def test_failed_write_leaves_nothing(tmp_path):

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy import special, stats
 
-from bloodsig import limma, normalize
-from bloodsig.errors import InputError
-from bloodsig.lowess import lowess
+from bloodsig.core.errors import InputError
+from bloodsig.stats import limma, normalize
+from bloodsig.stats.lowess import lowess
 
 
 def _normal_data(seed=0, ngenes=1500, n=16, frac_de=0.1, lfc=1.5):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from bloodsig import limma, limma_block, limma_quality, limma_robust
-from bloodsig.errors import InputError
+from bloodsig.core.errors import InputError
+from bloodsig.stats import limma, limma_block, limma_quality, limma_robust
 
 NSUB, NTIME = 12, 4
 

@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import longitudinal as lg
-from bloodsig import qpcr
-from bloodsig.errors import InputError
+from bloodsig.core.errors import InputError
+from bloodsig.de import qpcr
 from bloodsig.plots import longitudinal as plots
+from bloodsig.subtypes import longitudinal as lg
 
 
 def _sheet():

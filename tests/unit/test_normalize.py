@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy.stats import rankdata
 
-from bloodsig import normalize
-from bloodsig.errors import InputError
+from bloodsig.core.errors import InputError
+from bloodsig.stats import normalize
 
 
 def _composition(n_genes=1000, frac_up=0.1, fold=10.0, seed=0):

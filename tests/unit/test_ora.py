@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bloodsig.errors import InputError
-from bloodsig.limma import p_adjust_bh
-from bloodsig.ora import compare_terms, hypergeometric_sf, ora, ora_up_down, universe_genes
+from bloodsig.core.errors import InputError
+from bloodsig.enrich.ora import compare_terms, hypergeometric_sf, ora, ora_up_down, universe_genes
+from bloodsig.stats.limma import p_adjust_bh
 
 
 def test_hypergeometric_tail_equals_one_sided_fisher():

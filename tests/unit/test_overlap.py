@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig.errors import InputError
-from bloodsig.overlap import (
+from bloodsig.core.errors import InputError
+from bloodsig.enrich.overlap import (
     fisher_overlap,
     logfc_correlation,
     overlap_tests,

@@ -10,8 +10,8 @@ import pytest
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
-from bloodsig.expression_qc import pca
-from bloodsig.io import save_figure
+from bloodsig.core.io import save_figure
+from bloodsig.de.sexdiff import sex_interaction_flags
 from bloodsig.plots.de import (
     de_classes,
     ma_plot,
@@ -21,7 +21,7 @@ from bloodsig.plots.de import (
     volcano,
 )
 from bloodsig.plots.qc import pca_panels, sex_check_scatter
-from bloodsig.sexdiff import sex_interaction_flags
+from bloodsig.qc.expression import pca
 
 N_UP, N_DOWN, N_NULL = 25, 15, 460
 

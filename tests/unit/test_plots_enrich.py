@@ -7,9 +7,9 @@ import pandas as pd
 from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
-from bloodsig.enrichmap import enrichment_map
-from bloodsig.io import save_figure
-from bloodsig.ora import ora_up_down
+from bloodsig.core.io import save_figure
+from bloodsig.enrich.enrichmap import enrichment_map
+from bloodsig.enrich.ora import ora_up_down
 from bloodsig.plots.enrich import (
     enrichment_map_figure,
     gsea_plots,

@@ -1,4 +1,4 @@
-"""bloodsig.prognosis: case selection, input genes, expression, gene selection, models."""
+"""bloodsig.survival.models: case selection, input genes, expression, gene selection, models."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import prognosis as pg
-from bloodsig.errors import InputError
+from bloodsig.core.errors import InputError
+from bloodsig.survival import models as pg
 
 SHEET = {"id_column": "sample_id", "patient_column": "patient_id", "group_column": "group",
          "case": "ALS"}
@@ -169,7 +169,7 @@ def test_logrank_screen_finds_planted_genes():
 def test_stepwise_keeps_clinical_and_picks_planted_genes():
     expr, cases = simulate()
     clin = pg.clinical_matrix(cases, SETTINGS["clinical"], SETTINGS["reference_levels"])
-    from bloodsig.survival import CoxData
+    from bloodsig.stats.survival import CoxData
 
     genes, trace = pg.stepwise_cox(clin, expr.iloc[:, :15], CoxData(cases["time"],
                                                                      cases["event"]),

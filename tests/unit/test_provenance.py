@@ -7,7 +7,7 @@ import hashlib
 import pandas as pd
 import yaml
 
-from bloodsig import provenance
+from bloodsig.core import provenance
 
 
 def test_config_round_trip():

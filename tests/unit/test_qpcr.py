@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bloodsig.errors import InputError
-from bloodsig.qpcr import delta_delta_ct, read_ct, with_rnaseq
+from bloodsig.core.errors import InputError
+from bloodsig.de.qpcr import delta_delta_ct, read_ct, with_rnaseq
 from bloodsig.simulate.qpcr import simulate_qpcr
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig.errors import InputError
-from bloodsig.sexdiff import sex_interaction_flags
+from bloodsig.core.errors import InputError
+from bloodsig.de.sexdiff import sex_interaction_flags
 
 N_GENES, PLANTED, SE = 2000, 40, 0.1
 

@@ -5,10 +5,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bloodsig.cohort import load_count_cohort
-from bloodsig.errors import InputError
-from bloodsig.io import read_counts
-from bloodsig.sheets import load_samples, load_schema, load_units
+from bloodsig.core.cohort import load_count_cohort
+from bloodsig.core.errors import InputError
+from bloodsig.core.io import read_counts
+from bloodsig.core.sheets import load_samples, load_schema, load_units
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = load_schema(ROOT / "config/schemas/samples.schema.yaml")

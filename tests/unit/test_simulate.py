@@ -380,9 +380,9 @@ def test_paper_scale_shapes(tmp_path):
 def test_longitudinal_followup_recovers_what_was_planted(demo, data):
     """Follow-up visits: times, within-patient correlation, the two unstable patients, the
     therapy effect on inflammatory genes and the qPCR subgroups over time."""
-    from bloodsig import longitudinal as lg
-    from bloodsig import qpcr
-    from bloodsig.subtypes import transcriptome_neighbours
+    from bloodsig.de import qpcr
+    from bloodsig.subtypes import longitudinal as lg
+    from bloodsig.subtypes.immune import transcriptome_neighbours
 
     samples = data["samples"].set_index("sample_id")
     visits = _tsv(demo / "truth/longitudinal.tsv").set_index("sample_id")

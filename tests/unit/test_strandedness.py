@@ -1,4 +1,4 @@
-"""Tests for bloodsig.strandedness: RSeQC infer_experiment on BAMs with planted orientation."""
+"""Tests for bloodsig.reads.strandedness: RSeQC infer_experiment on BAMs, planted orientation."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import pandas as pd
 import pysam
 import pytest
 
-from bloodsig.errors import InputError
-from bloodsig.strandedness import decide, infer_experiment, resolve
+from bloodsig.core.errors import InputError
+from bloodsig.reads.strandedness import decide, infer_experiment, resolve
 
 GENES = pd.DataFrame({
     "gene_id": ["P1", "M1", "P2", "M2"], "chromosome": ["1", "1", "1", "1"],

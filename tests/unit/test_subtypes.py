@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from scipy.cluster import hierarchy
 
-from bloodsig import subtypes as st
-from bloodsig.errors import InputError
+from bloodsig.core.errors import InputError
 from bloodsig.plots import subtypes as plots
+from bloodsig.subtypes import immune as st
 
 
 def _counts(rng, n_genes, n_samples, mu=200.0):

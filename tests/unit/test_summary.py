@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bloodsig import summary
 from bloodsig.plots.report import qpcr_scatter
+from bloodsig.report import summary
 
 
 def test_sections_and_page():

@@ -1,4 +1,4 @@
-"""bloodsig.survival: survival-table checks, Kaplan-Meier, log-rank, Cox, C-index, td-AUC."""
+"""bloodsig.stats.survival: survival-table checks, Kaplan-Meier, log-rank, Cox, C-index, td-AUC."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import survival as sv
-from bloodsig.errors import InputError
+from bloodsig.core.errors import InputError
+from bloodsig.stats import survival as sv
 
 
 def weibull_data(n=150, seed=3, ties=False):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bloodsig import sva
+from bloodsig.stats import sva
 
 
 def simulate(n_genes=1500, n_samples=60, strengths=(2.0, 1.5, 1.0), seed=0):

@@ -1,4 +1,4 @@
-"""Tests for bloodsig.tools: tool command lines, runs that fail clearly, featureCounts tables."""
+"""Tests for bloodsig.reads.tools: tool command lines, clear failures, featureCounts tables."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import gzip
 import pandas as pd
 import pytest
 
-from bloodsig import tools
-from bloodsig.errors import InputError
+from bloodsig.core.errors import InputError
+from bloodsig.reads import tools
 
 
 @pytest.mark.parametrize("length, expected", [(12_157_105, 10), (2_178_000, 9),

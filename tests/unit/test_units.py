@@ -1,12 +1,12 @@
-"""Tests for bloodsig.units: FASTQ units against the sample sheet."""
+"""Tests for bloodsig.core.units: FASTQ units against the sample sheet."""
 
 from __future__ import annotations
 
 import pandas as pd
 import pytest
 
-from bloodsig.errors import InputError
-from bloodsig.units import check_fastq_paths, match_units
+from bloodsig.core.errors import InputError
+from bloodsig.core.units import check_fastq_paths, match_units
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""bloodsig.cells against R: NNLS deconvolution against the nnls package (Lawson-Hanson, as
-scipy), variance inflation factors against 1 / (1 - R^2) of R's lm."""
+"""bloodsig.cells.proportions against R: NNLS deconvolution against the nnls package (Lawson-Hanson,
+as scipy), variance inflation factors against 1 / (1 - R^2) of R's lm."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import cells
+from bloodsig.cells import proportions as cells
 
 pytestmark = pytest.mark.slow
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import cmapstore as cs
-from bloodsig import connectivity as cn
+from bloodsig.connectivity import queries as cn
+from bloodsig.connectivity import store as cs
 
 
 def read_gmt(path):

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import coregenes as cg
+from bloodsig.connectivity import coregenes as cg
 
 
 @pytest.mark.parametrize("blood_file, ref_file, counts", [

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from bloodsig import delong
+from bloodsig.stats import delong
 
 pytestmark = pytest.mark.slow
 

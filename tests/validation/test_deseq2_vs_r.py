@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig.deseq2 import deseq2_wald
+from bloodsig.stats.deseq2 import deseq2_wald
 
 pytestmark = pytest.mark.slow
 

@@ -29,10 +29,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig.gmt import read_gmt
-from bloodsig.gsea import prerank
-from bloodsig.ora import hypergeometric_sf, ora, universe_genes
-from bloodsig.overlap import overlap_tests, read_published
+from bloodsig.core.gmt import read_gmt
+from bloodsig.enrich.gsea import prerank
+from bloodsig.enrich.ora import hypergeometric_sf, ora, universe_genes
+from bloodsig.enrich.overlap import overlap_tests, read_published
 
 pytestmark = pytest.mark.slow
 SEED = 20250101

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bloodsig import limma, limma_block, limma_quality, limma_robust, normalize
+from bloodsig.stats import limma, limma_block, limma_quality, limma_robust, normalize
 
 pytestmark = pytest.mark.slow
 

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import design as dz
-from bloodsig import limma, normalize
-from bloodsig.lowess import lowess
+from bloodsig.stats import design as dz
+from bloodsig.stats import limma, normalize
+from bloodsig.stats.lowess import lowess
 
 pytestmark = pytest.mark.slow
 

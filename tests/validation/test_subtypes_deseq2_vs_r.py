@@ -1,4 +1,5 @@
-"""The subtypes stage's subgroup DE (bloodsig.subtypes.subgroup_de -> pydeseq2) against R DESeq2.
+"""The subtypes stage's subgroup DE (bloodsig.subtypes.immune.subgroup_de -> pydeseq2)
+against R DESeq2.
 
 Data: simulated negative-binomial counts, 2,000 genes x 48 samples in two library
 preparations, with planted subgroup modules as in the demo (a module up by 1 log2 unit in its
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig.subtypes import subgroup_de
+from bloodsig.subtypes.immune import subgroup_de
 
 pytestmark = pytest.mark.slow
 

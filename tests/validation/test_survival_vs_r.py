@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import prognosis
-from bloodsig import survival as sv
+from bloodsig.stats import survival as sv
+from bloodsig.survival import models as prognosis
 
 pytestmark = pytest.mark.slow
 
@@ -192,7 +192,7 @@ for (p in 1:12) {
 
 
 def test_soft_threshold_fit_matches_wgcna_code(rscript, tmp_path, nki70):
-    from bloodsig import coexpression
+    from bloodsig.stats import coexpression
 
     expr = nki70.drop(columns=["time", "event"])
     rng = np.random.default_rng(2)

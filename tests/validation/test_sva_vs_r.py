@@ -1,4 +1,4 @@
-"""bloodsig.sva and bloodsig.covariates against R: Bioconductor sva 3.46 and stats::prcomp.
+"""bloodsig.stats.sva and bloodsig.de.covariates against R: Bioconductor sva 3.46 and stats::prcomp.
 
 One R session on simulated data (1,000 genes x 40 samples, 3 hidden factors and a group
 effect) written to a temporary directory; its results are compared with bloodsig's.
@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig import covariates as cv
-from bloodsig import sva
+from bloodsig.de import covariates as cv
+from bloodsig.stats import sva
 
 pytestmark = pytest.mark.slow
 

@@ -76,8 +76,8 @@ def test_external_validation_and_saved_models(demo, cfg):
     # the saved JSON models reproduce the predictions of models without missing genes
     import sys
     sys.path.insert(0, str(demo / "scripts"))
-    from bloodsig import classify
-    from bloodsig.io import read_counts
+    from bloodsig.classify import models as classify
+    from bloodsig.core.io import read_counts
 
     missing = read(demo, f"results/discovery/classify/predict/{ext}/missing_genes.tsv")
     genes = read(demo, "results/discovery/classify/models/genes.tsv")

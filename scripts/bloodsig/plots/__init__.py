@@ -3,7 +3,7 @@
 Figures are built on `matplotlib.figure.Figure` with an Agg canvas attached, never through
 pyplot's global state: they render on any machine (no display needed), importing this package
 does not change a notebook's backend, and two calls with the same data draw the same thing;
-`bloodsig.io.save_figure` writes them byte-stably.
+`bloodsig.core.io.save_figure` writes them byte-stably.
 Scatter collections carry a `gid` naming what they show (e.g. "up", "down", "mismatch"), so
 tests and users can find the points of a class.
 """

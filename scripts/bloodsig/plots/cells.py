@@ -18,8 +18,9 @@ def validation_scatter(estimates: Mapping[str, pd.DataFrame], reference: pd.Data
     against the reference over their shared samples, identity line, Pearson r in the title.
 
     estimates and reference: samples x columns, with any group columns already summed
-    (`bloodsig.cells.with_groups`); validation: `bloodsig.cells.compare`'s table. Each
-    scatter collection has gid "<estimate>:<cell type>".
+    (`bloodsig.cells.proportions.with_groups`); validation:
+    `bloodsig.cells.proportions.compare`'s table. Each scatter collection has
+    gid "<estimate>:<cell type>".
     """
     names = list(pd.unique(validation["estimate"]))
     columns = list(pd.unique(validation["cell_type"]))
@@ -52,7 +53,7 @@ def pc_association_heatmap(assoc: pd.DataFrame, min_abs_r: float = 0.25) -> Figu
     """Pearson r of each cell type (rows) with each RNA PC (columns); flagged pairs
     (|r| > min_abs_r, Bonferroni-significant) marked with an asterisk.
 
-    assoc: `bloodsig.cells.pc_association`'s table.
+    assoc: `bloodsig.cells.proportions.pc_association`'s table.
     """
     r = assoc.pivot(index="cell_type", columns="pc", values="r")
     r = r.loc[pd.unique(assoc["cell_type"]), pd.unique(assoc["pc"])]

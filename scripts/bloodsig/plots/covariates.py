@@ -13,7 +13,7 @@ def association_heatmap(assoc: pd.DataFrame, title: str | None = None) -> Figure
     """-log10 p of each covariate (rows) against each variable (columns); covariates dropped
     for their association with group are marked with an asterisk in their label.
 
-    assoc: `bloodsig.de.variable_association` output, optionally with `dropped_for_group`.
+    assoc: `bloodsig.de.analysis.variable_association` output, optionally with `dropped_for_group`.
     """
     if assoc.empty:
         fig = new_figure(4.0, 1.5)

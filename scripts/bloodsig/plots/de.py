@@ -165,7 +165,7 @@ def top_deg_heatmap(logexpr: pd.DataFrame, tt: pd.DataFrame, groups: pd.Series,
 
 def sex_logfc_scatter(flags: pd.DataFrame, n_labels: int = 10,
                       title: str | None = None) -> Figure:
-    """Male vs female logFC per gene from `bloodsig.sexdiff.sex_interaction_flags`: the
+    """Male vs female logFC per gene from `bloodsig.de.sexdiff.sex_interaction_flags`: the
     identity line, genes with sex-different effects highlighted (gid "flagged", the rest
     gid "not_flagged") and the `n_labels` most significant of them labelled."""
     flagged = flags["flagged"].to_numpy(dtype=bool)

@@ -17,7 +17,7 @@ def pca_panels(pcas: Mapping[str, tuple[pd.DataFrame, pd.Series]], samples: pd.D
                color_by: Sequence[str] = ("group", "batch", "library_type"),
                pcs: tuple[str, str] = ("PC1", "PC2")) -> Figure:
     """PC scatter panels: one row per PCA (e.g. {"before filtering": pca(...), "after ...":
-    ...}, each (scores, explained) from `bloodsig.expression_qc.pca`), one column per
+    ...}, each (scores, explained) from `bloodsig.qc.expression.pca`), one column per
     sample-sheet column in `color_by` that exists (columns missing from `samples` are
     skipped; with none left, one uncoloured column). One scatter collection per category,
     gid "pca:<category>".
@@ -51,7 +51,7 @@ def sex_check_scatter(sex_table: pd.DataFrame, label_mismatches: bool = True) ->
     inferred sex, where none was recorded), with the decision line
     chry - xist = threshold (from ``sex_table.attrs["threshold"]``, else 0) and mismatches
     ringed in red (gid "mismatch") and labelled by sample id. `sex_table` is
-    `bloodsig.expression_qc.sex_check`'s output; a missing side is drawn at 0, as scored.
+    `bloodsig.qc.expression.sex_check`'s output; a missing side is drawn at 0, as scored.
     """
     x = sex_table["xist"].fillna(0.0).to_numpy()
     y = sex_table["chry"].fillna(0.0).to_numpy()

@@ -11,7 +11,7 @@ from . import PALETTE, new_figure
 
 def qpcr_scatter(table: pd.DataFrame) -> Figure:
     """qPCR log2 fold change (2^-ddCt, with its 95% CI) against RNA-seq logFC per gene,
-    identity line, Pearson r in the title. table: `bloodsig.qpcr.with_rnaseq`'s output;
+    identity line, Pearson r in the title. table: `bloodsig.de.qpcr.with_rnaseq`'s output;
     genes without an RNA-seq logFC are left out. The scatter has gid "genes"."""
     df = table.dropna(subset=["rnaseq_logFC"])
     fig = new_figure(4.2, 4.0)
@@ -38,7 +38,7 @@ def qpcr_scatter(table: pd.DataFrame) -> Figure:
 def slowest_rules(slowest: pd.DataFrame) -> Figure:
     """Horizontal bars of the wall time of the slowest rules (summed over each rule's jobs),
     slowest at the top, each labelled with its job count and its largest job's peak RSS.
-    slowest: `bloodsig.benchmarks.slowest_rules`'s output. The bars have gid "rules"."""
+    slowest: `bloodsig.core.benchmarks.slowest_rules`'s output. The bars have gid "rules"."""
     df = slowest.iloc[::-1]
     fig = new_figure(6.5, 0.45 * max(len(df), 2) + 1.2)
     ax = fig.subplots()

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..survival import kaplan_meier
+from ..stats.survival import kaplan_meier
 from . import DOWN, GREY, UP, new_figure
 
 GROUP_COLORS = {"shorter": UP, "intermediate": GREY, "longer": DOWN}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..io import read_tsv
+from ..core.io import read_tsv
 
 
 class Results:

@@ -13,8 +13,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from ..normalize import calc_norm_factors, cpm
 from ..plots import interactive
+from ..stats.normalize import calc_norm_factors, cpm
 from . import html as h
 from .files import Results
 

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ..io import atomic_path, write_text, write_tsv
+from ..core.io import atomic_path, write_text, write_tsv
 from . import cells, clinical, cohort, external, longitudinal, qpcr
 from .cmapdb import make_cmap, write_gctx
 from .genes import CELL_TYPES, make_genes

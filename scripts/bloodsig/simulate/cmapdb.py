@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_path
+from ..core.io import atomic_path
 from .cohort import Biology
 
 N_GENES = 1000

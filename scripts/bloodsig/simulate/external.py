@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import write_tsv
+from ..core.io import write_tsv
 from .cohort import Biology, Cohort, CohortDesign, counts_table, simulate_cohort
 
 N_SAMPLES = 32

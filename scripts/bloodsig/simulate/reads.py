@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_path
+from ..core.io import atomic_path
 
 TRUSEQ_ADAPTER1 = "AGATCGGAAGAGCACACGTCTGAACTCCAGTCA"
 TRUSEQ_ADAPTER2 = "AGATCGGAAGAGCGTCGTGTAGGGAAAGGGTGT"

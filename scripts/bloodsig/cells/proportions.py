@@ -1,0 +1,415 @@
+"""Blood cell proportions: supplied or estimated from RNA, validated, and made fit for a model.
+
+Whole-blood expression changes partly because the mix of immune cells changes, so the
+`cells` stage provides per-sample cell-type fractions for the cell-adjusted DE:
+
+1. `read_fractions`: a supplied table (e.g. a DNA-methylation deconvolution such as
+   FlowSorted.Blood.EPIC) or flow cytometry, checked: fractions in [0, 1], rows summing to
+   about one, only known samples, cell-type names usable as formula terms;
+2. `deconvolve`: reference-based deconvolution of the expression with a signature matrix,
+   non-negative least squares on linear-scale expression (Abbas et al. 2009, PLoS One
+   4:e6098), fractions rescaled to sum to one;
+3. `compare`: Pearson correlation of each estimate with flow cytometry (or a planted truth)
+   per cell type and per group of types; `choose_estimate` picks the estimate for the model;
+4. `drop_collinear`: variance inflation factors of the cell types with the model's other
+   covariates; the fractions sum to one, so the worst type is dropped (the reference study
+   dropped CD4 T cells);
+5. `pc_association`: Pearson correlation of every cell type with every RNA PC, Bonferroni-
+   adjusted, strong pairs flagged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from scipy.optimize import nnls
+
+from ..core.cohort import read_cell_fractions
+from ..core.errors import InputError
+from ..core.io import read_tsv
+from ..de.covariates import residual_pca
+from ..stats.design import model_matrix
+from ..stats.normalize import calc_norm_factors, log2cpm_voom
+
+log = logging.getLogger(__name__)
+
+# A cell type becomes a formula term in the cell-adjusted DE (bloodsig.stats.design's names).
+_TERM = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
+# Fraction tables carry about 6 decimals: a residual sd below 1e-6 is exact collinearity.
+_RSS_FLOOR_PER_SAMPLE = 1e-12
+ESTIMATES = ("supplied", "rna")
+# config `cells:` defaults (config/schemas/config.schema.yaml).
+DEFAULTS = {"estimate": "auto", "weighting": "relative", "sum_tolerance": 0.05, "groups": {},
+            "collinearity": {"covariates": [], "max_vif": 10.0, "drop": "auto"},
+            "pc_association": {"n_pcs": 10, "min_abs_r": 0.25, "alpha": 0.05}}
+
+
+def stage_settings(cfg: dict | None) -> dict:
+    """config `cells:` with every missing key set to its default."""
+    cfg = cfg or {}
+    out = {**DEFAULTS, **cfg}
+    for section in ("collinearity", "pc_association"):
+        out[section] = {**DEFAULTS[section], **(cfg.get(section) or {})}
+    return out
+
+
+def _check_names(columns, path) -> None:
+    for column in columns:
+        if not _TERM.match(str(column)):
+            raise InputError("cell-type name must be a formula term (letters, digits, '_' "
+                             "or '.', not starting with a digit)", path=path, column=column)
+
+
+def read_fractions(path, known_samples=None, sum_tolerance: float = 0.05) -> pd.DataFrame:
+    """Read and check a cell-fraction table (sample_id + one column per cell type).
+
+    Refuses (InputError naming file, row and column) values outside [0, 1] or not numeric,
+    duplicated samples, rows whose sum differs from one by more than `sum_tolerance`,
+    samples not in `known_samples` (when given) and cell-type names that are not formula
+    terms. Returns samples x cell types, indexed by sample id.
+    """
+    df = read_cell_fractions(path)
+    _check_names(df.columns, path)
+    total = df.sum(axis=1).to_numpy()
+    bad = np.abs(total - 1.0) > sum_tolerance
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"fractions of sample '{df.index[i]}' sum to {total[i]:.4g}, not 1 "
+                         f"(+/- {sum_tolerance:g}; {int(bad.sum())} such rows)",
+                         path=path, row=i + 2)
+    if known_samples is not None:
+        unknown = ~df.index.isin(pd.Index(known_samples))
+        if unknown.any():
+            i = int(np.flatnonzero(unknown)[0])
+            raise InputError(f"sample '{df.index[i]}' is not in the cohort's sample sheet "
+                             f"({int(unknown.sum())} such samples)", path=path, row=i + 2,
+                             column="sample_id")
+    return df
+
+
+def read_estimates(files: dict, known_samples=None, sum_tolerance: float = 0.05
+                   ) -> dict[str, pd.DataFrame]:
+    """The cohort's estimates by name (supplied, rna: the ones in `files`), each checked by
+    `read_fractions`, in the order of ESTIMATES."""
+    return {name: read_fractions(files[name], known_samples, sum_tolerance)
+            for name in ESTIMATES if name in files}
+
+
+def read_signature(path) -> pd.DataFrame:
+    """Signature matrix: gene_id (+ gene_name) and one column of linear-scale expression per
+    cell type. Returns genes x cell types, indexed by gene id."""
+    df = read_tsv(path, required=["gene_id"], what="signature matrix", dtype={"gene_id": str})
+    df = df.drop(columns=[c for c in ("gene_name",) if c in df.columns])
+    dup = df["gene_id"].duplicated()
+    if dup.any():
+        raise InputError(f"duplicated gene id '{df.loc[dup, 'gene_id'].iloc[0]}'", path=path,
+                         row=int(np.flatnonzero(dup)[0]) + 2, column="gene_id")
+    df = df.set_index("gene_id").rename_axis(None)
+    if df.shape[1] < 2:
+        raise InputError("signature matrix needs at least two cell-type columns", path=path)
+    _check_names(df.columns, path)
+    for column in df.columns:
+        values = pd.to_numeric(df[column], errors="coerce")
+        bad = values.isna() | (values < 0)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(f"expression '{df[column].iloc[i]}' is not a non-negative number "
+                             "(the signature is linear-scale expression)", path=path,
+                             row=i + 2, column=column)
+        df[column] = values.astype(float)
+    if (df.sum(axis=0) <= 0).any():
+        raise InputError("cell type has no expression in the signature", path=path,
+                         column=df.columns[int(np.flatnonzero(df.sum(axis=0) <= 0)[0])])
+    return df
+
+
+@dataclass(frozen=True)
+class Deconvolution:
+    """Fractions estimated from RNA and the quality of each sample's fit."""
+
+    fractions: pd.DataFrame  # samples x cell types, rows sum to one
+    fit: pd.DataFrame        # per sample: n_genes, residual (relative), fit_r
+
+
+def deconvolve(counts: pd.DataFrame, signature: pd.DataFrame,
+               weighting: str = "relative") -> Deconvolution:
+    """Cell fractions by non-negative least squares (Abbas et al. 2009).
+
+    For each sample j, b_j = argmin_{b >= 0} ||W (y_j - S b)||, with y_j the sample's CPM of
+    the signature genes, S the signature (genes x types, same linear scale) and W diagonal
+    gene weights; fractions are b_j / sum(b_j). weighting "relative" sets W_gg = 1 / mean_k
+    S_gk, so each marker counts by its relative error rather than its abundance (without it
+    the most abundant markers decide alone); "none" is plain NNLS. CPM, TMM or raw counts
+    give the same fractions (a per-sample scale cancels). One NNLS per sample, over the
+    signature's genes: the problem is small (markers x types).
+
+    fit: n_genes used, residual = ||W(y - S b)|| / ||W y|| and fit_r = Pearson r of W y
+    with W S b.
+    """
+    genes = signature.index.intersection(counts.index, sort=False)
+    s = signature.loc[genes].to_numpy(dtype=float)
+    expressed = s.sum(axis=1) > 0
+    genes, s = genes[expressed], s[expressed]
+    n_types = signature.shape[1]
+    if len(genes) < 2 * n_types:
+        raise InputError(f"the signature shares only {len(genes)} expressed genes with the "
+                         f"expression (need at least {2 * n_types} for {n_types} cell types; "
+                         "do the gene ids match?)")
+    if np.linalg.matrix_rank(s / s.max(axis=0)) < n_types:
+        raise InputError("the signature's cell-type columns are linearly dependent on its "
+                         "genes shared with the expression; cell types cannot be separated")
+    if weighting not in ("relative", "none"):
+        raise InputError(f"unknown weighting '{weighting}' (relative or none)",
+                         column="cells.weighting")
+    log.info("deconvolution: %d signature genes of %d found in the expression, %d cell types",
+             len(genes), len(signature), n_types)
+    lib = counts.sum(axis=0).to_numpy(dtype=float)
+    y = counts.loc[genes].to_numpy(dtype=float) / np.where(lib > 0, lib, 1.0) * 1e6
+    w = 1.0 / s.mean(axis=1) if weighting == "relative" else np.ones(len(genes))
+    sw, yw = s * w[:, None], y * w[:, None]
+    coef = np.array([nnls(sw, yw[:, j])[0] for j in range(yw.shape[1])])
+    total = coef.sum(axis=1)
+    if (total <= 0).any():
+        sample = counts.columns[int(np.flatnonzero(total <= 0)[0])]
+        raise InputError(f"sample '{sample}' expresses none of the signature genes; its "
+                         "cell fractions cannot be estimated", column=sample)
+    fitted = sw @ coef.T
+    resid = np.linalg.norm(yw - fitted, axis=0) / np.linalg.norm(yw, axis=0)
+    yc, fc = yw - yw.mean(axis=0), fitted - fitted.mean(axis=0)
+    fit_r = (yc * fc).sum(axis=0) / np.sqrt((yc**2).sum(axis=0) * (fc**2).sum(axis=0))
+    fractions = pd.DataFrame(coef / total[:, None], index=counts.columns,
+                             columns=signature.columns)
+    fit = pd.DataFrame({"n_genes": len(genes), "residual": resid, "fit_r": fit_r},
+                       index=counts.columns)
+    log.info("deconvolution: median relative residual %.3f, median fit r %.3f",
+             np.median(resid), np.median(fit_r))
+    return Deconvolution(fractions, fit)
+
+
+def with_groups(fractions: pd.DataFrame, groups: dict | None) -> pd.DataFrame:
+    """The fractions plus one summed column per group of cell types whose members it has."""
+    out = fractions.copy()
+    for name, members in (groups or {}).items():
+        if name in out.columns:
+            raise InputError(f"cell-type group '{name}' has the name of a cell type",
+                             column="cells.groups")
+        if all(m in fractions.columns for m in members):
+            out[name] = fractions[list(members)].sum(axis=1)
+    return out
+
+
+def compare(estimates: dict[str, pd.DataFrame], reference: pd.DataFrame,
+            groups: dict | None = None, reference_name: str = "flow cytometry") -> pd.DataFrame:
+    """Agreement of each estimate with a reference measurement (flow cytometry, a truth).
+
+    For every cell type (and group of types, summed) that an estimate and the reference both
+    have, over their shared samples: n, Pearson r and its p-value, bias (mean estimate minus
+    reference) and RMSE. Columns: estimate, cell_type, n, r, p_value, bias, rmse.
+    """
+    ref = with_groups(reference, groups)
+    rows = []
+    for name, est in estimates.items():
+        est = with_groups(est, groups)
+        shared = est.index.intersection(ref.index, sort=False)
+        if len(shared) < 3:
+            raise InputError(f"the {name} estimate shares {len(shared)} samples with the "
+                             f"{reference_name} (need at least 3; do the sample ids match?)")
+        common = [c for c in est.columns if c in ref.columns]
+        if not common:
+            raise InputError(f"the {name} estimate ({', '.join(est.columns)}) and the "
+                             f"{reference_name} ({', '.join(ref.columns)}) share no cell type")
+        for cell in common:
+            x, y = est.loc[shared, cell].to_numpy(), ref.loc[shared, cell].to_numpy()
+            r, p = (stats.pearsonr(x, y) if np.ptp(x) > 0 and np.ptp(y) > 0
+                    else (np.nan, np.nan))
+            rows.append((name, cell, len(shared), float(r), float(p), float(np.mean(x - y)),
+                         float(np.sqrt(np.mean((x - y) ** 2)))))
+    return pd.DataFrame(rows, columns=["estimate", "cell_type", "n", "r", "p_value", "bias",
+                                       "rmse"])
+
+
+def choose_estimate(setting: str, available: list[str], validation: pd.DataFrame | None,
+                    groups=()) -> str:
+    """The estimate used for adjustment: `setting` (supplied | rna), or with "auto" the one
+    whose mean Pearson r with flow cytometry over the cell types (not groups) is highest;
+    without flow cytometry, "auto" takes the supplied estimate if there is one."""
+    if setting in ESTIMATES:
+        if setting not in available:
+            need = "cell_fractions" if setting == "supplied" else "cell_signature"
+            raise InputError(f"cells.estimate is '{setting}' but the cohort has no {need} "
+                             "file", column="cells.estimate")
+        return setting
+    if setting != "auto":
+        raise InputError(f"unknown estimate '{setting}' (supplied, rna or auto)",
+                         column="cells.estimate")
+    if not available:
+        raise InputError("the cohort has neither cell_fractions nor cell_signature; no cell "
+                         "proportions to use")
+    v = (validation[validation["estimate"].isin(available)
+                    & ~validation["cell_type"].isin(list(groups))]
+         if validation is not None else pd.DataFrame())
+    if v.empty:
+        choice = "supplied" if "supplied" in available else available[0]
+        log.info("no flow cytometry to choose by: using the %s estimate", choice)
+        return choice
+    mean_r = v.groupby("estimate", sort=False)["r"].mean().reindex(available)
+    choice = str(mean_r.idxmax())
+    log.info("mean r with flow cytometry: %s; using the %s estimate",
+             ", ".join(f"{k} {x:.3f}" for k, x in mean_r.items()), choice)
+    return choice
+
+
+def variance_inflation(x: pd.DataFrame) -> pd.Series:
+    """Variance inflation factor of every column: VIF_j = 1 / (1 - R_j^2), R_j^2 from the
+    least-squares fit of column j on the other columns and an intercept (as car::vif for
+    one-degree-of-freedom terms). The residual sum of squares is floored at n * 1e-12 (a
+    residual sd of 1e-6, the precision of fraction tables), so exactly collinear columns
+    get a large finite VIF proportional to their variance, as in the near-collinear limit.
+    """
+    a = x.to_numpy(dtype=float)
+    n = len(a)
+    out = np.empty(a.shape[1])
+    for j in range(a.shape[1]):  # one regression per covariate (a handful)
+        y = a[:, j]
+        others = np.column_stack([np.ones(n), np.delete(a, j, axis=1)])
+        resid = y - others @ np.linalg.lstsq(others, y, rcond=None)[0]
+        tss = float(((y - y.mean()) ** 2).sum())
+        out[j] = tss / max(float(resid @ resid), n * _RSS_FLOOR_PER_SAMPLE)
+    return pd.Series(out, index=x.columns, name="vif")
+
+
+@dataclass(frozen=True)
+class Collinearity:
+    """Cell types kept for the model and the VIF table of every step."""
+
+    kept: list[str]
+    dropped: list[str]
+    table: pd.DataFrame  # step, column, cell_type (bool), vif, dropped (bool)
+
+
+def drop_collinear(fractions: pd.DataFrame, samples: pd.DataFrame, covariates: list[str],
+                   max_vif: float = 10.0, drop: str = "auto", source=None) -> Collinearity:
+    """Drop cell types for collinearity with each other and the model's other covariates.
+
+    The design of `covariates` (sample-sheet columns, factors dummy-coded) plus the cell
+    types is scored by `variance_inflation`. drop="auto": while the worst cell type's VIF
+    exceeds `max_vif`, drop it and recompute (fractions summing to one always lose one
+    type). drop=<cell type>: drop that type (the reference study's CD4T), then report.
+    Every sample of `samples` needs fractions (`source` names their file in the message).
+    """
+    missing = samples.index.difference(fractions.index, sort=False)
+    if len(missing):
+        raise InputError(f"sample '{missing[0]}' of the expression has no cell fractions "
+                         f"({len(missing)} such samples)", path=source)
+    fractions = fractions.loc[samples.index]
+    cells = list(fractions.columns)
+    if drop != "auto" and drop not in cells:
+        raise InputError(f"cells.collinearity.drop names '{drop}', which is not a cell type "
+                         f"({', '.join(cells)})", column="cells.collinearity.drop")
+    design = (model_matrix("~ " + " + ".join(covariates), samples).drop(columns="(Intercept)")
+              if covariates else pd.DataFrame(index=samples.index))
+    clash = [c for c in cells if c in design.columns]
+    if clash:
+        raise InputError(f"cell type '{clash[0]}' is also a covariate column",
+                         column="cells.collinearity.covariates")
+    rows, dropped, step = [], [], 0
+    while True:
+        step += 1
+        vif = variance_inflation(design.join(fractions[cells]))
+        cell_vif = vif[cells]
+        if drop == "auto":
+            worst = str(cell_vif.idxmax())
+            remove = len(cells) > 1 and cell_vif[worst] > max_vif
+        else:
+            worst, remove = drop, not dropped
+        rows += [(step, c, c in cells, float(v), remove and c == worst) for c, v in vif.items()]
+        if not remove:
+            break
+        log.info("dropping cell type %s (VIF %.4g) for collinearity", worst, cell_vif[worst])
+        dropped.append(worst)
+        cells.remove(worst)
+    table = pd.DataFrame(rows, columns=["step", "column", "cell_type", "vif", "dropped"])
+    return Collinearity(cells, dropped, table)
+
+
+def rna_pcs(counts: pd.DataFrame, n_pcs: int) -> pd.DataFrame:
+    """Principal components of the expression (TMM log2-CPM, genes centred and scaled, as
+    prcomp(t(E), scale.=TRUE)); samples x RNA_PC1..RNA_PCk."""
+    expr = log2cpm_voom(counts, norm_factors=calc_norm_factors(counts.to_numpy()))
+    return residual_pca(expr, n_max=n_pcs)[0]
+
+
+def pc_association(fractions: pd.DataFrame, pcs: pd.DataFrame, min_abs_r: float = 0.25,
+                   alpha: float = 0.05) -> pd.DataFrame:
+    """Pearson r of every cell type with every RNA PC over their shared samples, its p-value
+    (t test, n - 2 df), the Bonferroni-adjusted p over all pairs, and `flagged` for pairs
+    with |r| > min_abs_r and adjusted p < alpha. Columns: cell_type, pc, n, r, p_value,
+    p_bonferroni, flagged."""
+    shared = pcs.index.intersection(fractions.index, sort=False)
+    n = len(shared)
+    if n < 4:
+        raise InputError(f"cell fractions and expression share {n} samples (need at least 4)")
+    x = fractions.loc[shared].to_numpy(dtype=float)
+    y = pcs.loc[shared].to_numpy(dtype=float)
+    xc, yc = x - x.mean(axis=0), y - y.mean(axis=0)
+    denom = np.sqrt(np.outer((xc**2).sum(axis=0), (yc**2).sum(axis=0)))
+    r = np.clip((xc.T @ yc) / np.where(denom > 0, denom, np.nan), -1.0, 1.0)
+    t = r * np.sqrt((n - 2) / np.clip(1 - r**2, 1e-300, None))
+    p = 2 * stats.t.sf(np.abs(t), n - 2)
+    out = pd.DataFrame({"cell_type": np.repeat(fractions.columns, pcs.shape[1]),
+                        "pc": np.tile(pcs.columns, fractions.shape[1]), "n": n,
+                        "r": r.ravel(), "p_value": p.ravel()})
+    out["p_bonferroni"] = np.minimum(out["p_value"] * len(out), 1.0)
+    out["flagged"] = (out["r"].abs() > min_abs_r) & (out["p_bonferroni"] < alpha)
+    return out
+
+
+def adjustment_effect(unadjusted: pd.DataFrame, adjusted: pd.DataFrame,
+                      truth: pd.DataFrame | None, fdr: float, min_abs_logfc: float
+                      ) -> pd.DataFrame:
+    """How adjusting for cells changes the DEGs (adj.P.Val < fdr, |logFC| > min_abs_logfc).
+
+    Rows (metric, item, value): DEGs in each analysis and, with a truth table (gene_id,
+    mechanism), per mechanism the planted genes called without and with adjustment and
+    `kept_share`, the share of those called without adjustment still called with it.
+    """
+    def degs(tt):
+        sig = (tt["adj.P.Val"] < fdr) & (tt["logFC"].abs() > min_abs_logfc)
+        return set(tt.loc[sig, "gene_id"])
+
+    before, after = degs(unadjusted), degs(adjusted)
+    rows = [("degs_unadjusted", "all", len(before)), ("degs_adjusted", "all", len(after)),
+            ("degs_kept_share", "all", len(before & after) / max(len(before), 1))]
+    if truth is not None:
+        for mechanism, genes in truth.groupby("mechanism", sort=True)["gene_id"]:
+            planted = set(genes)
+            called = before & planted
+            rows += [("planted_called_unadjusted", mechanism, len(called)),
+                     ("planted_called_adjusted", mechanism, len(after & planted)),
+                     ("kept_share", mechanism, len(called & after) / max(len(called), 1))]
+    return pd.DataFrame(rows, columns=["metric", "item", "value"])
+
+
+def summary_table(chosen: str, available: list[str], validation: pd.DataFrame,
+                  collinearity: pd.DataFrame, truth: pd.DataFrame | None = None,
+                  adjustment: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The stage's summary, one number per row (metric, estimate, item, value): which
+    estimate was used, the cell types dropped (value = VIF), r with flow cytometry and, when
+    given, r with a planted truth (`compare` tables) and the DE adjustment effect."""
+    rows = [("used_for_de", est, "all", float(est == chosen)) for est in available]
+    drops = collinearity[collinearity["dropped"]]
+    rows += [("dropped_for_collinearity", chosen, c, v)
+             for c, v in zip(drops["column"], drops["vif"], strict=True)]
+    for metric, table in (("flow_r", validation), ("truth_r", truth)):
+        if table is not None:
+            rows += [(metric, e, c, r) for e, c, r in
+                     zip(table["estimate"], table["cell_type"], table["r"], strict=True)]
+    if adjustment is not None:
+        rows += [(m, chosen, i, v) for m, i, v in
+                 zip(adjustment["metric"], adjustment["item"], adjustment["value"], strict=True)]
+    return pd.DataFrame(rows, columns=["metric", "estimate", "item", "value"])

@@ -1,0 +1,1 @@
+"""The `enrich` stage: ORA, preranked GSEA, the enrichment map, overlap with published DEG lists."""

@@ -1,0 +1,1 @@
+"""Expression QC of a count matrix (the `expression_qc` stage)."""

@@ -1,0 +1,1 @@
+"""From FASTQ to counts: FASTQ checks, the external tools' wrappers, strandedness."""

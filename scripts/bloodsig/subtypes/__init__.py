@@ -1,0 +1,1 @@
+"""The `subtypes` stage: immune subtypes of patients and their longitudinal follow-up."""

@@ -1,0 +1,2 @@
+"""The `survival` stage: cases, gene selection, final models and their evaluation (the
+statistics themselves are in bloodsig.stats.survival)."""
