@@ -1,6 +1,7 @@
 """Rule classify_compare: seven classifiers on one seeded split by patient, DeLong CIs and
 tests, ROC, and the best one's AUC on a split that ignores patients beside it."""
 
+from bloodsig.classify import algorithms
 from bloodsig.classify import models as classify
 from bloodsig.core.io import save_figure, write_tsv
 from bloodsig.core.script import run
@@ -11,7 +12,7 @@ def main(smk):
     cfg = smk.params.classify
     data = classify.read_training_data(smk.input.toptable, smk.input.residuals,
                                        smk.input.samples, smk.params.sheet, cfg["filters"])
-    res = classify.compare_algorithms(data.X[data.sets[cfg["compare"]["filter"]]], data.y,
+    res = algorithms.compare_algorithms(data.X[data.sets[cfg["compare"]["filter"]]], data.y,
                                       cfg["compare"], cfg["xgboost"], smk.params.seed,
                                       smk.threads, data.groups)
     write_tsv(res.table, smk.output.auc)

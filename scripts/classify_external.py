@@ -4,6 +4,7 @@ and control samples whose patients the models were not trained on."""
 import json
 from pathlib import Path
 
+from bloodsig.classify import features
 from bloodsig.classify import models as classify
 from bloodsig.core.cohort import read_samples
 from bloodsig.core.io import read_tsv, save_figure, write_tsv
@@ -22,9 +23,9 @@ def main(smk):
     samples = read_samples(smk.input.samples, sheet).loc[pred.index]
     samples = samples.loc[classify.unseen_patients(
         samples, read_samples(smk.input.training_samples, sheet), sheet, smk.input.samples)]
-    y = classify.labels(samples, sheet, smk.input.samples)
+    y = features.labels(samples, sheet, smk.input.samples)
     metrics = classify.validation_metrics(pred, y, prep["threshold"], panels,
-                                          classify.patients(samples.loc[y.index], sheet))
+                                          features.patients(samples.loc[y.index], sheet))
     roc = classify.roc_table(pred, y)
     write_tsv(metrics, smk.output.metrics)
     write_tsv(roc, smk.output.roc)

@@ -2,6 +2,7 @@
 each outer fold; the nested-CV AUC heads its summary."""
 
 from bloodsig.classify import models as classify
+from bloodsig.classify import panel_selection
 from bloodsig.core.io import read_tsv, write_tsv
 from bloodsig.core.script import run
 
@@ -10,10 +11,10 @@ def main(smk):
     cfg = smk.params.classify
     data = classify.read_training_data(smk.input.toptable, smk.input.residuals,
                                        smk.input.samples, smk.params.sheet, cfg["filters"])
-    folds, oof = classify.nested_cv(data.X, data.y, data.sets, cfg, smk.params.seed,
+    folds, oof = panel_selection.nested_cv(data.X, data.y, data.sets, cfg, smk.params.seed,
                                     smk.threads, data.groups)
     optimistic = read_tsv(smk.input.performance, required=["model", "optimistic_cv_auc"])
-    summary = classify.honest_summary(folds, oof, data.y,
+    summary = panel_selection.honest_summary(folds, oof, data.y,
                                       optimistic.set_index("model")["optimistic_cv_auc"])
     write_tsv(folds, smk.output.folds)
     write_tsv(oof.assign(label=data.y, patient=data.groups).rename_axis("sample_id")

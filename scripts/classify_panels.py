@@ -4,6 +4,7 @@ saved models."""
 import json
 
 from bloodsig.classify import models as classify
+from bloodsig.classify import panel_selection
 from bloodsig.core.cohort import load_annotation
 from bloodsig.core.io import save_figure, write_text, write_tsv
 from bloodsig.core.script import run
@@ -16,9 +17,9 @@ def main(smk):
                                        smk.input.samples, smk.params.sheet, cfg["filters"])
     X, y = data.X, data.y
     names = load_annotation(smk.input.genes)["gene_name"]
-    panels = classify.select_panels(X, y, data.sets, cfg, seed, smk.threads, data.groups)
-    models = classify.fit_panel_models(X, y, panels.genes, cfg["xgboost"], seed, smk.threads)
-    optimistic = classify.panel_cv_auc(X, y, panels.genes, cfg["xgboost"],
+    panels = panel_selection.select_panels(X, y, data.sets, cfg, seed, smk.threads, data.groups)
+    models = panel_selection.fit_panel_models(X, y, panels.genes, cfg["xgboost"], seed, smk.threads)
+    optimistic = panel_selection.panel_cv_auc(X, y, panels.genes, cfg["xgboost"],
                                        cfg["rfe"]["cv_folds"], seed, smk.threads, data.groups)
     curves, ranking, table = classify.panel_tables(panels, models, names)
     write_tsv(curves, smk.output.curves)
@@ -35,7 +36,7 @@ def main(smk):
                 smk.output.curve_figure)
     save_figure(plots.panel_importance(table), smk.output.importance)
     save_figure(plots.panel_overlap({k: v for k, v in panels.genes.items()
-                                     if k != classify.UNION}, names), smk.output.overlap)
+                                     if k != panel_selection.UNION}, names), smk.output.overlap)
 
 
 run(main, snakemake)  # noqa: F821

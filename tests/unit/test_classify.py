@@ -8,6 +8,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
+from bloodsig.classify import algorithms, features, panel_selection
 from bloodsig.classify import models as classify
 from bloodsig.core.errors import InputError
 
@@ -26,8 +27,8 @@ def make_data(n=200, p=30, informative=4, seed=0):
 
 
 def test_rfe_schedule():
-    assert classify.rfe_schedule(10, 0.5, 4) == [10, 5, 4, 3, 2, 1]
-    sizes = classify.rfe_schedule(3640, 0.1, 200)
+    assert panel_selection.rfe_schedule(10, 0.5, 4) == [10, 5, 4, 3, 2, 1]
+    sizes = panel_selection.rfe_schedule(3640, 0.1, 200)
     assert sizes[:3] == [3640, 3276, 2948] and 200 in sizes and sizes[-1] == 1
     assert all(a - b == 1 for a, b in zip(sizes[sizes.index(200):], sizes[sizes.index(200) + 1:],
                                             strict=False))
@@ -36,25 +37,25 @@ def test_rfe_schedule():
 
 def test_rfe_ranks_informative_genes_first():
     X, y = make_data()
-    res = classify.rfe(X, y, XGB, 0.3, 8, 3, seed=1)
-    assert res.curve["n_genes"].tolist() == classify.rfe_schedule(30, 0.3, 8)
+    res = panel_selection.rfe(X, y, XGB, 0.3, 8, 3, seed=1)
+    assert res.curve["n_genes"].tolist() == panel_selection.rfe_schedule(30, 0.3, 8)
     assert sorted(res.rank) == list(range(1, 31))
     assert set(res.rank.nsmallest(4).index) == {"G00", "G01", "G02", "G03"}
     best = res.curve.set_index("n_genes")["mean_auc"]
     assert best[4] > best[30] and best[4] > 0.85
     # deterministic
-    again = classify.rfe(X, y, XGB, 0.3, 8, 3, seed=1)
+    again = panel_selection.rfe(X, y, XGB, 0.3, 8, 3, seed=1)
     pd.testing.assert_series_equal(res.rank, again.rank)
 
 
 def test_knee():
     n = np.arange(1, 61)
     curve = pd.DataFrame({"n_genes": n[::-1], "mean_auc": (0.5 + 0.4 * (1 - np.exp(-n / 5)))[::-1]})
-    k = classify.knee(curve)
+    k = panel_selection.knee(curve)
     assert 8 <= k <= 20
-    assert classify.knee(curve, max_genes=30) <= k
+    assert panel_selection.knee(curve, max_genes=30) <= k
     flat = pd.DataFrame({"n_genes": [3, 2, 1], "mean_auc": [0.6, 0.7, 0.6]})
-    assert classify.knee(flat) == 2  # no knee: highest AUC
+    assert panel_selection.knee(flat) == 2  # no knee: highest AUC
 
 
 def test_select_panels_and_ensemble():
@@ -62,13 +63,13 @@ def test_select_panels_and_ensemble():
     settings = {"xgboost": XGB, "rfe": {"drop_fraction": 0.3, "stepwise_below": 8,
                                         "cv_folds": 3, "knee_max_genes": 8}}
     sets = {"a": list(X.columns), "b": list(X.columns[::2])}
-    panels = classify.select_panels(X, y, sets, settings, seed=2)
+    panels = panel_selection.select_panels(X, y, sets, settings, seed=2)
     assert set(panels.genes) == {"a", "b", "union"}
     assert set(panels.genes["union"]) == set(panels.genes["a"]) | set(panels.genes["b"])
     assert set(panels.genes["b"]) <= set(sets["b"])
     assert {"G00", "G01", "G02", "G03"} & set(panels.genes["a"])
-    models = classify.fit_panel_models(X, y, panels.genes, XGB, seed=2)
-    pred = classify.predict_panels(models, panels.genes, X)
+    models = panel_selection.fit_panel_models(X, y, panels.genes, XGB, seed=2)
+    pred = panel_selection.predict_panels(models, panels.genes, X)
     np.testing.assert_allclose(pred["ensemble"], (pred["a"] + pred["b"]) / 2)
     names = pd.Series({g: g.lower() for g in X.columns})
     curves, ranking, table = classify.panel_tables(panels, models, names)
@@ -84,11 +85,11 @@ def test_nested_cv_is_not_more_optimistic_on_noise():
                                         "cv_folds": 3, "knee_max_genes": 10},
                 "nested": {"outer_folds": 3}}
     sets = {"a": list(X.columns)}
-    folds, oof = classify.nested_cv(X, y, sets, settings, seed=4)
+    folds, oof = panel_selection.nested_cv(X, y, sets, settings, seed=4)
     assert len(folds) == 3 * 3 and list(oof.index) == list(X.index)
-    panels = classify.select_panels(X, y, sets, settings, seed=4)
+    panels = panel_selection.select_panels(X, y, sets, settings, seed=4)
     rfe_auc = panels.curves["a"].curve.set_index("n_genes")["mean_auc"][panels.knees["a"]]
-    summary = classify.honest_summary(folds, oof, y, pd.Series({"a": rfe_auc}))
+    summary = panel_selection.honest_summary(folds, oof, y, pd.Series({"a": rfe_auc}))
     row = summary.set_index("model").loc["a"]
     assert row["nested_pooled_auc"] < 0.62
     assert row["optimistic_cv_auc"] > row["nested_cv_auc"]
@@ -98,7 +99,7 @@ def test_penalised_logistic_all_penalties():
     X, y = make_data(n=200, p=30)
     for pen, alpha in [("ridge", 0.1), ("lasso", 0.05), ("elastic_net", 0.05), ("l1_2", 0.05),
                        ("scad", 0.05), ("mcp", 0.05)]:
-        est = clone(classify.PenalisedLogistic(pen, alpha=alpha)).fit(X.to_numpy(), y.to_numpy())
+        est = clone(algorithms.PenalisedLogistic(pen, alpha=alpha)).fit(X.to_numpy(), y.to_numpy())
         p = est.predict_proba(X.to_numpy())
         assert p.shape == (200, 2) and np.allclose(p.sum(axis=1), 1)
         assert roc_auc_score(y, p[:, 1]) > 0.85, pen
@@ -114,17 +115,17 @@ def test_compare_algorithms():
                 "mcp_gamma": 3.0, "xgboost_max_depth": [2],
                 "alphas": {k: [0.05] for k in ("ridge", "lasso", "elastic_net", "l1_2", "scad",
                                                "mcp")}}
-    res = classify.compare_algorithms(X, y, settings, XGB, seed=5)
+    res = algorithms.compare_algorithms(X, y, settings, XGB, seed=5)
     t = res.table.set_index("algorithm")
-    assert list(t.index) == list(classify.ALGORITHMS)
+    assert list(t.index) == list(algorithms.ALGORITHMS)
     assert t["best"].sum() == 1 and np.isnan(t.loc[t["best"], "delong_p_vs_best"]).all()
     assert (t["test_auc"] > 0.8).all() and (t["ci_low"] < t["test_auc"]).all()
     assert t["n_test"].iloc[0] == 60 and len(res.test_scores) == 60
     best = t.index[t["best"]][0]
     assert t.loc[best, "test_auc"] == t["test_auc"].max()
-    assert set(res.roc["algorithm"]) == set(classify.ALGORITHMS)
+    assert set(res.roc["algorithm"]) == set(algorithms.ALGORITHMS)
     # saga's sample order is seeded: a threaded rerun gives the same scores to the bit
-    again = classify.compare_algorithms(X, y, settings, XGB, seed=5, n_jobs=2)
+    again = algorithms.compare_algorithms(X, y, settings, XGB, seed=5, n_jobs=2)
     pd.testing.assert_frame_equal(again.test_scores, res.test_scores, check_exact=True)
 
 
@@ -154,14 +155,14 @@ def test_score_cohort_missing_gene_policies():
     X, y = make_data(n=150, p=10)
     panels = {"a": ["G00", "G01", "G05"], "b": ["G02", "G03"], "union": ["G00", "G01", "G05",
                                                                        "G02", "G03"]}
-    models = classify.fit_panel_models(X, y, panels, XGB, seed=0)
+    models = panel_selection.fit_panel_models(X, y, panels, XGB, seed=0)
     target = X.drop(columns=["G01"])
     pred, missing = classify.score_cohort(target, models, panels, "refit", X, y, XGB, seed=0)
     assert missing.to_dict("list") == {"model": ["a", "union"], "gene_id": ["G01", "G01"]}
-    refit = classify.xgb_classifier(XGB, 0).fit(X[["G00", "G05"]].to_numpy(), y.to_numpy())
+    refit = algorithms.xgb_classifier(XGB, 0).fit(X[["G00", "G05"]].to_numpy(), y.to_numpy())
     np.testing.assert_allclose(pred["a"], refit.predict_proba(target[["G00", "G05"]].to_numpy())
                                [:, 1], rtol=1e-6)
-    full = classify.predict_panels(models, panels, X)
+    full = panel_selection.predict_panels(models, panels, X)
     np.testing.assert_allclose(pred["b"], full["b"], rtol=1e-6)  # complete: saved model
     nan_pred, _ = classify.score_cohort(target, models, panels, "missing", None, None, XGB, 0)
     x = X[["G00", "G01", "G05"]].to_numpy().copy()
@@ -188,19 +189,19 @@ def test_validation_metrics():
 def test_labels_and_filters(caplog):
     samples = pd.DataFrame({"group": ["ALS", "control", "other"]}, index=["a", "b", "c"])
     with pytest.raises(InputError, match="'other' of sample 'c'"):
-        classify.labels(samples, SHEET)
-    assert classify.labels(samples.iloc[:2], SHEET).tolist() == [1, 0]
+        features.labels(samples, SHEET)
+    assert features.labels(samples.iloc[:2], SHEET).tolist() == [1, 0]
     # a listed other group is left out, with a log line, not refused
     with caplog.at_level("INFO"):
-        y = classify.labels(samples, {**SHEET, "other_groups": ["other"]})
+        y = features.labels(samples, {**SHEET, "other_groups": ["other"]})
     assert y.to_dict() == {"a": 1, "b": 0} and "1 sample(s) of other groups" in caplog.text
     tt = pd.DataFrame({"gene_id": ["g1", "g2", "g3"], "adj.P.Val": [0.001, 0.001, 0.5],
                        "logFC": [0.5, -0.05, 1.0], "AveExpr": [3.0, 1.0, 5.0]})
-    assert classify.deg_filter(tt, {"fdr": 0.01}) == ["g1", "g2"]
-    assert classify.deg_filter(tt, {"fdr": 0.01, "min_abs_logfc": 0.1}) == ["g1"]
-    assert classify.deg_filter(tt, {"min_ave_expr": 2}) == ["g1", "g3"]
+    assert features.deg_filter(tt, {"fdr": 0.01}) == ["g1", "g2"]
+    assert features.deg_filter(tt, {"fdr": 0.01, "min_abs_logfc": 0.1}) == ["g1"]
+    assert features.deg_filter(tt, {"min_ave_expr": 2}) == ["g1", "g3"]
     with pytest.raises(InputError, match="keeps 1 gene"):
-        classify.gene_sets(tt, {"x": {"fdr": 0.01, "min_abs_logfc": 0.1}}, pd.Index(["g1"]))
+        features.gene_sets(tt, {"x": {"fdr": 0.01, "min_abs_logfc": 0.1}}, pd.Index(["g1"]))
 
 
 def test_figures():
@@ -264,30 +265,30 @@ def test_grouped_folds_keep_patients_together_and_are_seeded():
     X, y, g = make_repeats()
     # uneven repeats too: a few patients with 1 sample
     X, y, g = X.iloc[2:], y.iloc[2:], g.iloc[2:]
-    splits = classify.grouped_folds(y, g, 5, seed=3, stage="test")
+    splits = features.grouped_folds(y, g, 5, seed=3, stage="test")
     assert len(splits) == 5
     for tr, te in splits:
         assert not set(g.iloc[tr]) & set(g.iloc[te])   # no patient on both sides
         assert set(y.iloc[te]) == {0, 1}
     assert sorted(np.concatenate([te for _, te in splits])) == list(range(len(y)))
-    again = classify.grouped_folds(y, g, 5, seed=3, stage="test")
+    again = features.grouped_folds(y, g, 5, seed=3, stage="test")
     assert all(np.array_equal(a[1], b[1]) for a, b in zip(splits, again, strict=True))
-    other = classify.grouped_folds(y, g, 5, seed=4, stage="test")
+    other = features.grouped_folds(y, g, 5, seed=4, stage="test")
     assert not all(np.array_equal(a[1], b[1]) for a, b in zip(splits, other, strict=True))
     # the ungrouped folds put repeat samples of a patient on both sides
-    plain = classify.grouped_folds(y, None, 5, seed=3, stage="test")
+    plain = features.grouped_folds(y, None, 5, seed=3, stage="test")
     assert any(set(g.iloc[tr]) & set(g.iloc[te]) for tr, te in plain)
 
 
 def test_grouped_split_keeps_patients_on_one_side():
     X, y, g = make_repeats(n_patients=60)
-    train, test = classify.grouped_split(y, g, 0.3, seed=1)
+    train, test = features.grouped_split(y, g, 0.3, seed=1)
     assert not set(g.iloc[train]) & set(g.iloc[test])
     assert len(test) == 18 * 3 and y.iloc[test].sum() == 9 * 3  # 30% of the patients, stratified
     # one sample per patient: exactly scikit-learn's stratified sample split
     from sklearn.model_selection import train_test_split
     X1, y1 = make_data(n=100)
-    tr1, te1 = classify.grouped_split(y1, None, 0.3, seed=2)
+    tr1, te1 = features.grouped_split(y1, None, 0.3, seed=2)
     ref_tr, ref_te = train_test_split(np.arange(100), test_size=0.3, stratify=y1, random_state=2)
     assert np.array_equal(te1, np.sort(ref_te)) and np.array_equal(tr1, np.sort(ref_tr))
 
@@ -297,8 +298,8 @@ def test_grouped_cv_removes_the_optimism_of_repeat_samples():
     by patient ~0.5 (the truth)."""
     X, y, g = make_repeats()
     panels = {"a": list(X.columns)}
-    leaky = classify.panel_cv_auc(X, y, panels, XGB, 5, seed=1).set_index("model")
-    honest = classify.panel_cv_auc(X, y, panels, XGB, 5, seed=1, groups=g).set_index("model")
+    leaky = panel_selection.panel_cv_auc(X, y, panels, XGB, 5, seed=1).set_index("model")
+    honest = panel_selection.panel_cv_auc(X, y, panels, XGB, 5, seed=1, groups=g).set_index("model")
     assert leaky.loc["a", "optimistic_cv_auc"] > 0.8
     assert abs(honest.loc["a", "optimistic_cv_auc"] - 0.5) < 0.15
 
@@ -311,7 +312,7 @@ COMPARE = {"test_fraction": 0.3, "cv_folds": 10, "l1_ratio": 0.5, "scad_gamma": 
 
 def test_compare_reports_grouped_beside_ungrouped_split():
     X, y, g = make_repeats(n_patients=30)
-    res = classify.compare_algorithms(X, y, {**COMPARE, "cv_folds": 3}, XGB, seed=2, groups=g)
+    res = algorithms.compare_algorithms(X, y, {**COMPARE, "cv_folds": 3}, XGB, seed=2, groups=g)
     t = res.grouping.set_index("split")
     assert t.loc["by patient", "test_samples_with_patient_in_train"] == 0
     assert t.loc["ignoring patients", "test_samples_with_patient_in_train"] > 10
@@ -336,20 +337,20 @@ def test_small_cohort_adapts_folds_and_marks_caveats(caplog):
                                         "cv_folds": 10, "knee_max_genes": 6},
                 "nested": {"outer_folds": 3}}
     with caplog.at_level("WARNING"):
-        res = classify.rfe(X, y, XGB, 0.3, 4, 10, seed=1)
+        res = panel_selection.rfe(X, y, XGB, 0.3, 4, 10, seed=1)
     assert "RFE: 8 folds instead of 10 (the smallest class has 8 patients)" in caplog.text
     assert res.curve["mean_auc"].iloc[0] > 0.8
     caplog.clear()
     with caplog.at_level("WARNING"):
-        folds, oof = classify.nested_cv(X, y, {"a": list(X.columns)}, settings, seed=1)
+        folds, oof = panel_selection.nested_cv(X, y, {"a": list(X.columns)}, settings, seed=1)
     assert folds["fold"].nunique() == 3 and folds.groupby("fold")["n_test"].first().sum() == 30
     assert re.search(r"RFE inside outer fold 1 \(a\): [56] folds instead of 10", caplog.text)
-    summary = classify.honest_summary(folds, oof, y, pd.Series({"a": 0.9}))
+    summary = panel_selection.honest_summary(folds, oof, y, pd.Series({"a": 0.9}))
     assert summary["model"].iloc[0] == "ensemble"          # the headline row
     assert list(summary.columns[:2]) == ["model", "nested_cv_auc"]
     assert summary["reliability"].str.startswith("unreliable: test n = 10 < 20").all()
     assert summary["n"].eq(30).all() and summary["n_cases"].eq(8).all()
-    res = classify.compare_algorithms(X, y, COMPARE, XGB, seed=2)
+    res = algorithms.compare_algorithms(X, y, COMPARE, XGB, seed=2)
     t = res.table
     assert t["n_test"].eq(9).all() and t["n_test_cases"].eq(2).all()
     assert t["reliability"].eq("unreliable: test n = 9 < 20").all()
@@ -359,8 +360,8 @@ def test_small_cohort_adapts_folds_and_marks_caveats(caplog):
     ext = classify.validation_metrics(pred, pd.Series([1, 1, 1, 0, 0, 0, 0], index=pred.index),
                                       0.5, {"m": ["G0"]})
     assert ext["reliability"].iloc[0] == "unreliable: test n = 7 < 20, 1-gene panel"
-    assert classify.reliability(120, 2) == "unreliable: 2-gene panel"
-    assert classify.reliability(20, 3) == "ok"
+    assert features.reliability(120, 2) == "unreliable: 2-gene panel"
+    assert features.reliability(20, 3) == "ok"
 
 
 def test_cohort_with_two_cases_is_refused_with_the_reason():
@@ -370,15 +371,15 @@ def test_cohort_with_two_cases_is_refused_with_the_reason():
     reason = (r"classify {}: 2 case and 28 control patient\(s\) \(2 case and 28 control "
               r"samples\); stratified cross-validation needs at least 3 patients of each class")
     with pytest.raises(InputError, match=reason.format("RFE")):
-        classify.rfe(X, y, XGB, 0.3, 4, 5, seed=1)
+        panel_selection.rfe(X, y, XGB, 0.3, 4, 5, seed=1)
     with pytest.raises(InputError, match=reason.format(r"nested CV \(outer folds\)")):
-        classify.nested_cv(X, y, {"a": list(X.columns)}, settings, seed=1)
+        panel_selection.nested_cv(X, y, {"a": list(X.columns)}, settings, seed=1)
     with pytest.raises(InputError, match="classify compare: 2 case and 28 control.*at least 4"):
-        classify.compare_algorithms(X, y, COMPARE, XGB, seed=2)
+        algorithms.compare_algorithms(X, y, COMPARE, XGB, seed=2)
     # 4 cases: the outer folds exist, but an outer training part keeps too few for RFE
     X, y = small_cohort(n_cases=4)
     with pytest.raises(InputError, match=r"RFE inside outer fold \d \(a\): [23] case"):
-        classify.nested_cv(X, y, {"a": list(X.columns)}, settings, seed=1)
+        panel_selection.nested_cv(X, y, {"a": list(X.columns)}, settings, seed=1)
 
 
 def test_external_metrics_leave_out_training_patients():

@@ -1,0 +1,232 @@
+"""The seven classifiers (penalised logistic regressions and XGBoost) and their comparison on one
+patient-grouped split, each tuned by grouped CV on the training part.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from joblib import parallel_backend
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_curve
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ..stats import delong
+from .features import (
+    MIN_PER_CLASS,
+    _class_counts,
+    _groups,
+    _too_few,
+    grouped_folds,
+    grouped_split,
+    reliability,
+)
+
+log = logging.getLogger(__name__)
+
+
+ALGORITHMS = ("ridge", "lasso", "elastic_net", "l1_2", "scad", "mcp", "xgboost")
+
+
+SKLEARN_PENALTIES = ("ridge", "lasso", "elastic_net")
+
+
+def xgb_classifier(params: dict, seed: int):
+    """XGBoost (Chen & Guestrin 2016) with config `classify.xgboost` (n_estimators,
+    learning_rate = eta, max_depth, reg_lambda, reg_alpha, max_bin), histogram trees.
+
+    One thread per model: the stage runs models side by side instead (`_map`), because
+    XGBoost's OpenMP threads busy-wait and slow down tenfold on a shared, busy machine.
+    """
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(**params, tree_method="hist", random_state=seed, n_jobs=1,
+                         eval_metric="logloss")
+
+
+def _map(fn, items, n_jobs: int) -> list:
+    """fn over items on n_jobs threads, results in input order (XGBoost and BLAS release
+    the GIL while they work)."""
+    items = list(items)
+    if n_jobs <= 1 or len(items) <= 1:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=n_jobs) as pool:
+        return list(pool.map(fn, items))
+
+
+class PenalisedLogistic(ClassifierMixin, BaseEstimator):
+    """Penalised logistic regression: mean log-loss + alpha * penalty.
+
+    ridge, lasso, elastic_net: scikit-learn LogisticRegression with C = 1 / (alpha n);
+    mcp (Zhang 2010), scad (Fan & Li 2001) and l1_2 (L1/2, Xu et al. 2012): skglm's
+    coordinate descent (Bertrand et al. 2022); L1/2 needs its fix-point working sets.
+    saga (lasso, elastic net) visits samples in a random order: `seed` fixes it.
+    """
+
+    def __init__(self, penalty: str = "mcp", alpha: float = 0.01, gamma: float = 3.0,
+                 l1_ratio: float = 0.5, tol: float = 1e-4, max_iter: int = 5000,
+                 seed: int = 0):
+        self.penalty, self.alpha, self.gamma = penalty, alpha, gamma
+        self.l1_ratio, self.tol, self.max_iter, self.seed = l1_ratio, tol, max_iter, seed
+
+    def fit(self, X, y):
+        X, y = np.asarray(X, dtype=float), np.asarray(y)
+        self.classes_ = np.unique(y)
+        if self.penalty in SKLEARN_PENALTIES:
+            ratio = {"ridge": 0.0, "lasso": 1.0}.get(self.penalty, self.l1_ratio)
+            est = LogisticRegression(C=1.0 / (self.alpha * len(y)), l1_ratio=ratio,
+                                     solver="lbfgs" if ratio == 0 else "saga", tol=self.tol,
+                                     max_iter=self.max_iter, random_state=self.seed).fit(X, y)
+            self.coef_, self.intercept_ = est.coef_.ravel(), float(est.intercept_[0])
+            return self
+        from skglm import GeneralizedLinearEstimator
+        from skglm.datafits import Logistic
+        from skglm.penalties import L0_5, SCAD, MCPenalty
+        from skglm.solvers import AndersonCD
+
+        penalty = {"mcp": lambda: MCPenalty(self.alpha, self.gamma),
+                   "scad": lambda: SCAD(self.alpha, self.gamma),
+                   "l1_2": lambda: L0_5(self.alpha)}[self.penalty]()
+        solver = AndersonCD(tol=self.tol, fit_intercept=True,
+                            ws_strategy="fixpoint" if self.penalty == "l1_2" else "subdiff")
+        est = GeneralizedLinearEstimator(Logistic(), penalty, solver)
+        est.fit(X, np.where(y == self.classes_[-1], 1.0, -1.0))
+        self.coef_, self.intercept_ = np.ravel(est.coef_), float(np.ravel(est.intercept_)[0])
+        return self
+
+    def decision_function(self, X):
+        return np.asarray(X, dtype=float) @ self.coef_ + self.intercept_
+
+    def predict_proba(self, X):
+        p = 1.0 / (1.0 + np.exp(-self.decision_function(X)))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X):
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
+
+
+def _gain(model, n_features: int) -> np.ndarray:
+    """Total gain per feature, normalised to sum 1 (R xgb.importance's Gain); unused -> 0."""
+    score = model.get_booster().get_score(importance_type="total_gain")
+    gain = np.zeros(n_features)
+    for key, value in score.items():
+        gain[int(key[1:])] = value
+    total = gain.sum()
+    return gain / total if total > 0 else gain
+
+
+@dataclass(frozen=True)
+class Comparison:
+    table: pd.DataFrame        # algorithm, best parameters, test AUC with DeLong CI and test
+    roc: pd.DataFrame          # algorithm, fpr, tpr on the test part
+    test_scores: pd.DataFrame  # sample_id, patient, label, test probabilities per algorithm
+    grouping: pd.DataFrame     # best algorithm's test AUC with the split by patient and without
+
+
+def _tune(name: str, xtr: np.ndarray, ytr: np.ndarray, cv: list, settings: dict,
+          xgb_params: dict, seed: int, n_jobs: int) -> GridSearchCV:
+    """One algorithm tuned by CV AUC over the given folds (refit on the whole training part)."""
+    if name == "xgboost":
+        est = xgb_classifier(xgb_params, seed)
+        grid = {"max_depth": settings["xgboost_max_depth"]}
+    else:
+        gamma = {"scad": settings["scad_gamma"], "mcp": settings["mcp_gamma"]}.get(name, 3.0)
+        est = make_pipeline(StandardScaler(), PenalisedLogistic(
+            name, gamma=gamma, l1_ratio=settings["l1_ratio"], seed=seed))
+        grid = {"penalisedlogistic__alpha": settings["alphas"][name]}
+    with parallel_backend("threading", n_jobs=n_jobs):
+        return GridSearchCV(est, grid, scoring="roc_auc", cv=cv, refit=True,
+                            n_jobs=n_jobs).fit(xtr, ytr)
+
+
+def _params(search: GridSearchCV) -> str:
+    return ", ".join(f"{k.split('__')[-1]}={v:g}" for k, v in search.best_params_.items())
+
+
+def compare_algorithms(X: pd.DataFrame, y: pd.Series, settings: dict, xgb_params: dict,
+                       seed: int, n_jobs: int = 1, groups: pd.Series | None = None
+                       ) -> Comparison:
+    """Seven classifiers on one stratified split by patient (`grouped_split`), tuned by k-fold
+    CV AUC by patient (`grouped_folds`) on its training part.
+
+    settings: config `classify.compare` (test_fraction, cv_folds, alphas per penalised
+    algorithm, l1_ratio, scad_gamma, mcp_gamma, xgboost_max_depth grid). The best test AUC is
+    compared with each other by the paired DeLong test. groups: patient per sample (None:
+    one sample each). `grouping` repeats the best algorithm's tuning and test on a split of
+    samples that ignores patients (split and tuning folds), beside the grouped result, with
+    the number of test samples whose patient also has a training sample: the optimism of a
+    split that lets a patient's repeat samples straddle it.
+    """
+    g = _groups(y, groups)
+    if min(_class_counts(y, g)) < MIN_PER_CLASS + 1:
+        raise _too_few("compare", y, g, f"a held-out test part needs at least 1 patient of "
+                       f"each class and its training part {MIN_PER_CLASS} for the tuning "
+                       f"folds: at least {MIN_PER_CLASS + 1} of each")
+    train, test = grouped_split(y, g, settings["test_fraction"], seed)
+    xtr, xte = X.to_numpy()[train], X.to_numpy()[test]
+    ytr, yte = y.to_numpy()[train], y.to_numpy()[test]
+    cv = grouped_folds(y.iloc[train], g.iloc[train], settings["cv_folds"], seed,
+                       "compare (tuning folds of the training part)")
+    scores, params = {}, {}
+    for name in ALGORITHMS:
+        search = _tune(name, xtr, ytr, cv, settings, xgb_params, seed, n_jobs)
+        scores[name] = search.best_estimator_.predict_proba(xte)[:, 1]
+        params[name] = _params(search)
+        log.info("%s: %s, CV AUC %.3f", name, params[name], search.best_score_)
+    rows, curves = [], []
+    cis = {name: delong.auc_ci(yte, s) for name, s in scores.items()}
+    best = max(ALGORITHMS, key=lambda a: (cis[a].auc, -ALGORITHMS.index(a)))
+    caveat = reliability(len(test), X.shape[1])
+    for name in ALGORITHMS:
+        z, p = (np.nan, np.nan) if name == best else delong.delong_test(yte, scores[best],
+                                                                         scores[name])
+        ci = cis[name]
+        rows.append({"algorithm": name, "parameters": params[name], "n_train": len(train),
+                     "n_test": len(test), "n_test_cases": int(yte.sum()),
+                     "n_test_controls": int((yte == 0).sum()), "n_genes": X.shape[1],
+                     "test_auc": ci.auc, "ci_low": ci.ci_low,
+                     "ci_high": ci.ci_high, "best": name == best, "delong_z_vs_best": z,
+                     "delong_p_vs_best": p, "reliability": caveat})
+        fpr, tpr, _ = roc_curve(yte, scores[name])
+        curves.append(pd.DataFrame({"algorithm": name, "fpr": fpr, "tpr": tpr}))
+    test_scores = pd.DataFrame({"sample_id": X.index[test], "patient": g.iloc[test].to_numpy(),
+                                "label": yte, **scores})
+    grouped = {"split": "by patient", "algorithm": best, "parameters": params[best],
+               "n_train": len(train), "n_test": len(test), "test_auc": cis[best].auc,
+               "ci_low": cis[best].ci_low, "ci_high": cis[best].ci_high,
+               "test_samples_with_patient_in_train": _straddling(g, train, test)}
+    grouping = pd.DataFrame([grouped, _ungrouped(X, y, g, best, settings, xgb_params, seed,
+                                                 n_jobs)])
+    grouping["reliability"] = [reliability(n, X.shape[1]) for n in grouping["n_test"]]
+    return Comparison(pd.DataFrame(rows), pd.concat(curves, ignore_index=True), test_scores,
+                      grouping)
+
+
+def _straddling(g: pd.Series, train: np.ndarray, test: np.ndarray) -> int:
+    """Test samples whose patient also has a sample in the training part."""
+    return int(g.iloc[test].isin(set(g.iloc[train])).sum())
+
+
+def _ungrouped(X: pd.DataFrame, y: pd.Series, g: pd.Series, name: str, settings: dict,
+               xgb_params: dict, seed: int, n_jobs: int) -> dict:
+    """`name` tuned and tested as if every sample were its own patient (the leaky split)."""
+    train, test = grouped_split(y, None, settings["test_fraction"], seed)
+    cv = grouped_folds(y.iloc[train], None, settings["cv_folds"], seed,
+                       "compare (ungrouped tuning folds)")
+    x, yy = X.to_numpy(), y.to_numpy()
+    search = _tune(name, x[train], yy[train], cv, settings, xgb_params, seed, n_jobs)
+    ci = delong.auc_ci(yy[test], search.best_estimator_.predict_proba(x[test])[:, 1])
+    leaky = _straddling(g, train, test)
+    log.info("%s: test AUC %.3f with a split that ignores patients (%d test samples have "
+             "their patient in the training part)", name, ci.auc, leaky)
+    return {"split": "ignoring patients", "algorithm": name, "parameters": _params(search),
+            "n_train": len(train), "n_test": len(test), "test_auc": ci.auc,
+            "ci_low": ci.ci_low, "ci_high": ci.ci_high,
+            "test_samples_with_patient_in_train": leaky}
