@@ -4,6 +4,7 @@ from bloodsig.core.cohort import load_annotation
 from bloodsig.core.io import read_tsv, save_figure, write_tsv
 from bloodsig.core.script import run
 from bloodsig.plots.survival import km_plot
+from bloodsig.survival import inputs, selection
 from bloodsig.survival import models as prognosis
 
 
@@ -12,13 +13,13 @@ def main(smk):
     files = [(smk.input.expression, smk.input.cases)]
     if len(names) > 1:
         files.append((smk.input.ext_expression, smk.input.ext_cases))
-    cohorts = {name: (prognosis.read_expression(e), prognosis.read_cases(c, settings))
+    cohorts = {name: (inputs.read_expression(e), inputs.read_cases(c, settings))
                for name, (e, c) in zip(names, files, strict=True)}
     selected = read_tsv(smk.input.selected, required=["model", "gene_id"],
                         dtype={"gene_id": str})
-    res = prognosis.final_models(cohorts, prognosis.genes_by_model(selected), settings)
+    res = prognosis.final_models(cohorts, selection.genes_by_model(selected), settings)
     genes = load_annotation(smk.input.genes)
-    write_tsv(prognosis.name_genes(res.coefficients, genes, "term"), smk.output.models)
+    write_tsv(inputs.name_genes(res.coefficients, genes, "term"), smk.output.models)
     write_tsv(res.cindex, smk.output.cindex)
     write_tsv(res.tests, smk.output.cindex_tests)
     write_tsv(res.risk, smk.output.risk)

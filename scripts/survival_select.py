@@ -3,25 +3,25 @@
 from bloodsig.core.cohort import load_annotation
 from bloodsig.core.io import write_tsv
 from bloodsig.core.script import run
-from bloodsig.survival import models as prognosis
+from bloodsig.survival import inputs, selection
 
 
 def main(smk):
     settings = smk.params.settings
-    expr, cases, clin = prognosis.read_case_data(smk.input.expression, smk.input.cases,
+    expr, cases, clin = inputs.read_case_data(smk.input.expression, smk.input.cases,
                                                  settings)
-    sel = prognosis.select_genes(expr, clin, cases["time"], cases["event"], settings,
+    sel = selection.select_genes(expr, clin, cases["time"], cases["event"], settings,
                                  smk.params.seed)
     genes = load_annotation(smk.input.genes)
-    modules, soft_threshold = prognosis.module_tables(sel)
-    write_tsv(prognosis.name_genes(sel.logrank, genes), smk.output.logrank)
-    write_tsv(prognosis.name_genes(modules, genes), smk.output.modules)
+    modules, soft_threshold = selection.module_tables(sel)
+    write_tsv(inputs.name_genes(sel.logrank, genes), smk.output.logrank)
+    write_tsv(inputs.name_genes(modules, genes), smk.output.modules)
     write_tsv(soft_threshold, smk.output.soft_threshold)
-    write_tsv(prognosis.name_genes(sel.stepwise_trace, genes), smk.output.stepwise)
+    write_tsv(inputs.name_genes(sel.stepwise_trace, genes), smk.output.stepwise)
     write_tsv(sel.xgb_grid, smk.output.xgboost_grid)
-    write_tsv(prognosis.name_genes(sel.xgb_importance, genes, "feature"),
+    write_tsv(inputs.name_genes(sel.xgb_importance, genes, "feature"),
               smk.output.xgboost_importance)
-    write_tsv(prognosis.name_genes(prognosis.selected_genes_table(sel.genes), genes),
+    write_tsv(inputs.name_genes(selection.selected_genes_table(sel.genes), genes),
               smk.output.selected)
 
 

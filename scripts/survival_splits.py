@@ -3,17 +3,18 @@
 from bloodsig.core.io import read_tsv, save_figure, write_tsv
 from bloodsig.core.script import run
 from bloodsig.plots.survival import td_auc_plot
+from bloodsig.survival import inputs, selection
 from bloodsig.survival import models as prognosis
 
 
 def main(smk):
     settings = smk.params.settings
-    expr, cases, clin = prognosis.read_case_data(smk.input.expression, smk.input.cases,
+    expr, cases, clin = inputs.read_case_data(smk.input.expression, smk.input.cases,
                                                  settings)
     selected = read_tsv(smk.input.selected, required=["model", "gene_id"],
                         dtype={"gene_id": str})
     splits = prognosis.split_evaluation(expr, clin, cases["time"], cases["event"],
-                                        prognosis.genes_by_model(selected), settings,
+                                        selection.genes_by_model(selected), settings,
                                         smk.params.seed)
     write_tsv(splits, smk.output.splits)
     write_tsv(prognosis.split_tests(splits), smk.output.tests)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from bloodsig.core.errors import InputError
+from bloodsig.survival import inputs, selection
 from bloodsig.survival import models as pg
 
 SHEET = {"id_column": "sample_id", "patient_column": "patient_id", "group_column": "group",
@@ -67,16 +68,16 @@ def sample_sheet():
 
 def test_survival_cases_one_per_patient_with_data(caplog):
     with caplog.at_level("INFO"):
-        cases = pg.survival_cases(sample_sheet(), SHEET, SETTINGS)
+        cases = inputs.survival_cases(sample_sheet(), SHEET, SETTINGS)
     # S2 repeats P1, S3 is a control, S5 has no survival data, S6 lacks its onset segment.
     assert cases.index.tolist() == ["S1", "S4"]
     assert cases["time"].tolist() == [20.0, 35.5] and cases["event"].tolist() == [1, 0]
     assert "patient P1: survival uses sample S1 (first in the sample table), not S2" in caplog.text
     # the first sample in the table's order is kept; missing patient ids are their own
     sheet = sample_sheet().iloc[[1, 0, 2, 3, 4, 5]]
-    assert pg.survival_cases(sheet, SHEET, SETTINGS).index.tolist() == ["S2", "S4"]
+    assert inputs.survival_cases(sheet, SHEET, SETTINGS).index.tolist() == ["S2", "S4"]
     sheet.loc[["S1", "S4"], "patient_id"] = None
-    assert pg.survival_cases(sheet, SHEET, SETTINGS).index.tolist() == ["S2", "S1", "S4"]
+    assert inputs.survival_cases(sheet, SHEET, SETTINGS).index.tolist() == ["S2", "S1", "S4"]
 
 
 @pytest.mark.parametrize("column, row, value, words", [
@@ -87,7 +88,7 @@ def test_survival_cases_refuses_bad_values_naming_the_sheet_row(column, row, val
     sheet = sample_sheet()
     sheet.iloc[row - 2, sheet.columns.get_loc(column)] = value
     with pytest.raises(InputError) as err:
-        pg.survival_cases(sheet, SHEET, SETTINGS, path="samples.tsv")
+        inputs.survival_cases(sheet, SHEET, SETTINGS, path="samples.tsv")
     assert err.value.row == row and err.value.column == column and words in str(err.value)
 
 
@@ -95,11 +96,11 @@ def test_survival_cases_refuses_no_events_and_missing_columns():
     sheet = sample_sheet()
     sheet["survival_event"] = sheet["survival_event"].where(sheet["survival_event"].isna(), 0)
     with pytest.raises(InputError, match="no events"):
-        pg.survival_cases(sheet, SHEET, SETTINGS)
+        inputs.survival_cases(sheet, SHEET, SETTINGS)
     with pytest.raises(InputError, match="clinical variable"):
-        pg.survival_cases(sample_sheet().drop(columns="onset_age"), SHEET, SETTINGS)
+        inputs.survival_cases(sample_sheet().drop(columns="onset_age"), SHEET, SETTINGS)
     with pytest.raises(InputError, match="no sample has group = ALS"):
-        pg.survival_cases(sample_sheet().assign(group="control"), SHEET, SETTINGS)
+        inputs.survival_cases(sample_sheet().assign(group="control"), SHEET, SETTINGS)
 
 
 # ------------------------------------------------------------------ input genes
@@ -117,13 +118,13 @@ def test_input_gene_report_applies_every_filter():
     genes = pd.DataFrame({"gene_name": list("abcdefz"),
                           "gene_type": ["protein_coding", "lncRNA"] + ["protein_coding"] * 5},
                          index=counts.index)
-    report = pg.input_gene_report(counts, genes, ["A", "B", "E", "F"], SETTINGS["filters"])
+    report = inputs.input_gene_report(counts, genes, ["A", "B", "E", "F"], SETTINGS["filters"])
     r = report.set_index("gene_id")
     assert r["kept"].tolist() == [True, False, False, False, False, False, False]
     assert not r.loc["B", "gene_type_ok"] and not r.loc["C", "in_external"]
     assert not r.loc["E", "expressed"] and not r.loc["F", "expressed"]
     with pytest.raises(InputError, match="no gene passes"):
-        pg.input_gene_report(counts, genes, [], SETTINGS["filters"])
+        inputs.input_gene_report(counts, genes, [], SETTINGS["filters"])
 
 
 def test_model_expression_removes_batch_and_standardises():
@@ -140,7 +141,7 @@ def test_model_expression_removes_batch_and_standardises():
     mu[0] *= shift
     counts = pd.DataFrame(rng.poisson(mu), index=[f"G{i}" for i in range(50)],
                           columns=samples.index)
-    expr = pg.model_expression(counts, samples, ["G0", "G1"], SETTINGS,
+    expr = inputs.model_expression(counts, samples, ["G0", "G1"], SETTINGS,
                                SETTINGS["reference_levels"])
     assert expr.shape == (n, 2)
     np.testing.assert_allclose(expr.mean(), 0, atol=1e-12)
@@ -151,7 +152,7 @@ def test_model_expression_removes_batch_and_standardises():
     same = pd.DataFrame(np.tile(counts[["S0"]].to_numpy(), (1, n)), index=counts.index,
                         columns=samples.index)
     with pytest.raises(InputError, match="same expression"):
-        pg.model_expression(same, samples, ["G1"], {**SETTINGS, "technical": []},
+        inputs.model_expression(same, samples, ["G1"], {**SETTINGS, "technical": []},
                             SETTINGS["reference_levels"])
 
 
@@ -159,7 +160,7 @@ def test_model_expression_removes_batch_and_standardises():
 
 def test_logrank_screen_finds_planted_genes():
     expr, cases = simulate()
-    table = pg.logrank_screen(expr, cases["time"], cases["event"], 0.01)
+    table = selection.logrank_screen(expr, cases["time"], cases["event"], 0.01)
     assert set(PLANTED) <= set(table.loc[table["selected"], "gene_id"])
     assert table.loc[table["selected"], "gene_id"].isin(PLANTED).mean() >= 0.5
     high = table.set_index("gene_id")["high_risk"]
@@ -168,10 +169,10 @@ def test_logrank_screen_finds_planted_genes():
 
 def test_stepwise_keeps_clinical_and_picks_planted_genes():
     expr, cases = simulate()
-    clin = pg.clinical_matrix(cases, SETTINGS["clinical"], SETTINGS["reference_levels"])
+    clin = inputs.clinical_matrix(cases, SETTINGS["clinical"], SETTINGS["reference_levels"])
     from bloodsig.stats.survival import CoxData
 
-    genes, trace = pg.stepwise_cox(clin, expr.iloc[:, :15], CoxData(cases["time"],
+    genes, trace = selection.stepwise_cox(clin, expr.iloc[:, :15], CoxData(cases["time"],
                                                                      cases["event"]),
                                    "breslow", 20)
     assert set(PLANTED) <= set(genes)
@@ -181,14 +182,14 @@ def test_stepwise_keeps_clinical_and_picks_planted_genes():
 
 
 def test_xgb_label_encodes_censoring_as_negative_time():
-    np.testing.assert_array_equal(pg.xgb_label([5.0, 7.0, 0.0], [1, 0, 1]), [5.0, -7.0, 0.0])
-    assert pg.xgb_label([0.0], [0])[0] < 0
+    np.testing.assert_array_equal(selection.xgb_label([5.0, 7.0, 0.0], [1, 0, 1]), [5.0, -7.0, 0.0])
+    assert selection.xgb_label([0.0], [0])[0] < 0
 
 
 def test_select_genes_end_to_end_recovers_planted_genes():
     expr, cases = simulate()
-    clin = pg.clinical_matrix(cases, SETTINGS["clinical"], SETTINGS["reference_levels"])
-    sel = pg.select_genes(expr, clin, cases["time"], cases["event"], SETTINGS, seed=1)
+    clin = inputs.clinical_matrix(cases, SETTINGS["clinical"], SETTINGS["reference_levels"])
+    sel = selection.select_genes(expr, clin, cases["time"], cases["event"], SETTINGS, seed=1)
     assert len(set(PLANTED) & set(sel.genes["stepwise"])) >= 3
     assert len(set(PLANTED) & set(sel.genes["xgboost"])) >= 3
     assert sel.genes["clinical"] == []
@@ -196,7 +197,7 @@ def test_select_genes_end_to_end_recovers_planted_genes():
     imp = sel.xgb_importance
     assert imp["gain"].sum() == pytest.approx(1.0)
     # Reproducible: the same seed gives the same choices.
-    again = pg.select_genes(expr, clin, cases["time"], cases["event"], SETTINGS, seed=1)
+    again = selection.select_genes(expr, clin, cases["time"], cases["event"], SETTINGS, seed=1)
     assert again.genes == sel.genes
 
 
@@ -242,7 +243,7 @@ def test_split_indices_are_seeded_stratified_and_disjoint():
 
 def test_split_evaluation_and_tests():
     expr, cases = simulate(n=160, n_genes=12)
-    clin = pg.clinical_matrix(cases, SETTINGS["clinical"], SETTINGS["reference_levels"])
+    clin = inputs.clinical_matrix(cases, SETTINGS["clinical"], SETTINGS["reference_levels"])
     fixed = {"clinical": [], "stepwise": PLANTED, "xgboost": PLANTED}
     splits = pg.split_evaluation(expr, clin, cases["time"], cases["event"], fixed, SETTINGS, 3)
     assert set(splits["variant"]) == {"fixed", "honest"}

@@ -220,6 +220,14 @@ def test_concordance_needs_comparable_pairs():
         sv.concordance([1, 2, 3, 4], [0, 0, 0, 0], [1, 2, 3, 4])
 
 
+
+def test_harrell_c_is_the_estimate_of_concordance_and_nan_without_pairs():
+    x, time, event, _ = weibull_data(n=40, ties=True)
+    risk = np.round(x[:, 0], 1)
+    assert sv.harrell_c(time, event, risk) == pytest.approx(
+        sv.concordance(time, event, risk)[0], abs=1e-12)
+    assert np.isnan(sv.harrell_c([1, 2, 3], [0, 0, 0], [1, 2, 3]))
+
 # ------------------------------------------------------------ td-AUC
 
 def naive_auc(time, event, marker, t):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from bloodsig.stats import survival as sv
-from bloodsig.survival import models as prognosis
+from bloodsig.survival import inputs
 
 pytestmark = pytest.mark.slow
 
@@ -159,7 +159,7 @@ def test_filter_by_expr_matches_edger(rscript, tmp_path):
                   'cat(as.integer(suppressMessages(filterByExpr(y))))', packages=["edgeR"],
                   cwd=tmp_path)
     want = np.array(out.split(), dtype=int).astype(bool)
-    got = prognosis.filter_by_expr(counts)
+    got = inputs.filter_by_expr(counts)
     assert 0 < want.sum() < len(want)
     np.testing.assert_array_equal(got, want)
 
