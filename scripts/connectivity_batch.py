@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bloodsig.connectivity import coregenes
+from bloodsig.connectivity import coregenes, enrichment
 from bloodsig.connectivity import queries as connectivity
 from bloodsig.connectivity import store as cmapstore
 from bloodsig.core.errors import InputError
@@ -16,7 +16,7 @@ from bloodsig.core.script import run
 
 
 def main(smk):
-    connectivity.set_threads(smk.threads)
+    enrichment.set_threads(smk.threads)
     cfg = smk.params.settings
     store = cmapstore.open_store(Path(smk.input.manifest).parent)
     up, _ = read_gmt(smk.input.up)

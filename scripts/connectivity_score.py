@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bloodsig.connectivity import enrichment
 from bloodsig.connectivity import queries as connectivity
 from bloodsig.connectivity import store as cmapstore
 from bloodsig.core.io import read_tsv, save_figure, write_tsv
@@ -13,7 +14,7 @@ from bloodsig.plots.connectivity import drug_target_network
 
 
 def main(smk):
-    connectivity.set_threads(smk.threads)
+    enrichment.set_threads(smk.threads)
     store = cmapstore.open_store(Path(smk.input.manifest).parent)
     queries = read_tsv(smk.input.queries, required=["query", "direction", "gene_name",
                                                     "gene_id"], what="queries", dtype=str)

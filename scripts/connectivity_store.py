@@ -3,7 +3,7 @@ annotation tables, as a preset names them or as configured) into a gene-major st
 
 from pathlib import Path
 
-from bloodsig.connectivity import queries as connectivity
+from bloodsig.connectivity import enrichment
 from bloodsig.connectivity import release as cmaprelease
 from bloodsig.connectivity import store as cmapstore
 from bloodsig.core.script import run
@@ -12,7 +12,7 @@ GCTX_BYTES_PER_SIGNATURE = 12_328 * 4 * 6  # a LINCS row read, ranked, transpose
 
 
 def main(smk):
-    connectivity.set_threads(smk.threads)
+    enrichment.set_threads(smk.threads)
     spec = {"release": smk.params.release, "columns": smk.params.columns,
             "annotations": smk.input.annotations or None,
             "files": {k: list(smk.input[k]) for k in ("gctx", "siginfo", "geneinfo",

@@ -137,7 +137,8 @@ print(json.dumps({"build_s": time.perf_counter() - t, "cpu_s": time.process_time
 
 QUERY = SETUP + r"""
 from bloodsig.connectivity import queries as cn
-cn.set_threads(2)
+from bloodsig.connectivity import enrichment
+enrichment.set_threads(2)
 path, n_batch, n_bg = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 SETTINGS = {"weighted": True, "ncs_floor": 0.01, "null_queries": 10, "null_signatures": 5000,
             "summary_quantiles": [33, 67],
@@ -168,7 +169,8 @@ def first():  # everything a fresh process does for its first query, store openi
 out["first_query"], (store, _) = timed(first)
 q = table(store, ["q"])
 sets = cn.query_sets(store, q)["q"]
-out["es_single"], _ = timed(lambda: cn.enrichment_scores(store.ranks, store.scores, list(sets)))
+out["es_single"], _ = timed(
+    lambda: enrichment.enrichment_scores(store.ranks, store.scores, list(sets)))
 queries = cn.reference_queries(store, n_bg, 150, 1)
 out["background_per_query"], bg = timed(lambda: cn.reference_background(store, queries, True),
                                         n_bg)

@@ -4,7 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bloodsig.connectivity import enrichment
 from bloodsig.connectivity import queries as cn
+from bloodsig.connectivity import scores as cmap_scores
 
 
 def naive_es(rank: np.ndarray, score: np.ndarray, genes: np.ndarray, weighted: bool) -> float:
@@ -30,7 +32,7 @@ def random_store(n_genes=300, n_sig=40, seed=0):
 def test_es_matches_the_full_running_sum(weighted):
     ranks, scores, rng = random_store()
     sets = [rng.choice(300, size, replace=False) for size in (5, 17, 60)]
-    es = cn.enrichment_scores(ranks, scores, sets, weighted=weighted)
+    es = enrichment.enrichment_scores(ranks, scores, sets, weighted=weighted)
     for s, genes in enumerate(sets):
         for j in range(ranks.shape[1]):
             expected = naive_es(ranks[:, j], scores[:, j], genes, weighted)
@@ -45,34 +47,35 @@ def test_planted_set_scores_high_and_batches_equal_single_runs():
     ranks, scores, rng = random_store()
     top = np.argsort(ranks[:, 0])[:20]  # the 20 most up-regulated genes of signature 0
     bottom = np.argsort(ranks[:, 0])[-20:]
-    es = cn.enrichment_scores(ranks, scores, [top, bottom])
+    es = enrichment.enrichment_scores(ranks, scores, [top, bottom])
     assert es[0, 0] > 0.9 and es[1, 0] < -0.9
-    single = [cn.enrichment_scores(ranks, scores, [g])[0] for g in (top, bottom)]
+    single = [enrichment.enrichment_scores(ranks, scores, [g])[0] for g in (top, bottom)]
     np.testing.assert_array_equal(es, np.vstack(single))
     cols = np.array([3, 0, 7])
-    np.testing.assert_array_equal(cn.enrichment_scores(ranks, scores, [top], columns=cols)[0],
-                                  es[0, cols])
+    np.testing.assert_array_equal(
+        enrichment.enrichment_scores(ranks, scores, [top], columns=cols)[0], es[0, cols])
     with pytest.raises(ValueError, match="outside"):
-        cn.enrichment_scores(ranks, scores, [np.array([300])])
+        enrichment.enrichment_scores(ranks, scores, [np.array([300])])
 
 
 def test_wtcs_zero_rule():
     up = np.array([0.3, 0.3, -0.4, 0.0, 0.5])
     down = np.array([0.2, -0.2, 0.1, 0.0, 0.0])
-    np.testing.assert_allclose(cn.wtcs(up, down), [0.0, 0.25, -0.25, 0.0, 0.25])
+    np.testing.assert_allclose(cmap_scores.wtcs(up, down), [0.0, 0.25, -0.25, 0.0, 0.25])
 
 
 def test_ncs_divides_by_group_means_of_reference_signatures_with_floor():
     cs = np.array([0.4, 0.2, -0.3, -0.1, 0.005, 0.5, -0.2, 0.9])
     groups = np.array(["a", "a", "a", "a", "b", "b", "b", "a"])
     is_ref = np.array([True, True, True, True, True, True, True, False])
-    ncs, means = cn.ncs(cs, groups, is_ref)
+    ncs, means = cmap_scores.ncs(cs, groups, is_ref)
     # group a: positive mean (0.4 + 0.2) / 2 = 0.3, negative mean 0.2; the 0.9 is not reference
     # group b: positive mean (0.005 + 0.5) / 2 = 0.2525, negative 0.2
     np.testing.assert_allclose(ncs, [4 / 3, 2 / 3, -1.5, -0.5, 0.005 / 0.2525, 0.5 / 0.2525,
                                      -1.0, 3.0])
     assert means.set_index("group").loc["a", "pos_mean"] == pytest.approx(0.3)
-    tiny, _ = cn.ncs(np.array([0.001, 0.002]), np.array(["c", "c"]), np.array([True, True]))
+    tiny, _ = cmap_scores.ncs(np.array([0.001, 0.002]), np.array(["c", "c"]),
+                              np.array([True, True]))
     np.testing.assert_allclose(tiny, [0.1, 0.2])  # mean 0.0015 floored at 0.01
 
 
@@ -81,7 +84,8 @@ def test_fdr_is_small_beyond_the_null_large_inside_and_monotone():
     null = rng.normal(0, 1, 2000)
     strong = np.r_[rng.normal(6, 0.5, 40), -rng.normal(6, 0.5, 40)]
     trt = np.concatenate([rng.normal(0, 1, 500), strong])
-    q = cn.fdr_gsea(np.concatenate([trt, null]), np.r_[np.zeros(580, bool), np.ones(2000, bool)])
+    q = cmap_scores.fdr_gsea(np.concatenate([trt, null]),
+                             np.r_[np.zeros(580, bool), np.ones(2000, bool)])
     q_trt = q[:580]
     assert (q_trt[500:] < 0.01).all()
     assert np.median(q_trt[:500]) > 0.5
@@ -89,17 +93,18 @@ def test_fdr_is_small_beyond_the_null_large_inside_and_monotone():
     pos = trt > 0
     order = np.argsort(trt[pos])
     assert (np.diff(q_trt[pos][order]) <= 1e-12).all()
-    few = cn.fdr_gsea(np.array([1.0, 2.0, -1.0, 3.0]), np.array([False, False, True, True]))
+    few = cmap_scores.fdr_gsea(np.array([1.0, 2.0, -1.0, 3.0]),
+                               np.array([False, False, True, True]))
     np.testing.assert_array_equal(few, 1.0)
 
 
 def test_tau_counts_reference_queries_below():
     # 4 reference queries (rows) x 2 signatures; the background is signature-major, sorted
     ref = np.sort(np.abs(np.array([[0.5, -2.0], [1.5, 0.1], [-3.0, 0.2], [0.8, 0.3]])), axis=0)
-    np.testing.assert_allclose(cn.tau(np.array([-1.0, 0.25]), ref.T.astype(np.float32)),
+    np.testing.assert_allclose(cmap_scores.tau(np.array([-1.0, 0.25]), ref.T.astype(np.float32)),
                                [-50.0, 50.0])
     with pytest.raises(ValueError, match="background has 3 signatures"):
-        cn.tau(np.zeros(2), np.zeros((3, 4), np.float32))
+        cmap_scores.tau(np.zeros(2), np.zeros((3, 4), np.float32))
 
 
 def test_vectorised_summaries_equal_max_quantile_group_by_group():
@@ -110,16 +115,16 @@ def test_vectorised_summaries_equal_max_quantile_group_by_group():
                           "ncs": np.round(rng.normal(0, 1, n), 1),
                           "tau": rng.uniform(-100, 100, n)})
     for by in (["pert_id", "pert_name", "cell_id"], ["pert_id"]):
-        got = cn.summarise(table, ["ncs", "tau"], by).set_index(by)
+        got = cmap_scores.summarise(table, ["ncs", "tau"], by).set_index(by)
         for key, group in table.groupby(by):
             for col in ("ncs", "tau"):
-                assert got.loc[key, col] == cn.max_quantile(group[col])  # to the bit
+                assert got.loc[key, col] == cmap_scores.max_quantile(group[col])  # to the bit
 
 
 def test_max_quantile_follows_matlab_prctile():
-    assert cn.max_quantile([1, 2, 3, 4]) == pytest.approx(3.18)
-    assert cn.max_quantile([-5, -4, 1, 2]) == pytest.approx(-4.18)
-    assert cn.max_quantile([2.0]) == 2.0
+    assert cmap_scores.max_quantile([1, 2, 3, 4]) == pytest.approx(3.18)
+    assert cmap_scores.max_quantile([-5, -4, 1, 2]) == pytest.approx(-4.18)
+    assert cmap_scores.max_quantile([2.0]) == 2.0
 
 
 def test_summaries_and_candidates():
@@ -132,8 +137,8 @@ def test_summaries_and_candidates():
         "fdr_q": [0.001, 0.2, 0.01, 0.02, 0.001, 0.01, 0.5, 0.4]})
     summary = cn.summarise_perturbagens(table).set_index("pert_id")
     assert summary.loc["p1", "n_cell_lines"] == 2 and summary.loc["p1", "n_signatures"] == 4
-    assert summary.loc["p1", "ncs"] == pytest.approx(cn.max_quantile(
-        [cn.max_quantile([-2.0, -1.0]), -1.5]))
+    assert summary.loc["p1", "ncs"] == pytest.approx(cmap_scores.max_quantile(
+        [cmap_scores.max_quantile([-2.0, -1.0]), -1.5]))
     compounds = pd.DataFrame({"pert_id": ["p1", "p2", "p3"], "moa": ["x", "y", ""],
                               "target": ["T1|T2", "T3", "T4"]})
     cands = cn.candidates(summary.reset_index(), compounds, 0.05, require_moa=True)
@@ -172,7 +177,7 @@ def test_score_queries_finds_planted_reversers(null_flags):
     assert background.shape == (120, 30) and (np.diff(background, axis=1) >= 0).all()
     res = cn.score_queries(store, queries, True, background, null_queries=10,
                            null_signatures=50, seed=2)["q"].signatures
-    np.testing.assert_allclose(res["wtcs"], cn.wtcs(res["es_up"], res["es_down"]))
+    np.testing.assert_allclose(res["wtcs"], cmap_scores.wtcs(res["es_up"], res["es_down"]))
     lowest = res.nsmallest(6, "ncs")
     assert set(lowest["sig_id"]) == {f"s{i}" for i in range(6)}
     assert (lowest["ncs"] < -1.5).all() and (lowest["fdr_q"] < 0.05).all()

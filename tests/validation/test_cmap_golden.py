@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bloodsig.connectivity import enrichment
 from bloodsig.connectivity import queries as cn
+from bloodsig.connectivity import scores as cmap_scores
 from bloodsig.connectivity import store as cs
 
 
@@ -57,8 +59,9 @@ def test_wtcs_matches_cmap_golden_results(golden):
     queries = pd.DataFrame(rows, columns=["query", "direction", "gene_name", "gene_id"])
     queries = queries[queries["gene_id"].isin(store.genes["gene_id"])]  # CMap drops the rest
     sets = cn.query_sets(store, queries)
-    es = cn.enrichment_scores(store.ranks, store.scores, [g for q in sets.values() for g in q])
-    wtcs = pd.DataFrame(cn.wtcs(es[0::2], es[1::2]).T, index=store.signatures["sig_id"],
+    es = enrichment.enrichment_scores(store.ranks, store.scores,
+                                      [g for q in sets.values() for g in q])
+    wtcs = pd.DataFrame(cmap_scores.wtcs(es[0::2], es[1::2]).T, index=store.signatures["sig_id"],
                         columns=list(sets))
     expected = cs.read_gctx(d / "contest_results_n10x10.gctx")
     got = wtcs.loc[expected.index, [c.upper() for c in expected.columns]]
@@ -82,9 +85,9 @@ def test_trichostatin_a_hdac_query(refdata, weighted, expected):
         ids = [x.strip() for x in (d / name).read_text().splitlines() if x.strip()]
         return row[[i for i in ids if i in row.index]].to_numpy()
 
-    es = cn.enrichment_scores(rank.to_numpy(np.int32)[:, None],
+    es = enrichment.enrichment_scores(rank.to_numpy(np.int32)[:, None],
                               score.to_numpy(np.float32)[:, None],
                               [grp("HDAC_UP.grp"), grp("HDAC_DN.grp")], weighted=weighted)
-    got = (cn.wtcs(es[0], es[1])[0], es[0, 0], es[1, 0])
+    got = (cmap_scores.wtcs(es[0], es[1])[0], es[0, 0], es[1, 0])
     # cmapM's test states 4 decimals: agree to their rounding.
     np.testing.assert_allclose(got, expected, atol=5e-5, rtol=0)

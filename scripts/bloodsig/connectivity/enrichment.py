@@ -1,0 +1,233 @@
+"""The enrichment kernel of CMap scoring: the weighted Kolmogorov-Smirnov ES of gene sets on
+every signature of a gene-major store (bloodsig.connectivity.store), with numba, reading only
+the query genes' rows, in parallel over blocks of signatures (cmapM Connectivity.fastESCore).
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+from numba.cpython.unsafe.numbers import trailing_zeros
+
+BLOCK_BYTES = 384 * 2**20  # store values read per block of signatures (ranks + scores)
+
+
+READ_THREADS = 8  # concurrent reads of a block's row segments ...
+
+
+READ_ROWS = 32  # ... this many rows per task
+
+
+MAX_BLOCK = 65536  # signatures per block at most
+
+
+CHUNK = 256  # signatures per parallel work item within a block ...
+
+
+GROUP_GENES = 600  # genes per kernel call within a block (an up + down query: 300)
+
+
+TILE_VALUES = 16384  # ... copied in tiles of at most this many (signature, gene) values
+
+
+def set_threads(n: int) -> None:
+    """Run the numba kernels on at most n threads (a rule's `threads:`)."""
+    numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def _es_block(rk, sc, rows, set_ptr, set_memb, max_rank, weighted, out):
+    """ES of every set on every signature of a block, in parallel over chunks of signatures.
+
+    rk, sc: (n_rows, n_cols) ranks and scores of a block of signatures (gene-major); rows: the
+    block rows of the sets' genes; set_ptr / set_memb: the sets as CSR lists of indices into
+    rows; out (n_sets, n_cols). For each set and signature the hits are ordered by rank without
+    a sort: each hit sets the bit of its rank (ranks are distinct within a signature) and
+    leaves its gene in a rank-indexed slot; the set bits are read back word by word, advancing
+    the running sum exactly as a walk over every gene would (cmapM fastESCore).
+
+    The ES is the value of largest magnitude taken after a hit or just before it, the first
+    one on ties. After a hit the sum is at a local maximum, just before one at a local
+    minimum, so it is the larger of the highest post-hit value and the deepest pre-hit
+    value (the earlier of the two on a tie, the post-hit value at the same hit)."""
+    n_sets = set_ptr.shape[0] - 1
+    n_cols = rk.shape[1]
+    n_union = rows.shape[0]
+    n_words = max_rank // 64 + 1
+    miss = np.empty(n_sets)
+    for s in range(n_sets):
+        size = set_ptr[s + 1] - set_ptr[s]
+        miss[s] = -1.0 / (max_rank - size) if size != max_rank else -1.0
+    tile = max(4, min(CHUNK, TILE_VALUES // max(n_union, 1)))
+    n_chunks = (n_cols + CHUNK - 1) // CHUNK
+    for ch in numba.prange(n_chunks):
+        bitmap = np.zeros(n_words, np.uint64)
+        slot = np.empty(n_words * 64, np.int32)
+        # The chunk's values are copied tile by tile into signature-major buffers, so that a
+        # signature's genes are read from one short contiguous row (the block is gene-major).
+        trk = np.empty((tile, n_union), np.int32)
+        twt = np.ones((tile, n_union), np.float64)
+        stop = min(n_cols, (ch + 1) * CHUNK)
+        for t0 in range(ch * CHUNK, stop, tile):
+            n_tile = min(tile, stop - t0)
+            for v in range(n_union):
+                g = rows[v]
+                for c in range(n_tile):
+                    trk[c, v] = rk[g, t0 + c]
+                if weighted:
+                    for c in range(n_tile):
+                        twt[c, v] = abs(np.float64(sc[g, t0 + c]))
+            for c in range(n_tile):
+                rrow = trk[c]
+                wrow = twt[c]
+                for s in range(n_sets):
+                    total = 0.0
+                    lo, hi = n_words, 0
+                    for m in range(set_ptr[s], set_ptr[s + 1]):
+                        v = set_memb[m]
+                        r = np.int64(rrow[v])
+                        word = r >> 6
+                        bitmap[word] |= np.uint64(1) << np.uint64(r & 63)
+                        slot[r] = v
+                        total += wrow[v]
+                        lo = min(lo, word)
+                        hi = max(hi, word)
+                    inv = 1.0 / total if total > 0 else 0.0
+                    ms = miss[s]
+                    es, prev, k = 0.0, 0, 0
+                    top, top_at, low, low_at = -np.inf, 0, np.inf, 0
+                    for word_index in range(lo, hi + 1):
+                        bits = bitmap[word_index]
+                        if bits == 0:
+                            continue
+                        bitmap[word_index] = 0
+                        base = word_index * 64
+                        while bits != 0:
+                            r = base + np.int64(trailing_zeros(bits))
+                            bits &= bits - np.uint64(1)
+                            hit = wrow[slot[r]] * inv
+                            es += (r - prev - 1) * ms + hit  # cmapM's order of operations
+                            pre = es - hit
+                            if es > top:
+                                top, top_at = es, k
+                            if pre < low:
+                                low, low_at = pre, k
+                            prev = r
+                            k += 1
+                    if top > -low or (top == -low and top_at <= low_at):
+                        out[s, t0 + c] = top
+                    else:
+                        out[s, t0 + c] = low
+
+
+def enrichment_scores(ranks: np.ndarray, scores: np.ndarray, gene_sets: list[np.ndarray],
+                      max_rank: int | None = None, weighted: bool = True,
+                      columns: np.ndarray | None = None) -> np.ndarray:
+    """ES of each gene set on each signature, (n_sets, n_signatures) float64.
+
+    ranks, scores: gene-major (n_genes, n_signatures), e.g. a store's memory maps; rank 1 is
+    the most up-regulated gene of a signature. gene_sets: arrays of row indices (genes absent
+    from the store removed beforehand). max_rank: the number of ranked genes (default:
+    n_genes). columns: score only these signatures (default all). An empty set scores 0.
+
+    The store is read once per call, block by block of signatures: each block reads the rows
+    of the union of all sets' genes (one contiguous run per gene), so a batch of queries costs
+    one pass over its genes, and the next block is read while this one is scored. Within a
+    block, sets are scored in groups of about GROUP_GENES genes, so that a signature's values
+    of a group stay in the fastest cache.
+    """
+    n_genes, n_sig = ranks.shape
+    cols = None if columns is None else np.asarray(columns, np.int64)
+    n_cols = n_sig if cols is None else len(cols)
+    sets = [np.asarray(s, dtype=np.int64) for s in gene_sets]
+    flat = np.concatenate(sets) if sets else np.zeros(0, np.int64)
+    if len(flat) and (flat.min() < 0 or flat.max() >= n_genes):
+        raise ValueError("gene set index outside the store")
+    if any(len(np.unique(s)) != len(s) for s in sets):
+        raise ValueError("a gene set lists a gene twice")
+    out = np.zeros((len(sets), n_cols))
+    if not (n_cols and len(flat)):
+        return out
+    genes = np.unique(flat)  # block rows, in store order (sequential reads)
+    groups, start, size = [], 0, 0
+    for i, s in enumerate(sets):
+        size += len(s)
+        if size >= GROUP_GENES or i == len(sets) - 1:
+            part = np.concatenate(sets[start:i + 1])
+            g_rows, memb = np.unique(np.searchsorted(genes, part), return_inverse=True)
+            ptr = np.concatenate([[0], np.cumsum([len(x) for x in sets[start:i + 1]])])
+            groups.append((start, i + 1, g_rows.astype(np.int64), ptr.astype(np.int64),
+                           memb.astype(np.int64)))
+            start, size = i + 1, 0
+    max_rank = int(max_rank or n_genes)
+    item = ranks.dtype.itemsize + scores.dtype.itemsize
+    step = int(min(MAX_BLOCK, max(CHUNK, BLOCK_BYTES // (item * len(genes)))))
+    # Blocks of at most `step` signatures spanning at most `step` store columns (a sample of
+    # columns is read as the span that holds it); a block's results go to the columns' places.
+    order = np.arange(n_cols) if cols is None else np.argsort(cols, kind="stable")
+    where = np.arange(n_sig) if cols is None else cols[order]
+    blocks, b0 = [], 0
+    while b0 < n_cols:
+        b1 = min(b0 + step, int(np.searchsorted(where, where[b0] + step)))
+        blocks.append((b0, b1))
+        b0 = b1
+
+    def read(block):
+        b0, b1 = block
+        c0, c1 = int(where[b0]), int(where[b1 - 1]) + 1
+        rk = _read_rows(ranks, genes, c0, c1, readers)
+        sc = _read_rows(scores, genes, c0, c1, readers)
+        if c1 - c0 == b1 - b0:  # every column of the span
+            return rk, sc
+        pick = where[b0:b1] - c0
+        return np.ascontiguousarray(rk[:, pick]), np.ascontiguousarray(sc[:, pick])
+
+    with ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(READ_THREADS) as readers:
+        pending = pool.submit(read, blocks[0])
+        for i, (b0, b1) in enumerate(blocks):
+            rk, sc = pending.result()
+            if i + 1 < len(blocks):
+                pending = pool.submit(read, blocks[i + 1])
+            for first, last, rows, ptr, memb in groups:
+                block = np.zeros((last - first, b1 - b0))
+                _es_block(rk, sc, rows, ptr, memb, max_rank, bool(weighted), block)
+                out[first:last, order[b0:b1]] = block
+    return out
+
+
+def _whole_memmap(arr) -> bool:
+    """Whether arr is an entire C-ordered memory-mapped file array (not a view into one), so
+    that its rows can be read with pread at known file offsets."""
+    if not (isinstance(arr, np.memmap) and arr.filename and arr.ndim == 2
+            and arr.flags.c_contiguous and getattr(arr, "_mmap", None) is not None):
+        return False
+    start = np.frombuffer(arr._mmap, dtype=np.uint8).ctypes.data
+    return arr.ctypes.data == start + arr.offset % mmap.ALLOCATIONGRANULARITY
+
+
+def _read_rows(arr, rows: np.ndarray, c0: int, c1: int, readers) -> np.ndarray:
+    """arr[rows, c0:c1] as a new C-ordered array. From a store's memory map, the segments are
+    read with pread on a thread pool rather than through page faults: a fault reads the
+    device's whole read-ahead window (often MBs) around each small segment, which multiplies
+    the bytes read many times over once the store is larger than the page cache."""
+    out = np.empty((len(rows), c1 - c0), dtype=arr.dtype)
+    if not _whole_memmap(arr):
+        out[:] = arr[rows, c0:c1]
+        return out
+    item, n_sig = arr.dtype.itemsize, arr.shape[1]
+    fd = os.open(arr.filename, os.O_RDONLY)
+    try:
+        def part(lo):
+            for i in range(lo, min(lo + READ_ROWS, len(rows))):
+                view = memoryview(out[i]).cast("B")
+                offset = arr.offset + (int(rows[i]) * n_sig + c0) * item
+                if os.preadv(fd, [view], offset) != view.nbytes:
+                    raise OSError(f"short read from {arr.filename}")
+        list(readers.map(part, range(0, len(rows), READ_ROWS)))
+    finally:
+        os.close(fd)
+    return out
