@@ -21,12 +21,9 @@ CONFIG_LAYERS = config_layers(
     workflow.config_settings.config,
     workflow.config_settings.replace_workflow_config,
 )
+CONFIG_SCHEMA = load_schema(f"{workflow.basedir}/config/schemas/config.schema.yaml")
 with stop_on_input_error():
-    validate_config(
-        config,
-        load_schema(f"{workflow.basedir}/config/schemas/config.schema.yaml"),
-        CONFIG_LAYERS,
-    )
+    validate_config(config, CONFIG_SCHEMA, CONFIG_LAYERS)
 
 
 report: "resources/report/workflow.rst"

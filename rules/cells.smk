@@ -21,7 +21,7 @@ rule cells_rna:
         fractions="results/{cohort}/cells/rna_fractions.tsv",
         fit="results/{cohort}/cells/rna_fit.tsv",
     params:
-        settings=config.get("cells", {}),
+        weighting=config["cells"]["weighting"],
     log:
         "logs/{cohort}/cells/cells_rna.log",
     benchmark:
@@ -44,15 +44,12 @@ rule cells_validate:
         samples="results/{cohort}/counts/samples.tsv",
     output:
         table="results/{cohort}/cells/validation.tsv",
-        figure=report(
-            "results/{cohort}/cells/validation.png",
-            caption="../resources/report/cells_validation.rst",
-            category="Cell proportions",
-            subcategory="{cohort}",
-        ),
+        figure=figure("results/{cohort}/cells/validation.png",
+                      "cells_validation", "Cell proportions", "{cohort}"),
     params:
-        settings=config.get("cells", {}),
-        sheet=config["samples"],
+        sum_tolerance=config["cells"]["sum_tolerance"],
+        groups=canonical(config["cells"]["groups"]),
+        sheet=SHEET,
     log:
         "logs/{cohort}/cells/cells_validate.log",
     benchmark:
@@ -78,8 +75,8 @@ rule cells_for_de:
         for_de="results/{cohort}/cells/fractions_for_de.tsv",
         vif="results/{cohort}/cells/vif.tsv",
     params:
-        settings=config.get("cells", {}),
-        sheet=config["samples"],
+        settings=settings("cells", "sum_tolerance", "estimate", "groups", "collinearity"),
+        sheet=SHEET,
     log:
         "logs/{cohort}/cells/cells_for_de.log",
     benchmark:
@@ -100,14 +97,10 @@ rule cells_pcs:
         fractions="results/{cohort}/cells/fractions.tsv",
     output:
         table="results/{cohort}/cells/pc_association.tsv",
-        heatmap=report(
-            "results/{cohort}/cells/pc_association.png",
-            caption="../resources/report/cells_pc_association.rst",
-            category="Cell proportions",
-            subcategory="{cohort}",
-        ),
+        heatmap=figure("results/{cohort}/cells/pc_association.png",
+                       "cells_pc_association", "Cell proportions", "{cohort}"),
     params:
-        settings=config.get("cells", {}),
+        settings=canonical(config["cells"]["pc_association"]),
     log:
         "logs/{cohort}/cells/cells_pcs.log",
     benchmark:
@@ -131,8 +124,8 @@ rule cells_summary:
     output:
         summary="results/{cohort}/cells/summary.tsv",
     params:
-        settings=config.get("cells", {}),
-        de=config.get("de", {}),
+        settings=settings("cells", "sum_tolerance", "estimate", "groups"),
+        de=settings("de", "fdr", "min_abs_logfc"),
     log:
         "logs/{cohort}/cells/cells_summary.log",
     benchmark:

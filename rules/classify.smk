@@ -4,15 +4,13 @@
 # Every split and CV fold keeps a patient's samples on one side (config samples.patient_column);
 # small cohorts get fewer folds (or a refusal) and `reliability` notes in the tables.
 
-CLASSIFY = config.get("classify", {})
 CLASSIFY_MODELS = list(CLASSIFY.get("filters", {})) + ["union"]
-EXTERNAL = CLASSIFY.get("external_cohort")
 
-if CLASSIFY and CLASSIFY["compare"]["filter"] not in CLASSIFY["filters"]:
+if "classify" in config and CLASSIFY["compare"]["filter"] not in CLASSIFY["filters"]:
     config_error("classify.compare.filter",
                  f"'{CLASSIFY['compare']['filter']}' is not one of classify.filters")
-if EXTERNAL and EXTERNAL not in COHORTS:
-    config_error("classify.external_cohort", f"'{EXTERNAL}' is not a cohort")
+if CLASSIFY_EXTERNAL and CLASSIFY_EXTERNAL not in COHORTS:
+    config_error("classify.external_cohort", f"'{CLASSIFY_EXTERNAL}' is not a cohort")
 
 
 STAGE_TARGETS["classify"] = lambda: expand(
@@ -21,7 +19,7 @@ STAGE_TARGETS["classify"] = lambda: expand(
     name=["compare/auc.tsv", "compare/grouping.tsv", "compare/roc.png", "panels/panels.tsv", "panels/rfe_curves.png",
           "panels/importance.png", "panels/overlap.png", "nested/summary.tsv"],
 ) + (expand("results/{cohort}/classify/external/{target}/{name}", cohort=DISCOVERY,
-            target=EXTERNAL, name=["metrics.tsv", "roc.png"]) if EXTERNAL else [])
+            target=CLASSIFY_EXTERNAL, name=["metrics.tsv", "roc.png"]) if CLASSIFY_EXTERNAL else [])
 
 # The DE analysis whose top table and residual expression the stage uses.
 CLASSIFY_INPUTS = {
@@ -40,14 +38,11 @@ rule classify_compare:
         grouping="results/{cohort}/classify/compare/grouping.tsv",
         roc="results/{cohort}/classify/compare/roc.tsv",
         scores="results/{cohort}/classify/compare/test_scores.tsv",
-        figure=report(
-            "results/{cohort}/classify/compare/roc.png",
-            caption="../resources/report/classify_compare.rst",
-            category="Classifiers",
-        ),
+        figure=figure("results/{cohort}/classify/compare/roc.png",
+                      "classify_compare", "Classifiers"),
     params:
-        classify=CLASSIFY,
-        sheet=config["samples"],
+        classify=settings("classify", "filters", "compare", "xgboost"),
+        sheet=SHEET,
         seed=config["seed"],
     log:
         "logs/{cohort}/classify/classify_compare.log",
@@ -74,24 +69,15 @@ rule classify_panels:
         models=expand("results/{{cohort}}/classify/models/{model}.json", model=CLASSIFY_MODELS),
         model_genes="results/{cohort}/classify/models/genes.tsv",
         preprocessing="results/{cohort}/classify/models/preprocessing.json",
-        curve_figure=report(
-            "results/{cohort}/classify/panels/rfe_curves.png",
-            caption="../resources/report/classify_rfe.rst",
-            category="Classifiers",
-        ),
-        importance=report(
-            "results/{cohort}/classify/panels/importance.png",
-            caption="../resources/report/classify_importance.rst",
-            category="Classifiers",
-        ),
-        overlap=report(
-            "results/{cohort}/classify/panels/overlap.png",
-            caption="../resources/report/classify_overlap.rst",
-            category="Classifiers",
-        ),
+        curve_figure=figure("results/{cohort}/classify/panels/rfe_curves.png",
+                            "classify_rfe", "Classifiers"),
+        importance=figure("results/{cohort}/classify/panels/importance.png",
+                          "classify_importance", "Classifiers"),
+        overlap=figure("results/{cohort}/classify/panels/overlap.png",
+                       "classify_overlap", "Classifiers"),
     params:
-        classify=CLASSIFY,
-        sheet=config["samples"],
+        classify=settings("classify", "filters", "xgboost", "rfe", "external"),
+        sheet=SHEET,
         seed=config["seed"],
     log:
         "logs/{cohort}/classify/classify_panels.log",
@@ -116,8 +102,8 @@ rule classify_nested:
         oof="results/{cohort}/classify/nested/out_of_fold.tsv",
         summary="results/{cohort}/classify/nested/summary.tsv",
     params:
-        classify=CLASSIFY,
-        sheet=config["samples"],
+        classify=settings("classify", "filters", "nested", "rfe", "xgboost"),
+        sheet=SHEET,
         seed=config["seed"],
     log:
         "logs/{cohort}/classify/classify_nested.log",
@@ -145,13 +131,13 @@ rule classify_predict:
         predictions="results/{cohort}/classify/predict/{target}/predictions.tsv",
         missing="results/{cohort}/classify/predict/{target}/missing_genes.tsv",
     params:
-        sheet=config["samples"],
+        sheet=SHEET,
     log:
         "logs/{cohort}/classify/classify_predict_{target}.log",
     benchmark:
         "logs/{cohort}/classify/classify_predict_{target}.benchmark.tsv"
     wildcard_constraints:
-        target="|".join(COHORTS),
+        target=one_of(COHORTS),
     threads: 2
     resources:
         mem_mb=attempt_mem(4000),
@@ -172,19 +158,16 @@ rule classify_external:
     output:
         metrics="results/{cohort}/classify/external/{target}/metrics.tsv",
         roc="results/{cohort}/classify/external/{target}/roc.tsv",
-        figure=report(
-            "results/{cohort}/classify/external/{target}/roc.png",
-            caption="../resources/report/classify_external.rst",
-            category="Classifiers",
-        ),
+        figure=figure("results/{cohort}/classify/external/{target}/roc.png",
+                      "classify_external", "Classifiers"),
     params:
-        sheet=config["samples"],
+        sheet=SHEET,
     log:
         "logs/{cohort}/classify/classify_external_{target}.log",
     benchmark:
         "logs/{cohort}/classify/classify_external_{target}.benchmark.tsv"
     wildcard_constraints:
-        target="|".join(COHORTS),
+        target=one_of(COHORTS),
     threads: 1
     resources:
         mem_mb=attempt_mem(2000),

@@ -1,10 +1,13 @@
-# Sample-sheet loading, config lookups and input functions. No rules here.
+# Sample-sheet loading, config lookups, the names that several rule files share, and input
+# functions. No rules here; a stage's .smk reads only the globals defined in this file.
 import math
 import os
+import re
 from functools import cache
 from pathlib import Path
 
-from bloodsig.core.configcheck import source_of
+from bloodsig.connectivity import release as cmaprelease
+from bloodsig.core.configcheck import canonical, section_defaults, source_of
 from bloodsig.stats.design import parse_formula
 from bloodsig.core.errors import InputError
 from bloodsig.core.sheets import load_samples, load_schema, load_units
@@ -80,13 +83,114 @@ def _check_cohort_kinds():
 _check_cohort_kinds()
 
 
+def one_of(names):
+    """A wildcard constraint that matches exactly these names (and nothing when none)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
 wildcard_constraints:
-    cohort="|".join(COHORTS),
-    analysis="|".join(ANALYSES) or "none",
+    cohort=one_of(COHORTS),
+    analysis=one_of(ANALYSES),
 
 
 def stage_on(stage):
-    return config["stages"].get(stage, False)
+    return config["stages"][stage]
+
+
+def section(name):
+    """Config section `name`; when the config has none, its schema defaults (the stage is then
+    not configured and its rules are never scheduled)."""
+    return config[name] if name in config else section_defaults(CONFIG_SCHEMA["properties"][name])
+
+
+def settings(name, *keys):
+    """The keys of config section `name` that a rule reads (those that are set), with sorted
+    mapping keys: the rule's params, so that it reruns only when one of them changes and not
+    when the user's file lists its keys in another order."""
+    node = section(name)
+    return canonical({k: node[k] for k in keys if k in node})
+
+
+def figure(path, caption, category, subcategory=None):
+    """An output shown in `snakemake --report`, captioned by resources/report/<caption>.rst."""
+    return report(path, caption=f"../resources/report/{caption}.rst", category=category,
+                  subcategory=subcategory)
+
+
+# Stage sections and the names that several rule files use.
+SHEET = canonical(config["samples"])  # the sample sheet's columns and values, as rule params
+READS = section("reads")
+READS_DIR = "results/{cohort}/reads"
+DEMO_FASTQ = "results/demo/external/fastq"  # a directory() output of checkpoint demo_data
+DEMO_FILES = [
+    "discovery/counts.tsv",
+    "discovery/genes.tsv",
+    "discovery/samples.tsv",
+    "discovery/cells_dnam.tsv",
+    "discovery/cells_flow.tsv",
+    "discovery/cell_signature.tsv",
+    "discovery/qpcr_ct.tsv",
+    "discovery/treatments.tsv",
+    "discovery/qpcr_followup.tsv",
+    "external/samples.tsv",
+    "external/units.tsv",
+    "external/genome.fa",
+    "external/genes.gtf",
+    "external/true_counts.tsv",
+    "genesets/pathways.gmt",
+    "genesets/go_bp.gmt",
+    "genesets/immune_signatures.gmt",
+    "disease_tissue/tdp43_neurons.tsv",
+    "disease_tissue/spinal_cord.tsv",
+    "cmap/signatures.gctx",
+    "cmap/siginfo.tsv",
+    "cmap/geneinfo.tsv",
+    "cmap/compoundinfo.tsv",
+    "truth/de_genes.tsv",
+    "truth/sex_mislabels.tsv",
+    "truth/survival_genes.tsv",
+    "truth/subgroups.tsv",
+    "truth/pathways.tsv",
+    "truth/compounds.tsv",
+    "truth/repeats.tsv",
+    "truth/cell_proportions.tsv",
+    "truth/longitudinal.tsv",
+    "truth/longitudinal_patients.tsv",
+    "truth/qpcr_subgroups.tsv",
+    "truth/params.yaml",
+]
+
+CONN = section("connectivity")
+CONN_STORE = CONN["store"]
+CONN_ANALYSES = CONN.get("analyses", [])  # absent: the stage is not configured
+CONN_TISSUES = sorted(CONN.get("tissues", {}))
+CONN_QUERIES = [f"core_{a}" for a in CONN_ANALYSES] + CONN_TISSUES
+CONN_BATCHES = CONN["batches"]
+CONN_DB = {"files": {k: [] for k in ("gctx", "siginfo", "geneinfo", "compoundinfo")},
+           "annotations": None, "release": "custom", "columns": {}}
+if "connectivity" in config:
+    try:
+        CONN_DB = cmaprelease.resolve(CONN["database"])
+    except InputError as e:
+        config_error("connectivity.database", e.args[0])
+
+ENRICH = section("enrich")
+COLLECTIONS = ENRICH.get("collections", {})  # absent: the stage is not configured
+ENRICH_ANALYSES = ENRICH.get("analyses", ANALYSES)  # every DE analysis unless the config names some
+
+SURVIVAL = section("survival")
+SURVIVAL_DIR = f"results/{DISCOVERY[0]}/survival"
+SURVIVAL_EXTERNAL = SURVIVAL["external_cohort"]
+
+CLASSIFY = section("classify")
+CLASSIFY_EXTERNAL = CLASSIFY.get("external_cohort")  # absent: the stage is not configured
+
+REPORT = section("report")
+QPCR = REPORT["qpcr"] or {}
+REPORT_DIR = f"results/{DISCOVERY[0]}/report"
+REPORT_HTML = "results/report.html"  # the study report (rule report_html)
+BENCHMARK_TARGETS = ["results/benchmarks.tsv", "results/benchmarks_slowest.tsv",
+                     "results/benchmarks_slowest.png"]
 
 
 def cohort_file(key):
@@ -128,10 +232,10 @@ def flow_validation(wc):
 def cells_summary_inputs(wc):
     """Stage cells: validation, the DE tables compared (stage de on), the planted truth."""
     files = {"validation": flow_validation(wc)}
-    compared = config.get("cells", {}).get("summary", {})
+    compared = config["cells"].get("summary", {})  # optional
     if compared and stage_on("de") and all(a in ANALYSES for a in compared.values()):
         files |= {k: f"results/{wc.cohort}/de/{a}/toptable.tsv" for k, a in compared.items()}
-    truth = config.get("cells", {}).get("truth", {}).get(wc.cohort, {})
+    truth = config["cells"].get("truth", {}).get(wc.cohort, {})
     return files | {f"truth_{k}": v for k, v in truth.items()}
 
 
@@ -203,7 +307,7 @@ def _needed_columns():
         needs += [("survival", "survival.clinical", c) for c in sv["clinical"]]
     if stage_on("cells"):
         needs += [("cells", "cells.collinearity.covariates", c)
-                  for c in config["cells"].get("collinearity", {}).get("covariates", [])]
+                  for c in config["cells"]["collinearity"]["covariates"]]
     if stage_on("subtypes"):
         st = config["subtypes"]
         needs += [("subtypes", "subtypes.subset", c) for c in st.get("subset") or {}]
@@ -211,7 +315,7 @@ def _needed_columns():
                   for t in parse_formula(st["de"]["formula"]).terms if t != "subtype"]
     if stage_on("report"):
         needs += [("report", f"report.cohort_table.{k}", c)
-                  for k, cols in config["report"].get("cohort_table", {}).items() for c in cols]
+                  for k, cols in config["report"]["cohort_table"].items() for c in cols]
     sex = config["samples"]["sex_column"]
     return [n for n in needs if n[2] != sex]
 
@@ -250,7 +354,12 @@ def check_configured_files():
                   for n, s in config["enrich"]["collections"].items() for k in ("gmt", "id_map")
                   if k in s]
     if stage_on("connectivity"):
-        named += CONN_NAMED_FILES  # rules/connectivity.smk: a release's files, batch GMTs
+        named += [(f"connectivity.database.{k}", f) for k, fs in CONN_DB["files"].items()
+                  for f in fs]
+        named += [("connectivity.database.annotations", CONN_DB["annotations"])] \
+            if CONN_DB["annotations"] else []
+        named += [(f"connectivity.batches.{b}.{k}", spec[k]) for b, spec in
+                  CONN_BATCHES.items() for k in ("up", "down")]
     if stage_on("subtypes"):
         named.append(("subtypes.signatures", config["subtypes"]["signatures"]))
     for key, path in named:
@@ -261,9 +370,6 @@ def check_configured_files():
 # Stage reads: FASTQ units of the cohorts that have `units:` (checked against their sheets).
 UNITS_SCHEMA = load_schema(Path(workflow.basedir) / "config/schemas/units.schema.yaml")
 FASTQ_COHORTS = [c for c, d in COHORTS.items() if "units" in d]
-READS = config.get("reads", {})
-READS_DIR = "results/{cohort}/reads"
-DEMO_FASTQ = "results/demo/external/fastq"  # a directory() output of checkpoint demo_data
 
 
 def _demo_output(path):

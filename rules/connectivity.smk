@@ -2,14 +2,6 @@
 # a one-time gene-major store of the LINCS signature database and CMap scoring of every query
 # (WTCS, NCS, FDR, tau, max-quantile summaries), drug candidates and their target network.
 
-from bloodsig.connectivity import release as cmaprelease
-
-CONN = config.get("connectivity", {})
-CONN_STORE = CONN.get("store", "results/connectivity_store")
-CONN_ANALYSES = CONN.get("analyses", [])
-CONN_TISSUES = list(CONN.get("tissues", {}))
-CONN_QUERIES = [f"core_{a}" for a in CONN_ANALYSES] + CONN_TISSUES
-CONN_BATCHES = CONN.get("batches", {})
 CONN_TABLES = ["signatures.tsv", "perturbagens.tsv", "candidates.tsv", "ncs_means.tsv"]
 STORE_FILES = ["manifest.json", "ranks.npy", "scores.npy", "genes.tsv", "signatures.tsv",
                "compounds.tsv"]
@@ -18,34 +10,11 @@ STORE_FILES = ["manifest.json", "ranks.npy", "scores.npy", "genes.tsv", "signatu
 # reference queries; candidate filters, FDR cut-offs and the seed never rebuild the store).
 CONN_SCORING = ["weighted", "ncs_floor", "null_queries", "null_signatures",
                 "summary_quantiles", "candidates"]
-CONN_PARAMS = {
-    step: {k: CONN[k] for k in keys if k in CONN} for step, keys in {
-        "core_genes": ["fdr", "min_abs_logfc", "tissues"],
-        "queries": ["fdr", "min_abs_logfc", "tissues", "min_query_genes", "max_query_genes"],
-        "score": CONN_SCORING,
-        "batch": CONN_SCORING + ["min_query_genes", "max_query_genes"],
-    }.items()
-}
-
 
 for _analysis in CONN_ANALYSES:
     if _analysis not in ANALYSES:
         config_error("connectivity.analyses", f"'{_analysis}' is not an analysis of de.analyses "
                      f"({', '.join(ANALYSES)})")
-
-CONN_DB = {"files": {k: [] for k in ("gctx", "siginfo", "geneinfo", "compoundinfo")},
-           "annotations": None, "release": "custom", "columns": {}}
-if CONN:
-    try:
-        CONN_DB = cmaprelease.resolve(CONN.get("database", {}))
-    except InputError as e:
-        config_error("connectivity.database", e.args[0])
-CONN_NAMED_FILES = [(f"connectivity.database.{k}", f) for k, fs in CONN_DB["files"].items()
-                    for f in fs]
-CONN_NAMED_FILES += [("connectivity.database.annotations", CONN_DB["annotations"])] \
-    if CONN_DB["annotations"] else []
-CONN_NAMED_FILES += [(f"connectivity.batches.{b}.{k}", spec[k]) for b, spec in
-                     CONN_BATCHES.items() for k in ("up", "down")]
 
 
 STAGE_TARGETS["connectivity"] = lambda: expand(
@@ -68,8 +37,8 @@ rule connectivity_store:
         [f"{CONN_STORE}/{name}" for name in STORE_FILES],
     params:
         release=CONN_DB["release"],
-        columns=CONN_DB["columns"],
-        gene_space=CONN.get("gene_space", "bing"),
+        columns=canonical(CONN_DB["columns"]),
+        gene_space=CONN["gene_space"],
     log:
         "logs/connectivity/connectivity_store.log",
     benchmark:
@@ -90,9 +59,9 @@ rule connectivity_background:
     output:
         background=f"{CONN_STORE}/background.npy",
     params:
-        background=CONN.get("background", {}),
-        weighted=CONN.get("weighted", True),
-        ncs_floor=CONN.get("ncs_floor", 0.01),
+        background=canonical(CONN["background"]),
+        weighted=CONN["weighted"],
+        ncs_floor=CONN["ncs_floor"],
         seed=config["seed"],
     log:
         "logs/connectivity/connectivity_background.log",
@@ -115,14 +84,10 @@ rule connectivity_core_genes:
     output:
         core="results/{cohort}/connectivity/{analysis}/core_genes.tsv",
         counts="results/{cohort}/connectivity/{analysis}/overlaps.tsv",
-        figure=report(
-            "results/{cohort}/connectivity/{analysis}/overlaps.png",
-            caption="../resources/report/connectivity_overlaps.rst",
-            category="Connectivity",
-            subcategory="{analysis}",
-        ),
+        figure=figure("results/{cohort}/connectivity/{analysis}/overlaps.png",
+                      "connectivity_overlaps", "Connectivity", "{analysis}"),
     params:
-        settings=CONN_PARAMS["core_genes"],
+        settings=settings("connectivity", "fdr", "min_abs_logfc", "tissues"),
         tissues=CONN_TISSUES,
         blood_columns={"gene_column": "gene_name", "logfc_column": "logFC",
                        "fdr_column": "adj.P.Val"},
@@ -149,7 +114,8 @@ rule connectivity_queries:
     output:
         queries="results/{cohort}/connectivity/queries.tsv",
     params:
-        settings=CONN_PARAMS["queries"],
+        settings=settings("connectivity", "fdr", "min_abs_logfc", "tissues", "min_query_genes",
+                          "max_query_genes"),
         analyses=CONN_ANALYSES,
         tissues=CONN_TISSUES,
     log:
@@ -175,13 +141,11 @@ rule connectivity_score:
     output:
         expand("results/{{cohort}}/connectivity/{query}/{name}", query=CONN_QUERIES,
                name=CONN_TABLES),
-        networks=report(
+        networks=figure(
             expand("results/{{cohort}}/connectivity/{query}/network.png", query=CONN_QUERIES),
-            caption="../resources/report/connectivity_network.rst",
-            category="Connectivity",
-        ),
+            "connectivity_network", "Connectivity"),
     params:
-        settings=CONN_PARAMS["score"],
+        settings=settings("connectivity", *CONN_SCORING),
         seed=config["seed"],
     log:
         "logs/{cohort}/connectivity/connectivity_score.log",
@@ -209,10 +173,10 @@ rule connectivity_batch:
         combined="results/connectivity_batches/{batch}/combined.tsv",
         results=directory("results/connectivity_batches/{batch}/queries"),
     params:
-        settings=CONN_PARAMS["batch"],
+        settings=settings("connectivity", *CONN_SCORING, "min_query_genes", "max_query_genes"),
         seed=config["seed"],
     wildcard_constraints:
-        batch="|".join(CONN_BATCHES) or "no_batch",
+        batch=one_of(CONN_BATCHES),
     log:
         "logs/connectivity_batches/{batch}/connectivity_batch.log",
     benchmark:

@@ -13,7 +13,7 @@ rule counts_from_matrix:
         genes="results/{cohort}/counts/genes.tsv",
         samples="results/{cohort}/counts/samples.tsv",
     params:
-        sheet=config["samples"],
+        sheet=SHEET,
         schema=SAMPLES_SCHEMA,
         counts_format=lambda wc: COHORTS[wc.cohort]["counts_format"],
         duplicate_genes=lambda wc: COHORTS[wc.cohort]["duplicate_genes"],
@@ -23,7 +23,7 @@ rule counts_from_matrix:
     benchmark:
         "logs/{cohort}/counts/counts_from_matrix.benchmark.tsv"
     wildcard_constraints:
-        cohort="|".join(COUNT_COHORTS) or "none",
+        cohort=one_of(COUNT_COHORTS),
     threads: 1
     resources:
         # peak RSS ~110 MB + 10 MB per MB of count matrix (demo and paper scale), doubled

@@ -22,23 +22,15 @@ rule de_covariates:
         cells=cell_fractions,
     output:
         covariates="results/{cohort}/de/{analysis}/covariates.tsv",
-        confounding=report(
-            "results/{cohort}/de/{analysis}/confounding.tsv",
-            caption="../resources/report/confounding.rst",
-            category="Differential expression",
-            subcategory="{analysis}",
-        ),
+        confounding=figure("results/{cohort}/de/{analysis}/confounding.tsv",
+                           "confounding", "Differential expression", "{analysis}"),
         association="results/{cohort}/de/{analysis}/covariate_association.tsv",
-        heatmap=report(
-            "results/{cohort}/de/{analysis}/covariate_association.png",
-            caption="../resources/report/covariate_association.rst",
-            category="Differential expression",
-            subcategory="{analysis}",
-        ),
+        heatmap=figure("results/{cohort}/de/{analysis}/covariate_association.png",
+                       "covariate_association", "Differential expression", "{analysis}"),
     params:
-        analysis=lambda wc: config["de"]["analyses"][wc.analysis],
-        de=config["de"],
-        sheet=config["samples"],
+        analysis=lambda wc: canonical(config["de"]["analyses"][wc.analysis]),
+        de=settings("de", "reference_levels", "technical", "covariates"),
+        sheet=SHEET,
         seed=config["seed"],
     log:
         "logs/{cohort}/de/{analysis}/de_covariates.log",
@@ -67,35 +59,19 @@ rule de_fit:
         up="results/{cohort}/de/{analysis}/degs_up.tsv",
         down="results/{cohort}/de/{analysis}/degs_down.tsv",
         residuals="results/{cohort}/de/{analysis}/residuals.tsv",
-        volcano=report(
-            "results/{cohort}/de/{analysis}/volcano.png",
-            caption="../resources/report/volcano.rst",
-            category="Differential expression",
-            subcategory="{analysis}",
-        ),
-        ma=report(
-            "results/{cohort}/de/{analysis}/ma.png",
-            caption="../resources/report/ma.rst",
-            category="Differential expression",
-            subcategory="{analysis}",
-        ),
-        pvalue_hist=report(
-            "results/{cohort}/de/{analysis}/pvalue_hist.png",
-            caption="../resources/report/pvalue_hist.rst",
-            category="Differential expression",
-            subcategory="{analysis}",
-        ),
-        heatmap=report(
-            "results/{cohort}/de/{analysis}/heatmap.png",
-            caption="../resources/report/de_heatmap.rst",
-            category="Differential expression",
-            subcategory="{analysis}",
-        ),
+        volcano=figure("results/{cohort}/de/{analysis}/volcano.png",
+                       "volcano", "Differential expression", "{analysis}"),
+        ma=figure("results/{cohort}/de/{analysis}/ma.png",
+                  "ma", "Differential expression", "{analysis}"),
+        pvalue_hist=figure("results/{cohort}/de/{analysis}/pvalue_hist.png",
+                           "pvalue_hist", "Differential expression", "{analysis}"),
+        heatmap=figure("results/{cohort}/de/{analysis}/heatmap.png",
+                       "de_heatmap", "Differential expression", "{analysis}"),
     params:
-        analysis=lambda wc: config["de"]["analyses"][wc.analysis],
-        de=config["de"],
-        sheet=config["samples"],
-        seed=config["seed"],
+        analysis=lambda wc: canonical(config["de"]["analyses"][wc.analysis]),
+        de=settings("de", "reference_levels", "technical", "engine", "fdr", "min_abs_logfc",
+                    "heatmap_genes"),
+        sheet=SHEET,
     log:
         "logs/{cohort}/de/{analysis}/de_fit.log",
     benchmark:
@@ -117,14 +93,10 @@ rule de_sex_comparison:
         female=lambda wc: f"results/{wc.cohort}/de/{config['de']['sex_comparison']['female']}/toptable.tsv",
     output:
         table="results/{cohort}/de/sex_comparison.tsv",
-        figure=report(
-            "results/{cohort}/de/sex_comparison.png",
-            caption="../resources/report/sex_comparison.rst",
-            category="Differential expression",
-            subcategory="sex comparison",
-        ),
+        figure=figure("results/{cohort}/de/sex_comparison.png",
+                      "sex_comparison", "Differential expression", "sex comparison"),
     params:
-        de=config["de"],
+        fdr=config["de"]["fdr"],
     log:
         "logs/{cohort}/de/de_sex_comparison.log",
     benchmark:

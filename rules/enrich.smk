@@ -2,10 +2,6 @@
 # analysis), terms gained/lost with cell adjustment, enrichment map (GraphML for Cytoscape),
 # preranked GSEA of a contrast, and overlap with published DEG lists.
 
-ENRICH = config.get("enrich", {})
-if "collections" in ENRICH:
-    ENRICH.setdefault("analyses", ANALYSES)  # every DE analysis unless the config names some
-COLLECTIONS = ENRICH.get("collections", {})
 ENRICH_MAP = ENRICH.get("enrichment_map", {})
 GSEA = ENRICH.get("gsea", {})
 OVERLAP = ENRICH.get("overlap", {})
@@ -13,7 +9,7 @@ PUBLISHED = OVERLAP.get("published", {})
 
 # Names that must refer to a DE analysis or a collection: refuse a typo before anything runs.
 for _key, _names, _known, _what in (
-    ("analyses", ENRICH.get("analyses", []), ANALYSES, "de.analyses"),
+    ("analyses", ENRICH_ANALYSES, ANALYSES, "de.analyses"),
     ("compare", list(ENRICH.get("compare", {}).values()), ANALYSES, "de.analyses"),
     ("enrichment_map.analyses", ENRICH_MAP.get("analyses", []), ANALYSES, "de.analyses"),
     ("enrichment_map.collection", [ENRICH_MAP.get("collection")] if ENRICH_MAP else [],
@@ -28,8 +24,8 @@ for _key, _names, _known, _what in (
 
 
 wildcard_constraints:
-    collection="|".join(COLLECTIONS) or "none",
-    published="|".join(PUBLISHED) or "none",
+    collection=one_of(COLLECTIONS),
+    published=one_of(PUBLISHED),
 
 
 # GMT file (and id map) of each collection, as rule inputs.
@@ -39,7 +35,7 @@ COLLECTION_FILES = {name: [spec["gmt"]] + ([spec["id_map"]] if spec.get("id_map"
 
 STAGE_TARGETS["enrich"] = lambda: expand(
     "results/{cohort}/enrich/{analysis}/ora_{collection}.{ext}", cohort=DISCOVERY,
-    analysis=ENRICH.get("analyses", []), collection=COLLECTIONS, ext=["tsv", "png"],
+    analysis=ENRICH_ANALYSES, collection=COLLECTIONS, ext=["tsv", "png"],
 ) + (
     expand("results/{cohort}/enrich/compare_{collection}.tsv", cohort=DISCOVERY,
            collection=COLLECTIONS) if "compare" in ENRICH else []
@@ -65,15 +61,11 @@ rule enrich_ora:
         collection=lambda wc: COLLECTION_FILES[wc.collection],
     output:
         table="results/{cohort}/enrich/{analysis}/ora_{collection}.tsv",
-        dotplot=report(
-            "results/{cohort}/enrich/{analysis}/ora_{collection}.png",
-            caption="../resources/report/ora_dotplot.rst",
-            category="Enrichment",
-            subcategory="{analysis}",
-        ),
+        dotplot=figure("results/{cohort}/enrich/{analysis}/ora_{collection}.png",
+                       "ora_dotplot", "Enrichment", "{analysis}"),
     params:
-        spec=lambda wc: COLLECTIONS[wc.collection],
-        enrich=ENRICH,
+        spec=lambda wc: canonical(COLLECTIONS[wc.collection]),
+        enrich=settings("enrich", "universe", "min_size", "max_size", "dotplot_terms", "fdr"),
     log:
         "logs/{cohort}/enrich/{analysis}/ora_{collection}.log",
     benchmark:
@@ -95,7 +87,7 @@ rule enrich_compare:
     output:
         table="results/{cohort}/enrich/compare_{collection}.tsv",
     params:
-        fdr=ENRICH.get("fdr"),
+        fdr=ENRICH["fdr"],
     log:
         "logs/{cohort}/enrich/compare_{collection}.log",
     benchmark:
@@ -118,16 +110,12 @@ rule enrich_map:
     output:
         graphml="results/{cohort}/enrich/{analysis}/map_{collection}.graphml",
         nodes="results/{cohort}/enrich/{analysis}/map_{collection}.tsv",
-        figure=report(
-            "results/{cohort}/enrich/{analysis}/map_{collection}.png",
-            caption="../resources/report/enrichment_map.rst",
-            category="Enrichment",
-            subcategory="{analysis}",
-        ),
+        figure=figure("results/{cohort}/enrich/{analysis}/map_{collection}.png",
+                      "enrichment_map", "Enrichment", "{analysis}"),
     params:
-        spec=lambda wc: COLLECTIONS[wc.collection],
-        universe=ENRICH.get("universe"),
-        map=ENRICH_MAP,
+        spec=lambda wc: canonical(COLLECTIONS[wc.collection]),
+        universe=ENRICH["universe"],
+        map=canonical({k: ENRICH_MAP[k] for k in ("fdr", "similarity", "cutoff")}),
         seed=config["seed"],
     log:
         "logs/{cohort}/enrich/{analysis}/map_{collection}.log",
@@ -149,15 +137,11 @@ rule enrich_gsea:
         collection=lambda wc: COLLECTION_FILES[wc.collection],
     output:
         table="results/{cohort}/enrich/{analysis}/gsea_{collection}.tsv",
-        figure=report(
-            "results/{cohort}/enrich/{analysis}/gsea_{collection}.png",
-            caption="../resources/report/gsea.rst",
-            category="Enrichment",
-            subcategory="{analysis}",
-        ),
+        figure=figure("results/{cohort}/enrich/{analysis}/gsea_{collection}.png",
+                      "gsea", "Enrichment", "{analysis}"),
     params:
-        spec=lambda wc: COLLECTIONS[wc.collection],
-        gsea=GSEA,
+        spec=lambda wc: canonical(COLLECTIONS[wc.collection]),
+        gsea=canonical({k: GSEA[k] for k in ("permutations", "min_size", "max_size", "plots")}),
         seed=config["seed"],
     log:
         "logs/{cohort}/enrich/{analysis}/gsea_{collection}.log",
@@ -184,16 +168,12 @@ rule enrich_overlap:
         tests="results/{cohort}/enrich/overlap/{published}_tests.tsv",
         shared="results/{cohort}/enrich/overlap/{published}_shared.tsv",
         pathways="results/{cohort}/enrich/overlap/{published}_pathways.tsv",
-        figure=report(
-            "results/{cohort}/enrich/overlap/{published}_logfc.png",
-            caption="../resources/report/published_overlap.rst",
-            category="Enrichment",
-            subcategory="published DEG lists",
-        ),
+        figure=figure("results/{cohort}/enrich/overlap/{published}_logfc.png",
+                      "published_overlap", "Enrichment", "published DEG lists"),
     params:
-        spec=lambda wc: PUBLISHED[wc.published],
-        collections=COLLECTIONS,
-        enrich=ENRICH,
+        spec=lambda wc: canonical(PUBLISHED[wc.published]),
+        collections=canonical(COLLECTIONS),
+        enrich=settings("enrich", "universe", "min_size", "max_size"),
     log:
         "logs/{cohort}/enrich/overlap/{published}.log",
     benchmark:

@@ -21,21 +21,12 @@ rule expression_qc:
         samples="results/{cohort}/expression_qc/samples.tsv",
         gene_report="results/{cohort}/expression_qc/gene_report.tsv",
         sample_report="results/{cohort}/expression_qc/sample_report.tsv",
-        pca=report(
-            "results/{cohort}/expression_qc/pca.png",
-            caption="../resources/report/pca.rst",
-            category="Expression QC",
-            subcategory="{cohort}",
-        ),
-        sex_check=report(
-            "results/{cohort}/expression_qc/sex_check.png",
-            caption="../resources/report/sex_check.rst",
-            category="Expression QC",
-            subcategory="{cohort}",
-        ),
+        pca=figure("results/{cohort}/expression_qc/pca.png", "pca", "Expression QC", "{cohort}"),
+        sex_check=figure("results/{cohort}/expression_qc/sex_check.png",
+                         "sex_check", "Expression QC", "{cohort}"),
     params:
-        settings=config.get("expression_qc", {}),
-        sheet=config["samples"],
+        settings=canonical(config["expression_qc"]),
+        sheet=SHEET,
     log:
         "logs/{cohort}/expression_qc/expression_qc.log",
     benchmark:

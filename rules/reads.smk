@@ -1,6 +1,13 @@
 # Stage reads: FASTQ cohorts (config cohorts: with `units:`) -> cutadapt -> STAR -> featureCounts
 # -> results/{cohort}/counts/{counts,genes,samples}.tsv (the files counts_from_matrix writes for
 # matrix cohorts), with FastQC, samtools, strandedness (RSeQC-style, pysam) and MultiQC.
+
+
+wildcard_constraints:
+    sample="[^/]+",
+    unit="[^/]+",
+
+
 STAGE_TARGETS["reads"] = lambda: [
     path
     for c in FASTQ_COHORTS
@@ -14,14 +21,14 @@ rule reads_annotation:
     output:
         f"{READS_DIR}/genes.tsv",
     params:
-        attribute=READS.get("gtf_attribute", "gene_id"),
-        feature=READS.get("feature_type", "exon"),
+        attribute=READS["gtf_attribute"],
+        feature=READS["feature_type"],
     log:
         "logs/{cohort}/reads/reads_annotation.log",
     benchmark:
         "logs/{cohort}/reads/reads_annotation.benchmark.tsv"
     wildcard_constraints:
-        cohort="|".join(FASTQ_COHORTS) or "none",
+        cohort=one_of(FASTQ_COHORTS),
     threads: 1
     resources:
         mem_mb=attempt_mem(4000),
@@ -43,7 +50,7 @@ rule star_index:
         "logs/{cohort}/reads/star_index.log",
     benchmark:
         "logs/{cohort}/reads/star_index.benchmark.tsv"
-    threads: READS.get("threads", 8)
+    threads: READS["threads"]
     resources:
         mem_mb=star_index_mem,
         runtime=240,
@@ -61,18 +68,15 @@ rule cutadapt:
         trimmed=temp(directory(f"{READS_DIR}/trimmed/{{sample}}/{{unit}}")),
         report=f"{READS_DIR}/cutadapt/{{sample}}/{{unit}}.cutadapt.json",
     params:
-        adapter1=READS.get("adapter1", "AGATCGGAAGAGCACACGTCTGAACTCCAGTCA"),
-        adapter2=READS.get("adapter2", "AGATCGGAAGAGCGTCGTGTAGGGAAAGGGTGT"),
-        quality_cutoff=READS.get("quality_cutoff", 20),
-        minimum_length=READS.get("minimum_length", 20),
+        adapter1=READS["adapter1"],
+        adapter2=READS["adapter2"],
+        quality_cutoff=READS["quality_cutoff"],
+        minimum_length=READS["minimum_length"],
         listed_in=lambda wc: f"{COHORTS[wc.cohort]['units']}, row {unit_row(wc).name + 2}",
     log:
         "logs/{cohort}/reads/cutadapt/{sample}_{unit}.log",
     benchmark:
         "logs/{cohort}/reads/cutadapt/{sample}_{unit}.benchmark.tsv"
-    wildcard_constraints:
-        sample="[^/]+",
-        unit="[^/]+",
     threads: 1
     resources:
         mem_mb=attempt_mem(1000),
@@ -96,8 +100,6 @@ rule fastqc:
         "logs/{cohort}/reads/fastqc/{sample}.log",
     benchmark:
         "logs/{cohort}/reads/fastqc/{sample}.benchmark.tsv"
-    wildcard_constraints:
-        sample="[^/]+",
     threads: 1
     resources:
         mem_mb=attempt_mem(1000),
@@ -118,14 +120,12 @@ rule star_align:
         bai=f"{READS_DIR}/star/{{sample}}.bam.bai",
         log_final=f"{READS_DIR}/star/{{sample}}.Log.final.out",
     params:
-        extra=READS.get("star_extra", ""),
+        extra=READS["star_extra"],
     log:
         "logs/{cohort}/reads/star/{sample}.log",
     benchmark:
         "logs/{cohort}/reads/star/{sample}.benchmark.tsv"
-    wildcard_constraints:
-        sample="[^/]+",
-    threads: READS.get("threads", 8)
+    threads: READS["threads"]
     resources:
         mem_mb=star_align_mem,
         runtime=240,
@@ -147,8 +147,6 @@ rule samtools_qc:
         "logs/{cohort}/reads/samtools/{sample}.log",
     benchmark:
         "logs/{cohort}/reads/samtools/{sample}.benchmark.tsv"
-    wildcard_constraints:
-        sample="[^/]+",
     threads: 1
     resources:
         mem_mb=attempt_mem(1000),
@@ -166,17 +164,15 @@ rule infer_strandedness:
     output:
         f"{READS_DIR}/strandedness/{{sample}}.tsv",
     params:
-        configured=lambda wc: COHORTS[wc.cohort].get("strandedness",
-                                                     READS.get("strandedness", "auto")),
-        max_reads=READS.get("strandedness_reads", 200000),
-        stranded_threshold=READS.get("stranded_threshold", 0.8),
-        unstranded_threshold=READS.get("unstranded_threshold", 0.1),
+        # a cohort's own strandedness, else the reads stage's
+        configured=lambda wc: COHORTS[wc.cohort].get("strandedness", READS["strandedness"]),
+        max_reads=READS["strandedness_reads"],
+        stranded_threshold=READS["stranded_threshold"],
+        unstranded_threshold=READS["unstranded_threshold"],
     log:
         "logs/{cohort}/reads/strandedness/{sample}.log",
     benchmark:
         "logs/{cohort}/reads/strandedness/{sample}.benchmark.tsv"
-    wildcard_constraints:
-        sample="[^/]+",
     threads: 1
     resources:
         mem_mb=attempt_mem(2000),
@@ -196,15 +192,13 @@ rule featurecounts:
         counts=f"{READS_DIR}/featurecounts/{{sample}}.tsv",
         summary=f"{READS_DIR}/featurecounts/{{sample}}.tsv.summary",
     params:
-        attribute=READS.get("gtf_attribute", "gene_id"),
-        feature=READS.get("feature_type", "exon"),
+        attribute=READS["gtf_attribute"],
+        feature=READS["feature_type"],
     log:
         "logs/{cohort}/reads/featurecounts/{sample}.log",
     benchmark:
         "logs/{cohort}/reads/featurecounts/{sample}.benchmark.tsv"
-    wildcard_constraints:
-        sample="[^/]+",
-    threads: READS.get("threads", 8)
+    threads: READS["threads"]
     resources:
         mem_mb=attempt_mem(2000),
         runtime=60,
@@ -227,14 +221,14 @@ rule counts_from_reads:
         strandedness=f"{READS_DIR}/strandedness.tsv",
     params:
         samples=lambda wc: cohort_samples(wc.cohort),
-        sheet=config["samples"],
+        sheet=SHEET,
         schema=SAMPLES_SCHEMA,
     log:
         "logs/{cohort}/reads/counts_from_reads.log",
     benchmark:
         "logs/{cohort}/reads/counts_from_reads.benchmark.tsv"
     wildcard_constraints:
-        cohort="|".join(FASTQ_COHORTS) or "none",
+        cohort=one_of(FASTQ_COHORTS),
     threads: 1
     resources:
         mem_mb=attempt_mem(4000),
@@ -257,21 +251,17 @@ rule multiqc:
         strandedness=f"{READS_DIR}/strandedness.tsv",
         config=f"{workflow.basedir}/resources/multiqc_config.yaml",
     output:
-        report(
-            f"{READS_DIR}/multiqc/multiqc_report.html",
-            caption="../resources/report/multiqc.rst",
-            category="Reads",
-        ),
+        figure(f"{READS_DIR}/multiqc/multiqc_report.html", "multiqc", "Reads"),
         directory(f"{READS_DIR}/multiqc/multiqc_data"),
     params:
-        min_reads=READS.get("min_reads", 10000000),
-        min_mapped_percent=READS.get("min_mapped_percent", 70),
+        min_reads=READS["min_reads"],
+        min_mapped_percent=READS["min_mapped_percent"],
     log:
         "logs/{cohort}/reads/multiqc.log",
     benchmark:
         "logs/{cohort}/reads/multiqc.benchmark.tsv"
     wildcard_constraints:
-        cohort="|".join(FASTQ_COHORTS) or "none",
+        cohort=one_of(FASTQ_COHORTS),
     threads: 1
     resources:
         mem_mb=attempt_mem(4000),

@@ -2,12 +2,6 @@
 # results/summary.html and provenance (resolved config, versions, input checksums).
 # `snakemake --report report.html` gathers every stage's captioned figures.
 
-REPORT = config.get("report", {})
-QPCR = REPORT.get("qpcr") or {}
-REPORT_DIR = f"results/{DISCOVERY[0]}/report"
-REPORT_HTML = "results/report.html"  # the study report (rule report_html)
-# Cohort-config keys that name input files (checksummed in the provenance).
-
 if stage_on("report") and QPCR and QPCR["analysis"] not in ANALYSES:
     config_error("report.qpcr.analysis", f"'{QPCR['analysis']}' is not in de.analyses")
 
@@ -34,14 +28,14 @@ SUMMARY_FILES = {
         "nested": f"results/{DISCOVERY[0]}/classify/nested/summary.tsv",
         "compare": f"results/{DISCOVERY[0]}/classify/compare/auc.tsv",
         "grouping": f"results/{DISCOVERY[0]}/classify/compare/grouping.tsv",
-        **({f"external {EXTERNAL}":
-            f"results/{DISCOVERY[0]}/classify/external/{EXTERNAL}/metrics.tsv"}
-           if EXTERNAL else {})}} if stage_on("classify") else {}),
+        **({f"external {CLASSIFY_EXTERNAL}":
+            f"results/{DISCOVERY[0]}/classify/external/{CLASSIFY_EXTERNAL}/metrics.tsv"}
+           if CLASSIFY_EXTERNAL else {})}} if stage_on("classify") else {}),
     **({"cindex": f"{SURVIVAL_DIR}/cindex.tsv"} if stage_on("survival") else {}),
     # ORA of the first enrich analysis, every collection
-    **({"ora": {f"{ENRICH['analyses'][0]} {c}":
-                f"results/{DISCOVERY[0]}/enrich/{ENRICH['analyses'][0]}/ora_{c}.tsv"
-                for c in COLLECTIONS}} if stage_on("enrich") and ENRICH.get("analyses") else {}),
+    **({"ora": {f"{ENRICH_ANALYSES[0]} {c}":
+                f"results/{DISCOVERY[0]}/enrich/{ENRICH_ANALYSES[0]}/ora_{c}.tsv"
+                for c in COLLECTIONS}} if stage_on("enrich") and ENRICH_ANALYSES else {}),
     **({"candidates": {q: f"results/{DISCOVERY[0]}/connectivity/{q}/candidates.tsv"
                        for q in CONN_QUERIES}} if stage_on("connectivity") else {}),
 }
@@ -58,11 +52,10 @@ rule report_cohort_table:
         samples="results/{cohort}/expression_qc/samples.tsv",
     output:
         table="results/{cohort}/report/cohort_table.tsv",
-        html=report("results/{cohort}/report/cohort_table.html",
-                    caption="../resources/report/cohort_table.rst", category="Report"),
+        html=figure("results/{cohort}/report/cohort_table.html", "cohort_table", "Report"),
     params:
-        sheet=config["samples"],
-        variables=REPORT.get("cohort_table", {}),
+        sheet=SHEET,
+        variables=canonical(REPORT["cohort_table"]),
     log:
         "logs/{cohort}/report/cohort_table.log",
     benchmark:
@@ -79,16 +72,15 @@ rule report_cohort_table:
 
 rule report_qpcr:
     input:
-        ct=QPCR.get("ct", []),
+        ct=QPCR.get("ct", []),  # absent: no qPCR configured
         samples=cohort_file("samples"),
         toptable=lambda wc: f"results/{wc.cohort}/de/{QPCR['analysis']}/toptable.tsv",
     output:
         table="results/{cohort}/report/qpcr.tsv",
-        figure=report("results/{cohort}/report/qpcr.png",
-                      caption="../resources/report/qpcr.rst", category="Report"),
+        figure=figure("results/{cohort}/report/qpcr.png", "qpcr", "Report"),
     params:
-        sheet=config["samples"],
-        reference_genes=QPCR.get("reference_genes", []),
+        sheet=SHEET,
+        reference_genes=QPCR.get("reference_genes", []),  # absent: no qPCR configured
     log:
         "logs/{cohort}/report/qpcr.log",
     benchmark:
@@ -109,8 +101,8 @@ rule report_summary:
     output:
         "results/summary.html",
     params:
-        files=SUMMARY_FILES,
-        title=REPORT.get("title", "bloodsig results"),
+        files=canonical(SUMMARY_FILES),
+        title=REPORT["title"],
     log:
         "logs/report/summary.log",
     benchmark:
@@ -135,10 +127,10 @@ rule report_html:
         REPORT_HTML,
     params:
         cohort=DISCOVERY[0],
-        title=REPORT.get("title", "bloodsig results"),
+        title=REPORT["title"],
         # the settings each section states: the config sections of the stages that are on
-        settings={"samples": config["samples"], "report": REPORT,
-                  **{s: config[s] for s in STAGE_TARGETS if stage_on(s) and s in config}},
+        settings=canonical({"samples": config["samples"], "report": REPORT,
+                            **{s: config[s] for s in STAGE_TARGETS if stage_on(s) and s in config}}),
         expression_genes=150,  # top genes per DE analysis whose expression is embedded
         table_rows=5000,  # rows of smallest P per DE table (the TSV has every gene)
     log:
@@ -189,18 +181,13 @@ rule report_provenance:
 # already), and reads the benchmark files that exist at that point. A file is named back to
 # its rule and wildcards with the rules' benchmark patterns; files of rules no longer in the
 # workflow are left out (the log says how many).
-BENCHMARK_TARGETS = ["results/benchmarks.tsv", "results/benchmarks_slowest.tsv",
-                     "results/benchmarks_slowest.png"]
-
-
 rule report_benchmarks:
     input:
         lambda wc: all_targets(),
     output:
         table="results/benchmarks.tsv",
         slowest="results/benchmarks_slowest.tsv",
-        figure=report("results/benchmarks_slowest.png",
-                      caption="../resources/report/benchmarks.rst", category="Report"),
+        figure=figure("results/benchmarks_slowest.png", "benchmarks", "Report"),
     params:
         # rule -> benchmark pattern, with its wildcard constraints written in
         patterns=lambda wc: {r.name: str(r.benchmark) for r in workflow.rules

@@ -30,21 +30,14 @@ rule subtypes_cluster:
         signatures="results/{cohort}/subtypes/cluster_signatures.tsv",
         silhouette="results/{cohort}/subtypes/silhouette.tsv",
         repeats="results/{cohort}/subtypes/repeat_clusters.tsv",
-        heatmap=report(
-            "results/{cohort}/subtypes/heatmap.png",
-            caption="../resources/report/subtypes_heatmap.rst",
-            category="Immune subtypes",
-            subcategory="{cohort}",
-        ),
-        markers=report(
-            "results/{cohort}/subtypes/markers.png",
-            caption="../resources/report/subtypes_markers.rst",
-            category="Immune subtypes",
-            subcategory="{cohort}",
-        ),
+        heatmap=figure("results/{cohort}/subtypes/heatmap.png",
+                       "subtypes_heatmap", "Immune subtypes", "{cohort}"),
+        markers=figure("results/{cohort}/subtypes/markers.png",
+                       "subtypes_markers", "Immune subtypes", "{cohort}"),
     params:
-        settings=config["subtypes"],
-        sheet=config["samples"],
+        settings=settings("subtypes", "subset", "min_genes", "k", "max_k", "linkage",
+                          "label_min_z", "markers"),
+        sheet=SHEET,
     log:
         "logs/{cohort}/subtypes/subtypes_cluster.log",
     benchmark:
@@ -65,15 +58,11 @@ rule subtypes_transcriptome:
         samples="results/{cohort}/expression_qc/samples.tsv",
     output:
         neighbours="results/{cohort}/subtypes/neighbours.tsv",
-        heatmap=report(
-            "results/{cohort}/subtypes/correlation.png",
-            caption="../resources/report/subtypes_correlation.rst",
-            category="Immune subtypes",
-            subcategory="{cohort}",
-        ),
+        heatmap=figure("results/{cohort}/subtypes/correlation.png",
+                       "subtypes_correlation", "Immune subtypes", "{cohort}"),
     params:
-        settings=config["subtypes"]["transcriptome"],
-        sheet=config["samples"],
+        settings=canonical(config["subtypes"]["transcriptome"]),
+        sheet=SHEET,
     log:
         "logs/{cohort}/subtypes/subtypes_transcriptome.log",
     benchmark:
@@ -98,15 +87,11 @@ rule subtypes_de:
         toptable="results/{cohort}/subtypes/toptable.tsv",
         up="results/{cohort}/subtypes/degs_up.tsv",
         down="results/{cohort}/subtypes/degs_down.tsv",
-        volcano=report(
-            "results/{cohort}/subtypes/volcano.png",
-            caption="../resources/report/subtypes_volcano.rst",
-            category="Immune subtypes",
-            subcategory="{cohort}",
-        ),
+        volcano=figure("results/{cohort}/subtypes/volcano.png",
+                       "subtypes_volcano", "Immune subtypes", "{cohort}"),
     params:
-        settings=config["subtypes"]["de"],
-        sheet=config["samples"],
+        settings=canonical(config["subtypes"]["de"]),
+        sheet=SHEET,
     log:
         "logs/{cohort}/subtypes/subtypes_de.log",
     benchmark:
@@ -136,16 +121,12 @@ rule subtypes_longitudinal:
         trajectories="results/{cohort}/subtypes/trajectories.tsv",
         stability="results/{cohort}/subtypes/stability.tsv",
         effects="results/{cohort}/subtypes/treatment_effects.tsv",
-        figure=report(
-            "results/{cohort}/subtypes/trajectories.png",
-            caption="../resources/report/subtypes_trajectories.rst",
-            category="Immune subtypes",
-            subcategory="{cohort}",
-        ),
+        figure=figure("results/{cohort}/subtypes/trajectories.png",
+                      "subtypes_trajectories", "Immune subtypes", "{cohort}"),
     params:
-        settings={k: LONGITUDINAL[k] for k in ("min_samples", "markers")},
+        settings=canonical({k: LONGITUDINAL[k] for k in ("min_samples", "markers")}),
         reference_genes=QPCR_SERIES.get("reference_genes"),
-        sheet={k: config["samples"][k] for k in ("id_column", "patient_column", "time_column")},
+        sheet={k: SHEET[k] for k in ("id_column", "patient_column", "time_column")},
     log:
         "logs/{cohort}/subtypes/subtypes_longitudinal.log",
     benchmark:
@@ -172,15 +153,11 @@ rule subtypes_qpcr:
     output:
         subgroups="results/{cohort}/subtypes/qpcr_subgroups.tsv",
         agreement="results/{cohort}/subtypes/qpcr_agreement.tsv",
-        figure=report(
-            "results/{cohort}/subtypes/qpcr_timecourse.png",
-            caption="../resources/report/subtypes_qpcr.rst",
-            category="Immune subtypes",
-            subcategory="{cohort}",
-        ),
+        figure=figure("results/{cohort}/subtypes/qpcr_timecourse.png",
+                      "subtypes_qpcr", "Immune subtypes", "{cohort}"),
     params:
-        settings={k: QPCR_SERIES.get(k) for k in ("genes", "max_ct", "min_fraction")},
-        sheet={k: config["samples"][k] for k in ("id_column", "patient_column", "time_column")},
+        settings=canonical({k: QPCR_SERIES.get(k) for k in ("genes", "max_ct", "min_fraction")}),
+        sheet={k: SHEET[k] for k in ("id_column", "patient_column", "time_column")},
     log:
         "logs/{cohort}/subtypes/subtypes_qpcr.log",
     benchmark:

@@ -2,9 +2,8 @@
 # expression plus clinical variables (log-rank screen, co-expression hubs, stepwise Cox,
 # XGBoost-Cox), compared with a clinical-only model internally and on the external cohort.
 
-SURVIVAL = config.get("survival") or {}
-SURVIVAL_DIR = f"results/{DISCOVERY[0]}/survival"
-SURVIVAL_EXTERNAL = SURVIVAL.get("external_cohort")
+# The keys every rule of the stage reads: the cases and their clinical covariates.
+SURVIVAL_CASES = ["time_column", "event_column", "clinical", "reference_levels"]
 
 if stage_on("survival") and SURVIVAL_EXTERNAL and SURVIVAL_EXTERNAL not in COHORTS:
     config_error("survival.external_cohort", f"'{SURVIVAL_EXTERNAL}' is not a cohort "
@@ -49,8 +48,8 @@ rule survival_inputs:
         expression=f"{SURVIVAL_DIR}/expression.tsv",
         cases=f"{SURVIVAL_DIR}/cases.tsv",
     params:
-        settings=SURVIVAL,
-        sheet=config["samples"],
+        settings=settings("survival", *SURVIVAL_CASES, "technical", "filters"),
+        sheet=SHEET,
     log:
         f"logs/{DISCOVERY[0]}/survival/survival_inputs.log",
     benchmark:
@@ -79,7 +78,9 @@ rule survival_select:
         xgboost_importance=f"{SURVIVAL_DIR}/xgboost_importance.tsv",
         selected=f"{SURVIVAL_DIR}/selected_genes.tsv",
     params:
-        settings=SURVIVAL,
+        settings=settings(
+            "survival", *SURVIVAL_CASES, "logrank_p", "coexpression", "ties", "stepwise", "xgboost",
+        ),
         seed=config["seed"],
     log:
         f"logs/{DISCOVERY[0]}/survival/survival_select.log",
@@ -109,26 +110,17 @@ rule survival_models:
         risk=f"{SURVIVAL_DIR}/risk_groups.tsv",
         group_summary=f"{SURVIVAL_DIR}/risk_group_summary.tsv",
         group_tests=f"{SURVIVAL_DIR}/risk_group_tests.tsv",
-        km=report(
-            f"{SURVIVAL_DIR}/km.png",
-            caption="../resources/report/survival_km.rst",
-            category="Survival",
-            subcategory=DISCOVERY[0],
-        ),
+        km=figure(f"{SURVIVAL_DIR}/km.png", "survival_km", "Survival", DISCOVERY[0]),
         **(
-            {
-                "km_external": report(
-                    f"results/{SURVIVAL_EXTERNAL}/survival/km.png",
-                    caption="../resources/report/survival_km.rst",
-                    category="Survival",
-                    subcategory=SURVIVAL_EXTERNAL,
-                )
-            }
+            {"km_external": figure(f"results/{SURVIVAL_EXTERNAL}/survival/km.png", "survival_km",
+                                   "Survival", SURVIVAL_EXTERNAL)}
             if SURVIVAL_EXTERNAL
             else {}
         ),
     params:
-        settings=SURVIVAL,
+        settings=settings(
+            "survival", *SURVIVAL_CASES, "ties", "risk_model", "risk_quantiles", "time_unit",
+        ),
         cohorts=[DISCOVERY[0]] + ([SURVIVAL_EXTERNAL] if SURVIVAL_EXTERNAL else []),
     log:
         f"logs/{DISCOVERY[0]}/survival/survival_models.log",
@@ -152,14 +144,12 @@ rule survival_splits:
     output:
         splits=f"{SURVIVAL_DIR}/splits.tsv",
         tests=f"{SURVIVAL_DIR}/splits_tests.tsv",
-        figure=report(
-            f"{SURVIVAL_DIR}/td_auc.png",
-            caption="../resources/report/survival_td_auc.rst",
-            category="Survival",
-            subcategory=DISCOVERY[0],
-        ),
+        figure=figure(f"{SURVIVAL_DIR}/td_auc.png", "survival_td_auc", "Survival", DISCOVERY[0]),
     params:
-        settings=SURVIVAL,
+        settings=settings(
+            "survival", *SURVIVAL_CASES, "ties", "auc_times", "splits", "test_fraction",
+            "time_unit",
+        ),
         seed=config["seed"],
     log:
         f"logs/{DISCOVERY[0]}/survival/survival_splits.log",

@@ -7,7 +7,7 @@ from bloodsig.core.script import run
 
 
 def main(smk):
-    settings, sheet = cells.stage_settings(smk.params.settings), smk.params.sheet
+    settings, sheet = smk.params.settings, smk.params.sheet
     files = dict(smk.input.items())
     estimates = cells.read_estimates(files, read_samples(smk.input.sheet, sheet).index,
                                      settings["sum_tolerance"])

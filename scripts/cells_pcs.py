@@ -8,7 +8,7 @@ from bloodsig.plots.cells import pc_association_heatmap
 
 
 def main(smk):
-    settings = cells.stage_settings(smk.params.settings)["pc_association"]
+    settings = smk.params.settings
     pcs = cells.rna_pcs(read_counts(smk.input.counts), settings["n_pcs"])
     table = cells.pc_association(read_cell_fractions(smk.input.fractions), pcs,
                                  settings["min_abs_r"], settings["alpha"])

@@ -6,9 +6,8 @@ from bloodsig.core.script import run
 
 
 def main(smk):
-    settings = cells.stage_settings(smk.params.settings)
     res = cells.deconvolve(read_counts(smk.input.counts), cells.read_signature(
-        smk.input.signature), settings["weighting"])
+        smk.input.signature), smk.params.weighting)
     write_tsv(res.fractions.rename_axis("sample_id").reset_index(), smk.output.fractions)
     write_tsv(res.fit.rename_axis("sample_id").reset_index(), smk.output.fit)
 

@@ -7,7 +7,7 @@ from bloodsig.core.script import run
 
 
 def main(smk):
-    settings, de, files = cells.stage_settings(smk.params.settings), smk.params.de, smk.input
+    settings, de, files = smk.params.settings, smk.params.de, smk.input
     groups = settings["groups"]
     estimates = cells.read_estimates(dict(files.items()), sum_tolerance=settings[
         "sum_tolerance"])
@@ -18,7 +18,7 @@ def main(smk):
     effect = (cells.adjustment_effect(
         read_tsv(files.unadjusted), read_tsv(files.adjusted),
         read_tsv(files.truth_de_genes) if hasattr(files, "truth_de_genes") else None,
-        de.get("fdr", 0.01), de.get("min_abs_logfc", 0.1)) if hasattr(files, "adjusted")
+        de["fdr"], de["min_abs_logfc"]) if hasattr(files, "adjusted")
         else None)
     write_tsv(cells.summary_table(chosen, list(estimates), validation, read_tsv(files.vif),
                                   truth, effect), smk.output.summary)

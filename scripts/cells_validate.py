@@ -8,9 +8,8 @@ from bloodsig.plots.cells import validation_scatter
 
 
 def main(smk):
-    settings = cells.stage_settings(smk.params.settings)
     known, tol, groups = (read_samples(smk.input.samples, smk.params.sheet).index,
-                          settings["sum_tolerance"], settings["groups"])
+                          smk.params.sum_tolerance, smk.params.groups)
     estimates = cells.read_estimates(dict(smk.input.items()), known, tol)
     flow = cells.read_fractions(smk.input.flow, known, tol)
     table = cells.compare(estimates, flow, groups)

@@ -32,7 +32,7 @@ def main(smk):
               .drop(columns="importance"), smk.output.model_genes)
     prep = classify.preprocessing(cfg["external"], cfg["xgboost"], seed, list(cfg["filters"]))
     write_text(json.dumps(prep, indent=2, sort_keys=True) + "\n", smk.output.preprocessing)
-    save_figure(plots.rfe_curves(curves, panels.knees, cfg["rfe"].get("knee_max_genes")),
+    save_figure(plots.rfe_curves(curves, panels.knees, cfg["rfe"]["knee_max_genes"]),
                 smk.output.curve_figure)
     save_figure(plots.panel_importance(table), smk.output.importance)
     save_figure(plots.panel_overlap({k: v for k, v in panels.genes.items()

@@ -17,8 +17,8 @@ def main(smk):
                                           smk.params.sheet)
     write_tsv(confounding, smk.output.confounding)
     covs = de.technical_covariates(read_counts(smk.input.counts), samples, analysis,
-                                   settings.get("covariates", {}),
-                                   settings.get("reference_levels") or {}, smk.params.seed)
+                                   settings["covariates"], settings["reference_levels"],
+                                   smk.params.seed)
     write_tsv(covs.values.rename_axis("sample_id").reset_index(), smk.output.covariates)
     write_tsv(covs.association, smk.output.association)
     save_figure(association_heatmap(covs.association, smk.wildcards.analysis),

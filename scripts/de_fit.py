@@ -27,7 +27,7 @@ def main(smk):
     save_figure(plots.volcano(res.table, fdr, lfc, title=name), smk.output.volcano)
     save_figure(plots.ma_plot(res.table, fdr, lfc, title=name), smk.output.ma)
     save_figure(plots.pvalue_histogram(res.table, title=name), smk.output.pvalue_hist)
-    term = de.tested_term(analysis, samples, settings.get("reference_levels") or {})
+    term = de.tested_term(analysis, samples, settings["reference_levels"])
     n = settings["heatmap_genes"]
     save_figure(plots.top_deg_heatmap(res.expression, res.table, samples[term], n, n, fdr, lfc),
                 smk.output.heatmap)

@@ -10,7 +10,7 @@ def main(smk):
     need = ["gene_id", "gene_name", "logFC", "t"]
     male = read_tsv(smk.input.male, required=need, what="male top table")
     female = read_tsv(smk.input.female, required=need, what="female top table")
-    flags = sex_interaction_flags(male, female, fdr=smk.params.de["fdr"])
+    flags = sex_interaction_flags(male, female, fdr=smk.params.fdr)
     write_tsv(flags.reset_index(), smk.output.table)
     save_figure(sex_logfc_scatter(flags), smk.output.figure)
 

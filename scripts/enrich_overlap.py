@@ -14,8 +14,7 @@ from bloodsig.plots import enrich as plots
 def main(smk):
     spec, settings = smk.params.spec, smk.params.enrich
     published = overlap.read_published(spec["path"], spec["gene_column"], spec["logfc_column"],
-                                       spec.get("fdr_column"), spec.get("fdr"),
-                                       spec.get("min_abs_logfc", 0.0))
+                                       spec["fdr_column"], spec["fdr"], spec["min_abs_logfc"])
     tt = read_tsv(smk.input.toptable, required=["gene_name", "logFC"], what="DE table")
     up = read_tsv(smk.input.up, required=["gene_name", "logFC"], what="DEG list")
     down = read_tsv(smk.input.down, required=["gene_name", "logFC"], what="DEG list")

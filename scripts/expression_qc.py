@@ -14,8 +14,8 @@ def main(smk):
     samples = read_samples(smk.input.samples, sheet)
     settings = eqc.stage_settings(cfg, sheet, smk.input.globins, smk.input.chry)
     filtered, gene_report, sample_report = eqc.run_expression_qc(counts, genes, samples, settings)
-    kept = eqc.kept_samples(sample_report, cfg.get("drop_sex_mismatches", True))
-    top = cfg.get("pca_top_genes", 2000)
+    kept = eqc.kept_samples(sample_report, cfg["drop_sex_mismatches"])
+    top = cfg["pca_top_genes"]
     pcas = {"before QC": eqc.pca(eqc.log_cpm(counts), top_genes=top),
             "after QC": eqc.pca(eqc.log_cpm(filtered[kept]), top_genes=top)}
     colour = [sheet["group_column"], sheet["batch_column"], sheet["library_column"]]

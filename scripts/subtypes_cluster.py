@@ -11,7 +11,7 @@ from bloodsig.subtypes import immune as st
 def main(smk):
     cfg, sheet = smk.params.settings, smk.params.sheet
     genes = load_annotation(smk.input.genes)
-    samples = st.select_samples(read_samples(smk.input.samples, sheet), cfg.get("subset"))
+    samples = st.select_samples(read_samples(smk.input.samples, sheet), cfg["subset"])
     expr = st.log10_normalised(read_counts(smk.input.counts)[samples.index])
     signatures, _ = read_gmt(smk.input.signatures)
     scores = st.signature_scores(expr, genes["gene_name"], signatures, cfg["min_genes"])

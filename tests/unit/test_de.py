@@ -10,6 +10,9 @@ from bloodsig.de import analysis as de
 SETTINGS = {"engine": "limma", "fdr": 0.01, "min_abs_logfc": 0.1,
             "reference_levels": {"group": "control", "batch": "B1"},
             "technical": ["batch"]}
+# config de.covariates as the schema fills it
+COVARIATES = {"method": "rna_pcs", "n_pcs": "auto", "max_pcs": 30, "alpha": 0.05,
+              "sva_permutations": 20}
 ANALYSIS = {"formula": "~ group + age + batch", "coef": "groupALS",
             "biological": ["group", "age"]}
 
@@ -51,7 +54,7 @@ def data():
 def test_rna_pcs_find_hidden_factor_and_fit_recovers_truth(data):
     counts, samples, genes, truth, hidden, _ = data
     covs = de.technical_covariates(counts, samples, ANALYSIS,
-                                   {"method": "rna_pcs", "n_pcs": "auto"},
+                                   COVARIATES,
                                    SETTINGS["reference_levels"], seed=1)
     assert covs.values.shape[1] >= 1
     r = max(abs(np.corrcoef(covs.values[c], hidden)[0, 1]) for c in covs.values.columns)
@@ -72,7 +75,7 @@ def test_adjusting_for_hidden_factor_gains_power(data):
     counts, samples, genes, truth, _, _ = data
     none = de.fit_analysis(counts, samples, pd.DataFrame(index=samples.index), genes, ANALYSIS,
                            SETTINGS)
-    covs = de.technical_covariates(counts, samples, ANALYSIS, {"method": "rna_pcs"},
+    covs = de.technical_covariates(counts, samples, ANALYSIS, COVARIATES,
                                    SETTINGS["reference_levels"], seed=1)
     adj = de.fit_analysis(counts, samples, covs.values, genes, ANALYSIS, SETTINGS)
 
@@ -105,7 +108,7 @@ def test_residuals_remove_batch_keep_group_and_means(data):
 def test_sva_method_finds_hidden_factor(data):
     counts, samples, _, _, hidden, _ = data
     covs = de.technical_covariates(counts, samples, ANALYSIS,
-                                   {"method": "sva", "sva_permutations": 10},
+                                   {**COVARIATES, "method": "sva", "sva_permutations": 10},
                                    SETTINGS["reference_levels"], seed=1)
     assert covs.values.shape[1] >= 1
     r = max(abs(np.corrcoef(covs.values[c], hidden)[0, 1]) for c in covs.values.columns)

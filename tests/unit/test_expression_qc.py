@@ -240,9 +240,9 @@ def test_stage_settings_from_config_and_sheet(cohort):
             s["prep_min_fraction"]) == (10, 0.2, 3, 0.8)
     assert (s["sex_column"], s["female_value"], s["male_value"], s["prep_column"]) == (
         "gender", "F", "M", "prep")
-    defaults = stage_settings({}, {}, RESOURCES / "globin_genes.txt",
-                              RESOURCES / "chrY_genes.txt")
-    assert len(defaults["globin_symbols"]) == 13 and defaults["prep_column"] == "library_type"
+    globins = stage_settings({**cfg, "remove_globin": True}, sheet,
+                             RESOURCES / "globin_genes.txt", RESOURCES / "chrY_genes.txt")
+    assert len(globins["globin_symbols"]) == 13
 
 
 def test_custom_sex_codes_and_kept_samples(cohort, settings):

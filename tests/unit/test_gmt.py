@@ -61,13 +61,14 @@ def test_id_map_translates_entrez_to_symbols(tmp_path):
     mapping = read_id_map(idmap, "entrez", "symbol")
     assert mapping.to_dict() == {"7157": "TP53", "2597": "GAPDH"}
     assert map_ids({"S1": ("7157", "2597", "999999")}, mapping) == {"S1": ("TP53", "GAPDH")}
-    sets, _ = load_collection({"gmt": str(gmt), "id_map": str(idmap)})
+    spec = {"id_map": str(idmap), "id_from": "entrez", "id_to": "symbol"}
+    sets, _ = load_collection({"gmt": str(gmt), **spec})
     assert sets == {"S1": ("TP53", "GAPDH")}  # S2 has no mapped gene and is dropped
     with pytest.raises(InputError, match="lacks required column"):
         read_id_map(idmap, "ensembl", "symbol")
     other = _write(tmp_path / "o.gmt", "S1\td\tENSG1\n")
     with pytest.raises(InputError, match="no identifier of the collection is in the id map"):
-        load_collection({"gmt": str(other), "id_map": str(idmap)})
+        load_collection({"gmt": str(other), **spec})
 
 
 def test_id_map_keeps_one_to_many():

@@ -43,19 +43,6 @@ _TERM = re.compile(r"^[A-Za-z_.][A-Za-z0-9_.]*$")
 # Fraction tables carry about 6 decimals: a residual sd below 1e-6 is exact collinearity.
 _RSS_FLOOR_PER_SAMPLE = 1e-12
 ESTIMATES = ("supplied", "rna")
-# config `cells:` defaults (config/schemas/config.schema.yaml).
-DEFAULTS = {"estimate": "auto", "weighting": "relative", "sum_tolerance": 0.05, "groups": {},
-            "collinearity": {"covariates": [], "max_vif": 10.0, "drop": "auto"},
-            "pc_association": {"n_pcs": 10, "min_abs_r": 0.25, "alpha": 0.05}}
-
-
-def stage_settings(cfg: dict | None) -> dict:
-    """config `cells:` with every missing key set to its default."""
-    cfg = cfg or {}
-    out = {**DEFAULTS, **cfg}
-    for section in ("collinearity", "pc_association"):
-        out[section] = {**DEFAULTS[section], **(cfg.get(section) or {})}
-    return out
 
 
 def _check_names(columns, path) -> None:

@@ -113,7 +113,7 @@ def select_panels(X: pd.DataFrame, y: pd.Series, sets: dict[str, list], settings
     for name, members in sets.items():
         res = rfe(X[members], y, settings["xgboost"], r["drop_fraction"], r["stepwise_below"],
                   r["cv_folds"], seed, n_jobs, groups, f"{stage} ({name})")
-        k = knee(res.curve, r.get("knee_max_genes"))
+        k = knee(res.curve, r["knee_max_genes"])
         curves[name], knees[name] = res, k
         genes[name] = res.rank[res.rank <= k].sort_values(kind="stable").index.tolist()
         log.info("panel %s: knee at %d genes", name, k)

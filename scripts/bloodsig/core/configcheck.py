@@ -88,6 +88,24 @@ def validate_config(config: dict, schema: dict, layers: Layers) -> None:
     raise InputError(f"{dotted}: {message}", path=source_of(where, layers))
 
 
+def section_defaults(schema: dict) -> dict:
+    """An absent config section as its schema's defaults (its required keys stay absent)."""
+    instance: dict = {}
+    for _ in _filling_defaults(jsonschema.Draft202012Validator)(schema).iter_errors(instance):
+        pass  # a missing required key: the stage is not configured
+    return instance
+
+
+def canonical(value):
+    """`value` with every mapping's keys sorted. Snakemake compares a rule's params as text,
+    so params built from the config must not depend on the order of keys in the user's file."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
 @contextmanager
 def stop_on_input_error():
     """At parse time, print an InputError as one line and exit 1 (Snakemake would print a

@@ -99,15 +99,15 @@ def restrict(sets: dict[str, tuple[str, ...]], universe, path=None,
 
 
 def load_collection(spec: dict) -> tuple[dict[str, tuple[str, ...]], dict[str, str]]:
-    """A collection from its config entry: `gmt` (path) and optionally `id_map` (TSV) with
-    `id_from` / `id_to` columns translating the sets' identifiers to gene symbols."""
+    """A collection from its config entry (as the schema fills it): `gmt` (path) and
+    optionally `id_map` (TSV) with `id_from` / `id_to` columns translating the sets'
+    identifiers to gene symbols."""
     sets, descriptions = read_gmt(spec["gmt"])
     if spec.get("id_map"):
-        mapping = read_id_map(spec["id_map"], spec.get("id_from", "entrez"),
-                              spec.get("id_to", "symbol"))
+        mapping = read_id_map(spec["id_map"], spec["id_from"], spec["id_to"])
         sets = map_ids(sets, mapping)
         sets = {name: genes for name, genes in sets.items() if genes}
         if not sets:
             raise InputError(f"no identifier of the collection is in the id map's column "
-                             f"'{spec.get('id_from', 'entrez')}'", path=spec["gmt"])
+                             f"'{spec['id_from']}'", path=spec["gmt"])
     return sets, descriptions

@@ -38,8 +38,7 @@ TABLE_COLUMNS = ["gene_id", "gene_name", "logFC", "AveExpr", "t", "P.Value", "ad
 def stage_settings(settings: dict, sheet: dict) -> dict:
     """Config `de` with the group column's reference level defaulting to the control value
     (`samples.control`), so `coef: group<case>` works without a `reference_levels` entry."""
-    reference = {sheet["group_column"]: sheet["control"], **(settings.get("reference_levels")
-                                                             or {})}
+    reference = {sheet["group_column"]: sheet["control"], **settings["reference_levels"]}
     return {**settings, "reference_levels": reference}
 
 
@@ -119,7 +118,7 @@ def analysis_confounding(samples: pd.DataFrame, analysis: dict, name: str, setti
     term, among the two compared levels (the coefficient's and the reference). Logs each
     confounded covariate with its cross-table and stops when a formula term separates the
     groups perfectly."""
-    reference = settings.get("reference_levels") or {}
+    reference = settings["reference_levels"]
     term = tested_term(analysis, samples, reference)
     terms = list(parse_formula(analysis["formula"]).terms)
     compared, level = samples, None
@@ -128,7 +127,7 @@ def analysis_confounding(samples: pd.DataFrame, analysis: dict, name: str, setti
         ref = str(reference.get(term, sorted(samples[term].astype(str).unique())[0]))
         compared = samples[samples[term].astype(str).isin([level, ref])]
     columns = [sheet["batch_column"], sheet["library_column"],
-               *settings.get("technical", []), *terms]
+               *settings["technical"], *terms]
     table = confounding.confounding_table(compared, term, columns, terms, level)
     for message in confounding.messages(table, term):
         log.warning("analysis %s: %s", name, message)
@@ -171,7 +170,7 @@ def technical_covariates(counts: pd.DataFrame, samples: pd.DataFrame, analysis: 
 
     settings is config `de.covariates` (method, n_pcs, max_pcs, alpha, sva_permutations).
     """
-    method = settings.get("method", "rna_pcs")
+    method = settings["method"]
     term = tested_term(analysis, samples, reference_levels)
     variables = parse_formula(analysis["formula"]).terms
     counts = counts[samples.index]
@@ -192,11 +191,11 @@ def technical_covariates(counts: pd.DataFrame, samples: pd.DataFrame, analysis: 
         other_terms = [v for v in variables if v != term]
         other = (model_matrix("~ " + " + ".join(other_terms), samples, reference_levels)
                  .drop(columns="(Intercept)") if other_terms else None)
-        n_pcs = settings.get("n_pcs", "auto")
+        n_pcs = settings["n_pcs"]
         res = rnapc.rna_pc_covariates(
             expr, design_bio, samples[term], other,
             n_pcs=None if n_pcs == "auto" else int(n_pcs),
-            n_max=int(settings.get("max_pcs", 30)), alpha=float(settings.get("alpha", 0.05)))
+            n_max=int(settings["max_pcs"]), alpha=float(settings["alpha"]))
         candidates = res.association["pc"].tolist()
         scores = rnapc.residual_pca(rnapc.residualize(expr, design_bio),
                                     n_max=len(candidates))[0] if candidates else None
@@ -212,8 +211,8 @@ def technical_covariates(counts: pd.DataFrame, samples: pd.DataFrame, analysis: 
         null_terms = [v for v in variables if v != term]
         mod0 = model_matrix("~ " + " + ".join(null_terms) if null_terms else "~ 1", samples,
                             reference_levels)
-        n_sv = sva.num_sv(expr.to_numpy(), mod.to_numpy(), B=int(settings.get(
-            "sva_permutations", 20)), seed=seed)
+        n_sv = sva.num_sv(expr.to_numpy(), mod.to_numpy(), B=int(settings["sva_permutations"]),
+                          seed=seed)
         log.info("num.sv (be): %d surrogate variables", n_sv)
         if n_sv == 0:
             return Covariates(pd.DataFrame(index=samples.index),
@@ -255,7 +254,7 @@ def fit_analysis(counts: pd.DataFrame, samples: pd.DataFrame, covs: pd.DataFrame
                  n_cpus: int = 1) -> DEResult:
     """Fit one analysis; settings is config `de` (engine, fdr, min_abs_logfc, technical,
     reference_levels)."""
-    reference = settings.get("reference_levels") or {}
+    reference = settings["reference_levels"]
     term = tested_term(analysis, samples, reference)
     check_group_sizes(samples, term)
     counts = counts[samples.index]
@@ -265,7 +264,7 @@ def fit_analysis(counts: pd.DataFrame, samples: pd.DataFrame, covs: pd.DataFrame
     design = model_matrix(formula, table, reference)
     contrast = contrast_vector(analysis["coef"], design.columns)
     nf = calc_norm_factors(counts.to_numpy())
-    engine = settings.get("engine", "limma")
+    engine = settings["engine"]
     block = analysis.get("block")
     if engine != "limma" and (block or analysis.get("robust") or
                               analysis.get("quality_weights")):
@@ -287,9 +286,9 @@ def fit_analysis(counts: pd.DataFrame, samples: pd.DataFrame, covs: pd.DataFrame
         tt = deseq2_wald(counts, table, formula, (term, level, ref), n_cpus=n_cpus)
         tt = tt.set_index("gene_id") if "gene_id" in tt.columns else tt
     tt = gene_table(tt, genes)
-    up, down = deg_lists(tt, settings.get("fdr", 0.01), settings.get("min_abs_logfc", 0.1))
+    up, down = deg_lists(tt, settings["fdr"], settings["min_abs_logfc"])
     log.info("%d genes tested, %d up, %d down", len(tt), len(up), len(down))
-    residuals = technical_residuals(v["E"], design, settings.get("technical", []), extra,
+    residuals = technical_residuals(v["E"], design, settings["technical"], extra,
                                     table, v["weights"])
     return DEResult(tt, up, down, v["E"], residuals)
 

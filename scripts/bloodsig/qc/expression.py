@@ -307,25 +307,25 @@ def run_expression_qc(counts: pd.DataFrame, annotation: pd.DataFrame, samples: p
 
 
 def stage_settings(cfg: dict, sheet: dict, globin_path, chry_path) -> dict:
-    """`run_expression_qc`'s settings from config's `expression_qc` and `samples` blocks and
-    the two gene lists (resources/globin_genes.txt, resources/chrY_genes.txt)."""
-    prep = cfg.get("single_prep", {})
+    """`run_expression_qc`'s settings from config's `expression_qc` and `samples` blocks (as
+    the schema fills them) and the two gene lists (resources/globin_genes.txt,
+    resources/chrY_genes.txt)."""
+    prep = cfg["single_prep"]
     xist = read_gene_list(chry_path, role="female")
     if len(xist) != 1:
         raise InputError("expected exactly one gene with role 'female' (XIST)", path=chry_path)
     return {
-        "min_count": cfg.get("min_count", DEFAULT_SETTINGS["min_count"]),
-        "max_fraction_below": cfg.get("max_fraction_below",
-                                      DEFAULT_SETTINGS["max_fraction_below"]),
-        "prep_column": sheet.get("library_column", DEFAULT_SETTINGS["prep_column"]),
-        "prep_min_count": prep.get("min_count", DEFAULT_SETTINGS["prep_min_count"]),
-        "prep_min_fraction": prep.get("min_fraction", DEFAULT_SETTINGS["prep_min_fraction"]),
-        "globin_symbols": read_gene_list(globin_path) if cfg.get("remove_globin", True) else [],
+        "min_count": cfg["min_count"],
+        "max_fraction_below": cfg["max_fraction_below"],
+        "prep_column": sheet["library_column"],
+        "prep_min_count": prep["min_count"],
+        "prep_min_fraction": prep["min_fraction"],
+        "globin_symbols": read_gene_list(globin_path) if cfg["remove_globin"] else [],
         "chry_symbols": read_gene_list(chry_path, role="male"),
         "xist_symbol": xist[0],
-        "sex_column": sheet.get("sex_column", DEFAULT_SETTINGS["sex_column"]),
-        "female_value": sheet.get("female", DEFAULT_SETTINGS["female_value"]),
-        "male_value": sheet.get("male", DEFAULT_SETTINGS["male_value"]),
+        "sex_column": sheet["sex_column"],
+        "female_value": sheet["female"],
+        "male_value": sheet["male"],
     }
 
 
