@@ -2,25 +2,12 @@
 every workflow test that measures planted truth in its results."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-PARTS = ["Snakefile", "rules", "scripts", "config", "resources", "envs"]
-
-
-def copy_project(dest: Path) -> Path:
-    for part in PARTS:
-        src = ROOT / part
-        if src.is_dir():
-            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dest / part)
-    return dest
+from helpers import copy_project
 
 
 @pytest.fixture(scope="session")

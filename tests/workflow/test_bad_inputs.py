@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project
+from helpers import copy_project
 
 pytestmark = pytest.mark.slow
 

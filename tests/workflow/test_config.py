@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project
+from helpers import copy_project
+
+pytestmark = pytest.mark.slow  # runs Snakemake
 
 ROOT = Path(__file__).resolve().parents[2]
 

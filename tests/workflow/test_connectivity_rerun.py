@@ -10,9 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_project
+from helpers import copy_project
 
 from bloodsig.simulate.cmapdb import write_gctx
+
+pytestmark = pytest.mark.slow  # runs Snakemake
 
 TARGETS = ["results/connectivity_store/manifest.json", "results/connectivity_store/background.npy"]
 

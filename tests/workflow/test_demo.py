@@ -2,6 +2,9 @@
 and the planted truth measured in them."""
 
 import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow  # runs Snakemake
 
 
 def test_all_stage_outputs_exist(demo):

@@ -3,6 +3,9 @@ proportions, both estimates against the "flow cytometry" subset, and the planted
 cell-mediated DEGs removed by the cell-adjusted DE, all read from the stage's summary."""
 
 import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow  # runs Snakemake
 
 TYPES = ["CD8T", "CD4T", "NK", "Bcell", "Mono", "Neu"]
 

@@ -5,6 +5,9 @@ import json
 
 import numpy as np
 import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow  # runs Snakemake
 
 QUERIES = ["core_primary", "core_cell_adjusted", "tdp43_neurons", "spinal_cord"]
 

@@ -11,9 +11,11 @@ import networkx as nx
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_project
+from helpers import copy_project
 
 from bloodsig.simulate.genesets import GO_THEMES
+
+pytestmark = pytest.mark.slow  # runs Snakemake
 
 ANALYSES = ["primary", "cell_adjusted", "male", "female"]
 

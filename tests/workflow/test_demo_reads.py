@@ -4,7 +4,10 @@ truth, the inferred strandedness, and a MultiQC report covering every sample."""
 import json
 
 import pandas as pd
+import pytest
 from scipy.stats import spearmanr
+
+pytestmark = pytest.mark.slow  # runs Snakemake
 
 MIN_TRUE_COUNT = 10  # "expressed": at least this many simulated fragments in the sample
 

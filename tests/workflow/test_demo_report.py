@@ -24,6 +24,8 @@ from needs import unavailable
 from PIL import Image
 from scipy import stats
 
+pytestmark = pytest.mark.slow  # runs Snakemake
+
 REPORT = "results/discovery/report"
 # The report's categories of the demo's stages (rules/*.smk report(category=...)).
 STAGE_CATEGORIES = {"expression_qc": "Expression QC", "de": "Differential expression",

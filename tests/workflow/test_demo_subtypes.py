@@ -4,7 +4,10 @@ the longitudinal view flags exactly the planted unstable patients, measures the 
 therapy effect and assigns qPCR subgroups as planted and as the RNA-seq clusters."""
 
 import pandas as pd
+import pytest
 import yaml
+
+pytestmark = pytest.mark.slow  # runs Snakemake
 
 SUBTYPES = "results/discovery/subtypes"
 

@@ -3,6 +3,9 @@ the selected ones, the gene models beat the clinical-only model internally, the 
 separate, and the external cohort is scored with the discovery models."""
 
 import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow  # runs Snakemake
 
 SURVIVAL = "results/discovery/survival"
 

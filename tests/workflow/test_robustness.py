@@ -12,8 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import copy_project
+import pytest
+from helpers import copy_project
 from needs import unavailable
+
+pytestmark = pytest.mark.slow  # runs Snakemake
 
 OFFLINE = ["unshare", "--net"] if shutil.which("unshare") else None
 TABLES = {".tsv", ".gmt", ".yaml", ".gtf", ".fa", ".json", ".graphml"}

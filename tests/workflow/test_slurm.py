@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import copy_project
+from helpers import copy_project
 from needs import unavailable
 
 pytestmark = pytest.mark.slow

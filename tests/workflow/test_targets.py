@@ -8,7 +8,9 @@ import sys
 import pandas as pd
 import pytest
 import yaml
-from conftest import ROOT, copy_project
+from helpers import ROOT, copy_project
+
+pytestmark = pytest.mark.slow  # runs Snakemake
 
 
 def scheduled(work, *args) -> dict[str, int]:
