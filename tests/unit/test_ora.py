@@ -9,7 +9,7 @@ from scipy import stats
 
 from bloodsig.core.errors import InputError
 from bloodsig.enrich.ora import compare_terms, hypergeometric_sf, ora, ora_up_down, universe_genes
-from bloodsig.stats.limma import p_adjust_bh
+from bloodsig.stats.multitest import p_adjust_bh
 
 
 def test_hypergeometric_tail_equals_one_sided_fisher():

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from ..core.errors import InputError
+from ..stats.multitest import p_adjust_bh
 
 _REQUIRED = ("logFC", "t")
 
@@ -54,7 +55,7 @@ def sex_interaction_flags(male_tt: pd.DataFrame, female_tt: pd.DataFrame, fdr: f
     ok = ~np.isnan(p)
     padj = np.full_like(p, np.nan)
     if ok.any():
-        padj[ok] = stats.false_discovery_control(p[ok], method="bh")
+        padj[ok] = p_adjust_bh(p[ok])
     out = pd.DataFrame({
         "logFC_male": lm, "logFC_female": lf, "se_male": se_m, "se_female": se_f,
         "diff": lm - lf, "z": z, "P.Value": p, "adj.P.Val": padj,

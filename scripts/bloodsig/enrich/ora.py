@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import sparse, stats
 
 from ..core.gmt import check_overlap
-from ..stats.limma import p_adjust_bh
+from ..stats.multitest import p_adjust_bh
 
 log = logging.getLogger(__name__)
 ORA_COLUMNS = ["term", "description", "GeneRatio", "BgRatio", "Count", "set_size",

@@ -11,21 +11,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..stats.multitest import p_adjust_bh
 from .cohort import Biology
 
 TDP43_OVERLAP = 0.3  # share of planted blood DEGs also changed (same sign) in the tissue
 SPINAL_OVERLAP = 0.4
 OWN_DEG_FRACTION = 0.08  # tissue-specific DEGs, as a share of all genes
-
-
-def _bh(p: np.ndarray) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values."""
-    order = np.argsort(p)
-    scaled = p[order] * len(p) / np.arange(1, len(p) + 1)
-    adj = np.minimum.accumulate(scaled[::-1])[::-1]
-    out = np.empty_like(p)
-    out[order] = np.minimum(adj, 1.0)
-    return out
 
 
 def _tissue_test(bio: Biology, overlap: float, rng: np.random.Generator) -> pd.DataFrame:
@@ -44,7 +35,7 @@ def _tissue_test(bio: Biology, overlap: float, rng: np.random.Generator) -> pd.D
     se[shared] = np.abs(lfc[shared]) / rng.uniform(4, 12, len(shared))  # clearly significant
     stat = lfc / se
     pvalue = 2 * stats.norm.sf(np.abs(stat))
-    padj = _bh(pvalue)
+    padj = p_adjust_bh(pvalue)
     df = pd.DataFrame({"gene_name": bio.genes["gene_name"].to_numpy(), "baseMean": base_mean,
                        "log2FoldChange": lfc, "lfcSE": se, "stat": stat, "pvalue": pvalue,
                        "padj": padj})

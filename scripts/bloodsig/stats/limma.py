@@ -14,17 +14,16 @@ df_total, p_value, lods); matrices are genes x coefficients.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
 
 from ..core.errors import InputError
+from .limma_kernels import _NO_WEIGHTS, _count_bad, _voom_weights, _weighted_rss, _wls_batched
+from .limma_squeeze import squeeze_var
 from .lowess import lowess
+from .multitest import p_adjust_bh
 from .normalize import _as_counts, _effective_lib, _log2, _log_cpm
-
-_CHUNK = 2048  # genes per batch of weighted fits: bounds the temporary genes x samples arrays
-_NO_WEIGHTS = np.empty((0, 0))
 
 
 def _design(design, n: int, samples=None) -> tuple[np.ndarray, list[str]]:
@@ -102,152 +101,6 @@ def voom(counts, design, lib_size=None, norm_factors=None, span: float = 0.5, we
             "trend": (lx, ly), "voom_xy": (sx, sy)}
 
 
-@numba.njit(parallel=True, cache=True)
-def _voom_weights(fitted, offset, ux, uy):
-    """In place: the fitted log2 counts (fitted + offset) through voom's trend, linearly
-    interpolated as np.interp (its formula, constant beyond the ends), to the power -4.
-    The knot below each value is found from a table of equal-width buckets over the knots'
-    range (the knot at or below each bucket's start) and a short walk right: the same knot as
-    a binary search, in a few steps."""
-    k = ux.shape[0]
-    slope = np.empty(max(k - 1, 0))
-    for j in range(k - 1):
-        slope[j] = (uy[j + 1] - uy[j]) / (ux[j + 1] - ux[j])
-    nb = 16 * k
-    width = (ux[k - 1] - ux[0]) / nb
-    start = np.zeros(nb + 1, dtype=np.int64)
-    j = 0
-    for b in range(nb + 1):
-        edge = ux[0] + b * width
-        while j + 1 < k - 1 and ux[j + 1] <= edge:
-            j += 1
-        start[b] = j
-    for g in numba.prange(fitted.shape[0]):
-        for i in range(fitted.shape[1]):
-            xv = fitted[g, i] + offset[i]
-            if xv <= ux[0]:
-                v = uy[0]
-            elif xv >= ux[k - 1]:
-                v = uy[k - 1]
-            elif np.isnan(xv):
-                v = xv
-            else:
-                lo = start[min(int((xv - ux[0]) / width), nb)]
-                while lo > 0 and ux[lo] > xv:  # a bucket edge rounded past xv
-                    lo -= 1
-                while ux[lo + 1] <= xv:  # ux[lo] <= xv < ux[lo + 1]
-                    lo += 1
-                if ux[lo] == xv:
-                    v = uy[lo]
-                else:
-                    v = slope[lo] * (xv - ux[lo]) + uy[lo]
-            v *= v
-            fitted[g, i] = 1.0 / (v * v)
-
-
-@numba.njit(parallel=True, cache=True)
-def _weighted_rss(y, fitted, w):
-    """sum_i w_gi (y_gi - fitted_gi)^2 per gene (w of shape (0, 0): unweighted)."""
-    out = np.empty(y.shape[0])
-    weighted = w.shape[0] > 0
-    for g in numba.prange(y.shape[0]):
-        s = 0.0
-        for i in range(y.shape[1]):
-            r = y[g, i] - fitted[g, i]
-            s += (w[g, i] * r * r) if weighted else r * r
-        out[g] = s
-    return out
-
-
-@numba.njit(parallel=True, cache=True)
-def _count_bad(w, positive):
-    """How many values are not finite (or, with ``positive``, not > 0): one pass, no
-    temporaries."""
-    bad = 0
-    for g in numba.prange(w.shape[0]):
-        for i in range(w.shape[1]):
-            v = w[g, i]
-            bad += not (np.isfinite(v) and (v > 0 or not positive))
-    return bad
-
-
-@numba.njit(parallel=True, cache=True)
-def _solve_normal(upper, iu, ju, xtwy, coef, inv_diag):
-    """Per gene, X'WX b = X'Wy by Cholesky (X'WX from its upper triangle ``upper``), one
-    step of iterative refinement, and diag((X'WX)^-1) from the inverse Cholesky factor.
-    Genes go in blocks, one block per thread with its own scratch matrices. Returns False
-    if some X'WX is not positive definite (a singular weighted design)."""
-    ngenes, p = xtwy.shape
-    block = 64
-    singular = 0
-    for blk in numba.prange((ngenes + block - 1) // block):
-        a = np.empty((p, p))
-        low = np.zeros((p, p))
-        linv = np.zeros((p, p))
-        b, r, z = np.empty(p), np.empty(p), np.empty(p)
-        for g in range(blk * block, min((blk + 1) * block, ngenes)):
-            for k in range(iu.shape[0]):
-                a[iu[k], ju[k]] = upper[g, k]
-                a[ju[k], iu[k]] = upper[g, k]
-            good = True
-            for j in range(p):  # Cholesky: a = L L'
-                s = a[j, j]
-                for k in range(j):
-                    s -= low[j, k] * low[j, k]
-                if not s > 0:
-                    good = False
-                    break
-                d = np.sqrt(s)
-                low[j, j] = d
-                for i in range(j + 1, p):
-                    s = a[i, j]
-                    for k in range(j):
-                        s -= low[i, k] * low[j, k]
-                    low[i, j] = s / d
-            if not good:
-                singular += 1
-                continue
-            for i in range(p):
-                b[i] = 0.0
-                r[i] = xtwy[g, i]
-            for step in range(2):  # solve, then one step of refinement on the residual
-                for i in range(p):  # L z = r
-                    s = r[i]
-                    for k in range(i):
-                        s -= low[i, k] * z[k]
-                    z[i] = s / low[i, i]
-                for i in range(p - 1, -1, -1):  # L' db = z
-                    s = z[i]
-                    for k in range(i + 1, p):
-                        s -= low[k, i] * z[k]
-                    z[i] = s / low[i, i]
-                for i in range(p):
-                    b[i] += z[i]
-                if step == 1:
-                    break
-                for i in range(p):
-                    s = xtwy[g, i]
-                    for k in range(p):
-                        s -= a[i, k] * b[k]
-                    r[i] = s
-            for i in range(p):
-                coef[g, i] = b[i]
-            # diag(A^-1) = column sums of squares of L^-1 (lower triangular, column by column)
-            for j in range(p):
-                linv[j, j] = 1.0 / low[j, j]
-                for i in range(j + 1, p):
-                    s = 0.0
-                    for k in range(j, i):
-                        s -= low[i, k] * linv[k, j]
-                    linv[i, j] = s / low[i, i]
-            for j in range(p):
-                s = 0.0
-                for i in range(j, p):
-                    s += linv[i, j] * linv[i, j]
-                inv_diag[g, j] = s
-    return singular == 0
-
-
 def lm_fit(E, design, weights=None, block=None, correlation=None) -> dict:
     """Gene-wise (weighted) least squares as limma 3.54 ``lmFit`` / ``lm.series``.
 
@@ -318,41 +171,6 @@ def lm_fit(E, design, weights=None, block=None, correlation=None) -> dict:
     return fit
 
 
-def _wls_batched(y, x, w):
-    """Per-gene weighted least squares for a genes x samples weight matrix.
-
-    X'W_gX for every gene of a batch is one matrix product of the weights with the products of
-    design column pairs (identical pair columns, such as those of 0/1 factor dummies with the
-    intercept or with themselves, are formed once); each gene's system is then solved by
-    Cholesky with one step of iterative refinement (``_solve_normal``). Columns are scaled to
-    unit norm first, for the conditioning of X'WX.
-    """
-    ngenes, n = y.shape
-    p = x.shape[1]
-    scale = np.sqrt((x**2).sum(axis=0))
-    xs = x / scale
-    iu, ju = np.triu_indices(p)
-    pairs, inverse = np.unique(xs[:, iu] * xs[:, ju], axis=1, return_inverse=True)
-    pairs = np.ascontiguousarray(pairs)
-    inverse = inverse.ravel()
-    coef = np.empty((ngenes, p))
-    su = np.empty((ngenes, p))
-    rss = np.empty(ngenes)
-    for s in range(0, ngenes, _CHUNK):
-        wc, yc = w[s:s + _CHUNK], y[s:s + _CHUNK]
-        upper = (wc @ pairs)[:, inverse]
-        xtwy = (wc * yc) @ xs
-        b = np.empty_like(xtwy)
-        inv_diag = np.empty_like(xtwy)
-        if not _solve_normal(upper, iu, ju, xtwy, b, inv_diag):
-            raise InputError("a gene's observed samples do not identify every design "
-                             "coefficient (singular weighted design)")
-        rss[s:s + _CHUNK] = _weighted_rss(yc, b @ xs.T, wc)
-        coef[s:s + _CHUNK] = b / scale
-        su[s:s + _CHUNK] = np.sqrt(inv_diag) / scale
-    return coef, su, rss
-
-
 def contrasts_fit(fit: dict, contrasts) -> dict:
     """Re-express a fit in terms of contrasts, as limma 3.54 ``contrasts.fit``.
 
@@ -395,108 +213,6 @@ def _contrast_name(col, names) -> str:
     if len(terms) == 1 and terms[0][0] == 1:
         return terms[0][1]
     return " ".join(f"{'+' if v > 0 else '-'} {abs(v):g}*{nm}" for v, nm in terms).lstrip("+ ")
-
-
-def trigamma_inverse(x) -> np.ndarray:
-    """Solve trigamma(y) = x by Newton's method, as limma's ``trigammaInverse`` (Smyth 2004)."""
-    x = np.atleast_1d(np.asarray(x, dtype=np.float64))
-    out = np.where(x > 1e7, 1 / np.sqrt(x), 1 / x)
-    mid = (x >= 1e-6) & (x <= 1e7)
-    if mid.any():
-        xm = x[mid]
-        y = 0.5 + 1.0 / xm
-        for _ in range(51):
-            tri = special.polygamma(1, y)
-            dif = tri * (1 - tri / xm) / special.polygamma(2, y)
-            y = y + dif
-            if np.max(-dif / y) < 1e-8:
-                break
-        out[mid] = y
-    return out
-
-
-def _ns_basis(covariate, knots_from) -> np.ndarray:
-    """A basis of natural cubic splines with splines::ns(df=4, intercept=TRUE)'s knots.
-
-    fitFDist only uses the spline fit's fitted values and residual variance, which do not
-    depend on the basis chosen for the same function space, so the truncated-power form
-    (Hastie, Tibshirani & Friedman, ESL eq. 5.4-5.5) stands in for R's B-spline form.
-    """
-    lo, hi = knots_from.min(), knots_from.max()
-    inner = np.quantile(knots_from, [1 / 3, 2 / 3])
-    knots = (np.concatenate([[lo], inner, [hi]]) - lo) / (hi - lo)
-    u = (covariate - lo) / (hi - lo)
-
-    def d(k):
-        return (np.maximum(u - knots[k], 0) ** 3 - np.maximum(u - knots[-1], 0) ** 3) / (
-            knots[-1] - knots[k])
-
-    return np.column_stack([np.ones_like(u), u] + [d(k) - d(len(knots) - 2)
-                                                     for k in range(len(knots) - 2)])
-
-
-def fit_f_dist(x, df1, covariate=None) -> tuple[np.ndarray | float, float]:
-    """Moment estimation of the scaled F prior (Smyth 2004, SAGMB 3:3), limma ``fitFDist``.
-
-    e = log(s^2) - digamma(d/2) + log(d/2); mean(e) (or a natural-spline trend in
-    ``covariate``) and var(e) - mean(trigamma(d/2)) = trigamma(d0/2) give
-    d0 = 2 trigammaInverse(.) and s0^2 = exp(emean + digamma(d0/2) - log(d0/2)).
-    Returns (scale s0^2, df2 d0); d0 is inf when the excess variance is not positive.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    df1 = np.broadcast_to(np.asarray(df1, dtype=np.float64), x.shape)
-    n = x.shape[0]
-    ok = np.isfinite(df1) & (df1 > 1e-15) & np.isfinite(x) & (x > -1e-15)
-    nok = int(ok.sum())
-    if covariate is not None:
-        splinedf = min(1 + (nok >= 3) + (nok >= 6) + (nok >= 30),
-                       np.unique(covariate[ok]).shape[0])
-        if splinedf < 2:
-            scale, df2 = fit_f_dist(x, df1)
-            return np.full(n, scale), df2
-        if splinedf != 4:
-            raise NotImplementedError("trend with fewer than 30 genes is not supported")
-    xo = np.maximum(x[ok], 0)
-    d = df1[ok]
-    m = np.median(xo)
-    xo = np.maximum(xo, 1e-5 * (1.0 if m == 0 else m))
-    e = np.log(xo) - special.digamma(d / 2) + np.log(d / 2)
-    if covariate is None:
-        emean = e.mean()
-        evar = ((e - emean) ** 2).sum() / (nok - 1)
-    else:
-        cov_ok = covariate[ok]
-        basis = _ns_basis(cov_ok, cov_ok)
-        q, r = np.linalg.qr(basis)
-        coef = np.linalg.solve(r, q.T @ e)
-        resid = e - basis @ coef
-        evar = (resid**2).sum() / (nok - basis.shape[1])
-        emean = _ns_basis(covariate, cov_ok) @ coef
-    evar = evar - np.mean(special.polygamma(1, d / 2))
-    if evar > 0:
-        df2 = 2 * float(trigamma_inverse(evar)[0])
-        s20 = np.exp(emean + special.digamma(df2 / 2) - np.log(df2 / 2))
-    else:
-        df2 = np.inf
-        s20 = np.exp(emean) if covariate is not None else xo.mean()
-    return s20, df2
-
-
-def squeeze_var(var, df, covariate=None) -> dict:
-    """Empirical Bayes posterior variances, limma ``squeezeVar`` (robust=FALSE).
-
-    s2_post = (d s^2 + d0 s0^2) / (d + d0) with (s0^2, d0) from ``fit_f_dist``; s0^2 when
-    d0 is infinite.
-    """
-    var = np.asarray(var, dtype=np.float64)
-    df = np.broadcast_to(np.asarray(df, dtype=np.float64), var.shape)
-    var = np.where(df == 0, 0.0, var)
-    s20, d0 = fit_f_dist(var, df, covariate)
-    if np.isinf(d0):
-        post = np.broadcast_to(s20, var.shape).astype(np.float64)
-    else:
-        post = (df * var + d0 * s20) / (df + d0)
-    return {"df_prior": d0, "var_prior": s20, "var_post": post}
 
 
 def _tmixture_vector(tstat, su, df, proportion, v0_lim) -> float:
@@ -568,17 +284,6 @@ def ebayes(fit: dict, proportion: float = 0.01, stdev_coef_lim=(0.1, 4), trend: 
     out = dict(fit)
     out.update(s2_prior=s2_prior, df_prior=d0, s2_post=s2_post, t=t, df_total=df_total,
                p_value=pval, lods=lods, var_prior=var_prior, proportion=proportion)
-    return out
-
-
-def p_adjust_bh(p) -> np.ndarray:
-    """Benjamini-Hochberg adjusted p-values, as R ``p.adjust(method="BH")``."""
-    p = np.asarray(p, dtype=np.float64)
-    n = p.shape[0]
-    o = np.argsort(-p, kind="stable")
-    adj = np.minimum.accumulate(n / np.arange(n, 0, -1) * p[o])
-    out = np.empty(n)
-    out[o] = np.minimum(adj, 1.0)
     return out
 
 

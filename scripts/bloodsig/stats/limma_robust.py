@@ -13,7 +13,8 @@ import numpy as np
 from scipy import stats
 
 from ..core.errors import InputError
-from .limma import _tmixture_vector, fit_f_dist
+from .limma import _tmixture_vector
+from .limma_squeeze import fit_f_dist
 
 _EPS = np.finfo(np.float64).eps
 
