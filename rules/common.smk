@@ -72,7 +72,7 @@ def _check_cohort_kinds():
             config_error(f"cohorts.{name}", "a cohort needs `counts` (a count matrix: plain, "
                          "nf-core, featureCounts or GEO; `annotation`, `gtf` optional) or "
                          "`units` + `genome` + `gtf` (FASTQ reads)")
-        if "geo_annotation" in entry and entry.get("counts_format", "auto") not in ("auto", "geo"):
+        if "geo_annotation" in entry and entry["counts_format"] not in ("auto", "geo"):
             config_error(f"cohorts.{name}.geo_annotation", "only a GEO count matrix "
                          "(counts_format: geo) has a GEO annotation table")
         if "annotation" in entry and "gtf" in entry and "counts" in entry:
@@ -207,7 +207,7 @@ def cohort_annotation_files(wc):
 def cell_fractions(wc):
     """Cell fractions of an analysis with `cells: true`: the cells stage's chosen estimate
     without its collinear type; its columns are added to the analysis's formula."""
-    if config["de"]["analyses"][wc.analysis].get("cells"):
+    if config["de"]["analyses"][wc.analysis]["cells"]:
         return [f"results/{wc.cohort}/cells/fractions_for_de.tsv"]
     return []
 
@@ -310,7 +310,7 @@ def _needed_columns():
                   for c in config["cells"]["collinearity"]["covariates"]]
     if stage_on("subtypes"):
         st = config["subtypes"]
-        needs += [("subtypes", "subtypes.subset", c) for c in st.get("subset") or {}]
+        needs += [("subtypes", "subtypes.subset", c) for c in st["subset"]]
         needs += [("subtypes", "subtypes.de.formula", t)
                   for t in parse_formula(st["de"]["formula"]).terms if t != "subtype"]
     if stage_on("report"):

@@ -3,7 +3,7 @@
 
 
 LONGITUDINAL = config["subtypes"]["longitudinal"]
-QPCR_SERIES = LONGITUDINAL.get("qpcr") or {}
+QPCR_SERIES = LONGITUDINAL["qpcr"] or {}
 
 STAGE_TARGETS["subtypes"] = lambda: expand(
     "results/{cohort}/subtypes/{name}",
