@@ -1,5 +1,6 @@
 """Rule cells_for_de: the estimate used for adjustment, minus the collinear cell type(s)."""
 
+from bloodsig.cells import adjustment
 from bloodsig.cells import proportions as cells
 from bloodsig.core.cohort import read_samples
 from bloodsig.core.io import read_tsv, write_tsv
@@ -16,7 +17,7 @@ def main(smk):
                                    settings["groups"])
     samples = read_samples(smk.input.samples, sheet)
     col = settings["collinearity"]
-    res = cells.drop_collinear(estimates[chosen], samples, col["covariates"], col["max_vif"],
+    res = adjustment.drop_collinear(estimates[chosen], samples, col["covariates"], col["max_vif"],
                                col["drop"], source=files[chosen])
     fractions = estimates[chosen].loc[samples.index].rename_axis("sample_id").reset_index()
     write_tsv(fractions, smk.output.fractions)

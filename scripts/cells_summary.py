@@ -1,6 +1,7 @@
 """Rule cells_summary: estimate used, dropped type, r with flow cytometry (and with a planted
 truth), and how adjusting the DE for cells changes its DEGs."""
 
+from bloodsig.cells import adjustment
 from bloodsig.cells import proportions as cells
 from bloodsig.core.io import read_tsv, write_tsv
 from bloodsig.core.script import run
@@ -15,7 +16,7 @@ def main(smk):
     chosen = cells.choose_estimate(settings["estimate"], list(estimates), validation, groups)
     truth = (cells.compare(estimates, cells.read_fractions(files.truth_proportions), groups,
                            "planted truth") if hasattr(files, "truth_proportions") else None)
-    effect = (cells.adjustment_effect(
+    effect = (adjustment.adjustment_effect(
         read_tsv(files.unadjusted), read_tsv(files.adjusted),
         read_tsv(files.truth_de_genes) if hasattr(files, "truth_de_genes") else None,
         de["fdr"], de["min_abs_logfc"]) if hasattr(files, "adjusted")

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from bloodsig.cells import adjustment
 from bloodsig.cells import proportions as cells
 from bloodsig.core.errors import InputError
 from bloodsig.plots.cells import pc_association_heatmap, validation_scatter
@@ -112,14 +113,14 @@ def test_variance_inflation_matches_inverse_correlation():
     x[:, 3] = x[:, 0] + 0.5 * x[:, 1] + rng.normal(0, 0.3, 200)
     df = pd.DataFrame(x, columns=list("abcd"))
     expected = np.diag(np.linalg.inv(np.corrcoef(x.T)))
-    np.testing.assert_allclose(cells.variance_inflation(df), expected, rtol=1e-9)
+    np.testing.assert_allclose(adjustment.variance_inflation(df), expected, rtol=1e-9)
 
 
 def test_drop_collinear_removes_one_type_of_a_simplex():
     _, truth, rng = planted(n=120)
     samples = pd.DataFrame({"age": rng.normal(60, 10, 120),
                             "batch": rng.choice(["B1", "B2", "B3"], 120)}, index=truth.index)
-    res = cells.drop_collinear(truth, samples, ["age", "batch"], max_vif=10)
+    res = adjustment.drop_collinear(truth, samples, ["age", "batch"], max_vif=10)
     # Exact collinearity: every VIF is huge and, as in the near-collinear limit, proportional
     # to the type's variance, so the most variable type (neutrophils) goes.
     assert res.dropped == ["Neu"] and res.kept == TYPES[:5]
@@ -128,12 +129,12 @@ def test_drop_collinear_removes_one_type_of_a_simplex():
     assert first.loc["Neu", "dropped"] and first["dropped"].sum() == 1
     last = res.table[res.table["step"] == 2]
     assert (last["vif"] < 10).all() and not last["dropped"].any()
-    forced = cells.drop_collinear(truth, samples, ["age"], drop="CD4T")
+    forced = adjustment.drop_collinear(truth, samples, ["age"], drop="CD4T")
     assert forced.dropped == ["CD4T"] and "CD4T" not in forced.kept
     with pytest.raises(InputError, match="not a cell type"):
-        cells.drop_collinear(truth, samples, [], drop="Eos")
+        adjustment.drop_collinear(truth, samples, [], drop="Eos")
     with pytest.raises(InputError, match="'S000' of the expression has no cell fractions"):
-        cells.drop_collinear(truth.iloc[1:], samples, [], source="f.tsv")
+        adjustment.drop_collinear(truth.iloc[1:], samples, [], source="f.tsv")
 
 
 def test_pc_association_bonferroni_and_flags():
@@ -142,7 +143,7 @@ def test_pc_association_bonferroni_and_flags():
     pcs = pd.DataFrame(rng.normal(size=(n, 3)), columns=["RNA_PC1", "RNA_PC2", "RNA_PC3"])
     fr = pd.DataFrame({"Neu": 0.6 + 0.05 * pcs["RNA_PC2"] + rng.normal(0, 0.02, n),
                        "Mono": rng.uniform(0.05, 0.1, n)})
-    out = cells.pc_association(fr, pcs, min_abs_r=0.25, alpha=0.05)
+    out = adjustment.pc_association(fr, pcs, min_abs_r=0.25, alpha=0.05)
     assert len(out) == 6
     row = out[(out["cell_type"] == "Neu") & (out["pc"] == "RNA_PC2")].iloc[0]
     ref = stats.pearsonr(fr["Neu"], pcs["RNA_PC2"])
@@ -196,7 +197,7 @@ def test_adjustment_effect_and_summary():
 
     truth = pd.DataFrame({"gene_id": ["G0", "G1", "G2", "G3"],
                           "mechanism": ["cell_mediated", "cell_mediated", "direct", "direct"]})
-    eff = cells.adjustment_effect(tt({"G0", "G1", "G2", "G3", "G5"}), tt({"G2", "G3", "G4"}),
+    eff = adjustment.adjustment_effect(tt({"G0", "G1", "G2", "G3", "G5"}), tt({"G2", "G3", "G4"}),
                                   truth, 0.01, 0.1).set_index(["metric", "item"])["value"]
     assert eff[("degs_unadjusted", "all")] == 5 and eff[("degs_adjusted", "all")] == 3
     assert eff[("kept_share", "cell_mediated")] == 0 and eff[("kept_share", "direct")] == 1
@@ -219,5 +220,5 @@ def test_figures_draw_every_panel():
     gids = {c.get_gid() for ax in fig.axes for c in ax.collections}
     assert gids == {f"rna:{c}" for c in TYPES}
     pcs = pd.DataFrame(rng.normal(size=(40, 2)), index=truth.index, columns=["RNA_PC1", "PC2"])
-    heat = pc_association_heatmap(cells.pc_association(truth, pcs))
+    heat = pc_association_heatmap(adjustment.pc_association(truth, pcs))
     assert heat.axes[0].images[0].get_array().shape == (6, 2)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from bloodsig.core.errors import InputError
+from bloodsig.stats import discrimination
 from bloodsig.stats import survival as sv
 
 
@@ -188,9 +189,9 @@ def test_concordance_matches_loop_reference_with_ties():
     x, time, event, _ = weibull_data(n=40, ties=True)
     risk_a, risk_b = np.round(x[:, 0], 1), x[:, 1]
     c_y, c_z, var_y, var_diff = naive_compare_c(time, event, -risk_a, -risk_b)
-    c, se = sv.concordance(time, event, risk_a)
+    c, se = discrimination.concordance(time, event, risk_a)
     assert c == pytest.approx(c_y, abs=1e-12) and se == pytest.approx(np.sqrt(var_y), abs=1e-12)
-    res = sv.compare_concordance(time, event, risk_a, risk_b)
+    res = discrimination.compare_concordance(time, event, risk_a, risk_b)
     assert res["c_b"] == pytest.approx(c_z, abs=1e-12)
     assert res["var_diff"] == pytest.approx(var_diff, abs=1e-12)
 
@@ -198,7 +199,7 @@ def test_concordance_matches_loop_reference_with_ties():
 def test_compare_concordance_matches_r_compareC():
     # R 3.4.4, compareC 1.3.2: compareC(c(50, 30, 20, 10, 10), c(1, 0, 1, 0, 1),
     #   c(0.2, 0.2, 0.1, 0.2, -0.3), c(0.3, 0, 0.1, -0.3, 0.5)) (higher score = longer life)
-    res = sv.compare_concordance([50, 30, 20, 10, 10], [1, 0, 1, 0, 1],
+    res = discrimination.compare_concordance([50, 30, 20, 10, 10], [1, 0, 1, 0, 1],
                                  -np.array([0.2, 0.2, 0.1, 0.2, -0.3]),
                                  -np.array([0.3, 0.0, 0.1, -0.3, 0.5]))
     assert res["c_a"] == pytest.approx(1.0) and res["c_b"] == pytest.approx(1 / 6)
@@ -210,23 +211,23 @@ def test_compare_concordance_matches_r_compareC():
 def test_concordance_of_perfect_and_reversed_scores():
     time = np.arange(1.0, 11.0)
     event = np.ones(10, int)
-    assert sv.concordance(time, event, -time)[0] == 1.0
-    assert sv.concordance(time, event, time)[0] == 0.0
-    assert sv.concordance(time, event, np.zeros(10))[0] == 0.5
+    assert discrimination.concordance(time, event, -time)[0] == 1.0
+    assert discrimination.concordance(time, event, time)[0] == 0.0
+    assert discrimination.concordance(time, event, np.zeros(10))[0] == 0.5
 
 
 def test_concordance_needs_comparable_pairs():
     with pytest.raises(InputError, match="no comparable pair"):
-        sv.concordance([1, 2, 3, 4], [0, 0, 0, 0], [1, 2, 3, 4])
+        discrimination.concordance([1, 2, 3, 4], [0, 0, 0, 0], [1, 2, 3, 4])
 
 
 
 def test_harrell_c_is_the_estimate_of_concordance_and_nan_without_pairs():
     x, time, event, _ = weibull_data(n=40, ties=True)
     risk = np.round(x[:, 0], 1)
-    assert sv.harrell_c(time, event, risk) == pytest.approx(
-        sv.concordance(time, event, risk)[0], abs=1e-12)
-    assert np.isnan(sv.harrell_c([1, 2, 3], [0, 0, 0], [1, 2, 3]))
+    assert discrimination.harrell_c(time, event, risk) == pytest.approx(
+        discrimination.concordance(time, event, risk)[0], abs=1e-12)
+    assert np.isnan(discrimination.harrell_c([1, 2, 3], [0, 0, 0], [1, 2, 3]))
 
 # ------------------------------------------------------------ td-AUC
 
@@ -252,7 +253,7 @@ def test_cumulative_dynamic_auc_matches_definition():
     x, time, event, _ = weibull_data(n=80, ties=True)
     marker = np.round(x[:, 0], 1)
     times = [10, 20, 40]
-    got = sv.cumulative_dynamic_auc(time, event, marker, times)
+    got = discrimination.cumulative_dynamic_auc(time, event, marker, times)
     want = [naive_auc(time, event, marker, t) for t in times]
     np.testing.assert_allclose(got, want, atol=1e-12)
-    assert np.isnan(sv.cumulative_dynamic_auc(time, event, marker, [1e6])[0])
+    assert np.isnan(discrimination.cumulative_dynamic_auc(time, event, marker, [1e6])[0])

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bloodsig.cells import adjustment
 from bloodsig.cells import proportions as cells
 
 pytestmark = pytest.mark.slow
@@ -72,5 +73,5 @@ def test_deconvolution_matches_r_nnls(case, weighting):
 
 
 def test_vif_matches_r_lm(case):
-    np.testing.assert_allclose(cells.variance_inflation(case["vif_data"]), case["vif"],
+    np.testing.assert_allclose(adjustment.variance_inflation(case["vif_data"]), case["vif"],
                                rtol=1e-9)

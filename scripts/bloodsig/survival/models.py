@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..stats import discrimination
 from ..stats import survival as sv
 from .inputs import EVENT, TIME, clinical_matrix
 from .selection import MODELS, select_genes
@@ -56,7 +57,7 @@ def cindex_table(risk: pd.DataFrame, time, event, cohort: str) -> pd.DataFrame:
     """C-index of each model with its SE and 95% CI (normal approximation, Kang 2015 SE)."""
     rows = []
     for m in risk.columns:
-        c, se = sv.concordance(time, event, risk[m])
+        c, se = discrimination.concordance(time, event, risk[m])
         rows.append((cohort, m, len(risk), int(np.sum(event)), c, se,
                      max(c - 1.959964 * se, 0.0), min(c + 1.959964 * se, 1.0)))
     return pd.DataFrame(rows, columns=["cohort", "model", "n", "events", "c_index", "se",
@@ -68,7 +69,7 @@ def cindex_tests(risk: pd.DataFrame, time, event, cohort: str) -> pd.DataFrame:
     pairs = [("stepwise", "clinical"), ("xgboost", "clinical"), ("xgboost", "stepwise")]
     rows = []
     for a, b in pairs:
-        r = sv.compare_concordance(time, event, risk[a], risk[b])
+        r = discrimination.compare_concordance(time, event, risk[a], risk[b])
         rows.append((cohort, a, b, r["c_a"], r["c_b"], r["diff"], np.sqrt(r["var_diff"]),
                      r["z"], r["p_value"]))
     return pd.DataFrame(rows, columns=["cohort", "model_a", "model_b", "c_a", "c_b",
@@ -125,10 +126,10 @@ def _evaluate_split(expr, clin, time, event, fixed, settings, seed, split, train
         fits = fit_models(*tr, genes, settings["ties"])
         risk = predict(fits, expr.iloc[test], clin.iloc[test])
         for m in MODELS:
-            auc = sv.cumulative_dynamic_auc(time[test], event[test], risk[m], times)
+            auc = discrimination.cumulative_dynamic_auc(time[test], event[test], risk[m], times)
             rows += [(variant, split, m, "auc", t, a) for t, a in zip(times, auc, strict=True)]
             rows.append((variant, split, m, "c_index", np.nan,
-                         sv.harrell_c(time[test], event[test], risk[m])))
+                         discrimination.harrell_c(time[test], event[test], risk[m])))
     log.info("split %d done", split)
     return rows
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..stats import discrimination
 from ..stats import survival as sv
 from ..stats.coexpression import Modules, coexpression_hubs
 
@@ -114,7 +115,7 @@ def xgboost_cox(x: pd.DataFrame, time, event, gene_columns, settings: dict,
                                                     feature_names=names), rounds)
             risk = booster.predict(xgb.DMatrix(xv[test], feature_names=names),
                                    output_margin=True)
-            scores.append(sv.harrell_c(time[test], event[test], risk))
+            scores.append(discrimination.harrell_c(time[test], event[test], risk))
         rows.append({**combo, "cv_c_index": float(np.nanmean(scores)),
                      "cv_c_index_sd": float(np.nanstd(scores, ddof=1))})
     table = pd.DataFrame(rows)
