@@ -1,4 +1,4 @@
-"""bloodsig.plots.survival: KM curves with numbers at risk and the td-AUC summary."""
+"""bloodsig.plots.survival: KM curves with bands and numbers at risk; the td-AUC summary."""
 
 import numpy as np
 import pandas as pd
@@ -15,6 +15,7 @@ def test_km_plot_draws_each_group_and_numbers_at_risk():
     curve_ax, table_ax = fig.axes
     assert {line.get_gid() for line in curve_ax.get_lines()} >= {"shorter", "intermediate",
                                                                  "longer"}
+    assert len(curve_ax.collections) == 3  # one confidence band per group
     numbers = [t.get_text() for t in table_ax.texts]
     assert numbers[0] == "20"  # all 20 'shorter' cases at risk at time 0
     ticks = table_ax.get_xticks()

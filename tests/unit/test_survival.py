@@ -72,6 +72,17 @@ def test_kaplan_meier_by_hand():
     assert np.isnan(sv.km_median([1, 2, 3], [1, 0, 0]))
 
 
+def test_km_curve_is_kaplan_meier_from_time_zero_with_a_band():
+    time, event = [1, 2, 2, 3, 4, 5], [1, 1, 0, 1, 0, 1]
+    curve, km = sv.km_curve(time, event), sv.kaplan_meier(time, event)
+    assert curve.iloc[0][["time", "n_risk", "survival"]].tolist() == [0, 6, 1]
+    pd.testing.assert_frame_equal(curve.iloc[1:][km.columns].reset_index(drop=True), km,
+                                  check_dtype=False)
+    band = curve.dropna()
+    assert len(band) == 4 and (band["lower"] < band["survival"]).all()
+    assert (band["survival"] < band["upper"]).all()
+
+
 def test_logrank_many_columns_equal_one_at_a_time():
     x, time, event, _ = weibull_data(ties=True)
     groups = x > 0

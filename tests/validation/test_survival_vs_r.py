@@ -112,6 +112,34 @@ def test_cox_concordance_logrank_match_r(dataset, request, rscript, tmp_path):
         np.testing.assert_allclose(medians, r[f"median_{tcol}"], atol=1e-10)
 
 
+
+R_KM = r"""
+suppressMessages(library(survival))
+d <- read.csv("data.csv")
+p <- function(name, x) cat(name, formatC(x, digits=15, format="g"), "\n")
+for (tcol in c("time", "year")) {
+  s <- survfit(Surv(d[[tcol]], d$event) ~ 1, conf.type="log-log")
+  p(paste0("time_", tcol), s$time); p(paste0("nrisk_", tcol), s$n.risk)
+  p(paste0("surv_", tcol), s$surv)
+  p(paste0("lower_", tcol), s$lower); p(paste0("upper_", tcol), s$upper)
+}
+"""
+
+
+@pytest.mark.parametrize("dataset", ["gse7390", "nki70"])
+def test_km_curve_matches_r_survfit_log_log_band(dataset, request, rscript, tmp_path):
+    df = request.getfixturevalue(dataset)
+    df = df.assign(year=np.ceil(df["time"] / (365.25 if dataset == "gse7390" else 1)))
+    write(df[["time", "year", "event"]], tmp_path / "data.csv")
+    r = r_lines(rscript(R_KM, cwd=tmp_path))
+    for tcol in ("time", "year"):
+        km = sv.km_curve(df[tcol], df["event"]).iloc[1:]  # R starts at the first time
+        np.testing.assert_allclose(km["time"], r[f"time_{tcol}"], rtol=1e-12)
+        np.testing.assert_array_equal(km["n_risk"], r[f"nrisk_{tcol}"])
+        np.testing.assert_allclose(km["survival"], r[f"surv_{tcol}"], atol=1e-12)
+        for side in ("lower", "upper"):
+            np.testing.assert_allclose(km[side], r[f"{side}_{tcol}"], atol=1e-8)
+
 def test_breslow_differs_from_efron_on_tied_years(gse7390):
     covs = ["age", "size", "er_pos", *GENES]
     b = sv.cox_fit(gse7390[covs], gse7390["year"], gse7390["event"], ties="breslow")

@@ -1,5 +1,5 @@
-"""Survival figures: Kaplan-Meier curves of risk groups with numbers at risk, and the
-time-dependent AUC of the models over the train/test splits."""
+"""Survival figures: Kaplan-Meier curves of risk groups with 95% confidence bands and numbers
+at risk, and the time-dependent AUC of the models over the train/test splits."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..stats.survival import kaplan_meier
+from ..stats.survival import km_curve
 from . import DOWN, GREY, UP, new_figure
 
 GROUP_COLORS = {"shorter": UP, "intermediate": GREY, "longer": DOWN}
@@ -16,7 +16,8 @@ MODEL_COLORS = {"clinical": "#636363", "stepwise": "#1b9e77", "xgboost": "#d95f0
 
 def km_plot(time, event, groups, title: str = "", unit: str = "months",
             n_ticks: int = 6) -> Figure:
-    """Kaplan-Meier curves of each group (censoring marked) and numbers at risk below."""
+    """Kaplan-Meier curves of each group (censoring marked, 95% band shaded) and numbers at
+    risk below."""
     time, event, groups = np.asarray(time, float), np.asarray(event, int), np.asarray(groups)
     present = [g for g in GROUP_COLORS if (groups == g).any()]
     present += sorted(set(groups.tolist()) - set(present))
@@ -27,11 +28,12 @@ def km_plot(time, event, groups, title: str = "", unit: str = "months",
     ticks = np.arange(0, time.max() + step, step)
     for k, g in enumerate(present):
         sel = groups == g
-        km = kaplan_meier(time[sel], event[sel])
-        t = np.concatenate([[0], km["time"].to_numpy()])
-        s = np.concatenate([[1], km["survival"].to_numpy()])
+        km = km_curve(time[sel], event[sel])
+        t, s = km["time"].to_numpy(), km["survival"].to_numpy()
         color = GROUP_COLORS.get(g, f"C{k}")
         ax.step(t, s, where="post", color=color, label=f"{g} (n={int(sel.sum())})", gid=g)
+        ax.fill_between(t, km["lower"], km["upper"], step="post", color=color, alpha=0.15,
+                        linewidth=0)
         cens = km["n_censor"].to_numpy() > 0
         ax.plot(km["time"].to_numpy()[cens], km["survival"].to_numpy()[cens], "|",
                 color=color, markersize=6)

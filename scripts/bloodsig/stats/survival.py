@@ -6,7 +6,16 @@ Each function follows a published estimator and is vectorised:
 - `kaplan_meier`, `km_median`: the product-limit estimator and its median as R's survfit;
 - `logrank`: the two-group log-rank test (R's survdiff, rho = 0) for many groupings at once;
 - `cox_fit`: the Cox proportional-hazards model by Newton-Raphson on the partial likelihood
-  with Breslow or Efron ties (R's coxph; same coefficients, standard errors and log-likelihood).
+  with Breslow or Efron ties (R's coxph; same coefficients, standard errors and log-likelihood);
+- `km_curve`: the Kaplan-Meier curve of a figure with its confidence band, by lifelines.
+
+lifelines serves where one fit is made at a time (the risk-group curves). The in-house code
+stays where lifelines does not fit: the log-rank screen tests every gene's median split in
+one matrix product (lifelines tests one grouping per call, ~20,000 calls); stepwise Cox and
+the split evaluation fit hundreds of models and need Breslow ties, which lifelines' CoxPHFitter
+lacks (Efron only); `km_median` follows R's midpoint rule, which lifelines' median does not;
+the IPCW weights of the td-AUC re-estimate the censoring curve inside every split. All of it is
+checked against R survival in tests/validation/test_survival_vs_r.py.
 
 Times are positive numbers, events 0/1 (1 = death); `check_survival` refuses anything else.
 """
@@ -74,6 +83,26 @@ def kaplan_meier(time, event) -> pd.DataFrame:
     surv = np.cumprod(1 - d / n_risk)
     return pd.DataFrame({"time": ut, "n_risk": n_risk.astype(int), "n_event": d.astype(int),
                          "n_censor": c.astype(int), "survival": surv})
+
+
+def km_curve(time, event, conf_level: float = 0.95) -> pd.DataFrame:
+    """Kaplan-Meier curve from time 0 at each distinct time: n_risk, n_event, n_censor,
+    survival and its pointwise confidence band on the log(-log) scale (Greenwood variance), as
+    R's survfit(conf.type = "log-log"); the band is NaN where it is undefined (S = 1 or 0)."""
+    # lifelines takes seconds to import, and only the figures need it.
+    from lifelines import KaplanMeierFitter
+
+    km = KaplanMeierFitter(alpha=1 - conf_level).fit(np.asarray(time, float),
+                                                     np.asarray(event, int))
+    tab = km.event_table
+    surv = km.survival_function_.iloc[:, 0].to_numpy()
+    band = km.confidence_interval_survival_function_.to_numpy()
+    defined = (surv > 0) & (surv < 1)
+    return pd.DataFrame({"time": tab.index.to_numpy(float), "n_risk": tab["at_risk"].to_numpy(),
+                         "n_event": tab["observed"].to_numpy(),
+                         "n_censor": tab["censored"].to_numpy(), "survival": surv,
+                         "lower": np.where(defined, band[:, 0], np.nan),
+                         "upper": np.where(defined, band[:, 1], np.nan)})
 
 
 def km_median(time, event) -> float:
