@@ -8,7 +8,7 @@ from bloodsig.survival import inputs
 
 def main(smk):
     settings, sheet = smk.params.settings, smk.params.sheet
-    ref = settings.get("reference_levels") or {}
+    ref = settings["reference_levels"]
     counts = read_counts(smk.input.counts)
     cases = inputs.survival_cases(read_samples(smk.input.samples, sheet), sheet, settings,
                                      smk.input.samples)

@@ -30,7 +30,7 @@ def main(smk):
         risk = res.risk[res.risk["cohort"] == name]
         save_figure(km_plot(risk["time"], risk["event"], risk["group"],
                             title=f"{name}: risk groups ({settings['risk_model']} model)",
-                            unit=settings.get("time_unit", "months")), path)
+                            unit=settings["time_unit"]), path)
 
 
 run(main, snakemake)  # noqa: F821

@@ -18,7 +18,7 @@ def main(smk):
                                         smk.params.seed)
     write_tsv(splits, smk.output.splits)
     write_tsv(prognosis.split_tests(splits), smk.output.tests)
-    save_figure(td_auc_plot(splits, unit=settings.get("time_unit", "months")),
+    save_figure(td_auc_plot(splits, unit=settings["time_unit"]),
                 smk.output.figure)
 
 
