@@ -54,30 +54,25 @@ PATTERNS = {
                   "compoundinfo": ["compoundinfo_beta.txt", "compoundinfo_beta.txt.gz"]},
 }
 
-#: standard name -> the release's column (None: the release has no such column)
-COLUMNS = {
-    "custom": {
-        "siginfo": {"sig_id": "sig_id", "pert_id": "pert_id", "pert_name": "pert_iname",
-                    "pert_type": "pert_type", "cell_id": "cell_id", "qc_pass": "qc_pass",
-                    "is_ncs_sig": "is_ncs_sig", "is_null_sig": "is_null_sig"},
-        "geneinfo": {"gene_id": "gene_id", "gene_symbol": "gene_symbol"},
-        "compoundinfo": {"pert_id": "pert_id", "pert_name": "pert_iname", "moa": "moa",
-                         "target": "target"}},
-    "lincs2017": {
-        "siginfo": {"sig_id": "sig_id", "pert_id": "pert_id", "pert_name": "pert_iname",
-                    "pert_type": "pert_type", "cell_id": "cell_id", "qc_pass": None,
-                    "is_ncs_sig": None, "is_null_sig": None},
-        "geneinfo": {"gene_id": "pr_gene_id", "gene_symbol": "pr_gene_symbol"},
-        "compoundinfo": {"pert_id": "pert_id", "pert_name": "pert_iname", "moa": None,
-                         "target": None}},
-    "lincs2020": {
-        "siginfo": {"sig_id": "sig_id", "pert_id": "pert_id", "pert_name": "cmap_name",
-                    "pert_type": "pert_type", "cell_id": "cell_iname", "qc_pass": "qc_pass",
-                    "is_ncs_sig": "is_ncs_sig", "is_null_sig": "is_null_sig"},
-        "geneinfo": {"gene_id": "gene_id", "gene_symbol": "gene_symbol"},
-        "compoundinfo": {"pert_id": "pert_id", "pert_name": "cmap_name", "moa": "moa",
-                         "target": "target"}},
+_RELEASES = ("custom", "lincs2017", "lincs2020")
+# standard name -> its column in each of _RELEASES (None: that release has no such column)
+_TABLES = {
+    "siginfo": {"sig_id": ("sig_id",) * 3, "pert_id": ("pert_id",) * 3,
+                "pert_name": ("pert_iname", "pert_iname", "cmap_name"),
+                "pert_type": ("pert_type",) * 3, "cell_id": ("cell_id", "cell_id", "cell_iname"),
+                "qc_pass": ("qc_pass", None, "qc_pass"),
+                "is_ncs_sig": ("is_ncs_sig", None, "is_ncs_sig"),
+                "is_null_sig": ("is_null_sig", None, "is_null_sig")},
+    "geneinfo": {"gene_id": ("gene_id", "pr_gene_id", "gene_id"),
+                 "gene_symbol": ("gene_symbol", "pr_gene_symbol", "gene_symbol")},
+    "compoundinfo": {"pert_id": ("pert_id",) * 3,
+                     "pert_name": ("pert_iname", "pert_iname", "cmap_name"),
+                     "moa": ("moa", None, "moa"), "target": ("target", None, "target")},
 }
+#: release -> table -> standard name -> the release's column (None: the release has none)
+COLUMNS = {release: {table: {name: columns[i] for name, columns in names.items()}
+                     for table, names in _TABLES.items()}
+           for i, release in enumerate(_RELEASES)}
 _FLAG_TRUE = {"1", "true", "t", "yes", "y", "1.0"}
 
 
