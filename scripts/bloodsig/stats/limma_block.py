@@ -27,8 +27,7 @@ import pandas as pd
 
 from ..core.errors import InputError
 from .limma import _design, _expr, voom
-
-_CHUNK = 2048
+from .limma_kernels import _CHUNK
 
 
 def _block_codes(block, n: int, samples=None) -> tuple[np.ndarray, int]:
