@@ -31,7 +31,8 @@ CHUNK = 256  # signatures per parallel work item within a block ...
 GROUP_GENES = 600  # genes per kernel call within a block (an up + down query: 300)
 
 
-TILE_VALUES = 16384  # ... copied in tiles of at most this many (signature, gene) values
+TILE_VALUES = 32768  # ... copied in tiles of at most this many (signature, gene) values
+_U1, _U6, _U63 = np.uint64(1), np.uint64(6), np.uint64(63)
 
 
 def set_threads(n: int) -> None:
@@ -59,18 +60,23 @@ def _es_block(rk, sc, rows, set_ptr, set_memb, max_rank, weighted, out):
     n_union = rows.shape[0]
     n_words = max_rank // 64 + 1
     miss = np.empty(n_sets)
+    max_size = 0
     for s in range(n_sets):
         size = set_ptr[s + 1] - set_ptr[s]
+        max_size = max(max_size, size)
         miss[s] = -1.0 / (max_rank - size) if size != max_rank else -1.0
+    # Unsigned indices: numba adds no negative-index wraparound to the inner loops.
+    memb = set_memb.astype(np.uint64)
     tile = max(4, min(CHUNK, TILE_VALUES // max(n_union, 1)))
     n_chunks = (n_cols + CHUNK - 1) // CHUNK
     for ch in numba.prange(n_chunks):
         bitmap = np.zeros(n_words, np.uint64)
-        slot = np.empty(n_words * 64, np.int32)
+        slot = np.empty(n_words * 64 + 64, np.uint32)
+        hits = np.empty(max_size + 2, np.uint64)
         # The chunk's values are copied tile by tile into signature-major buffers, so that a
         # signature's genes are read from one short contiguous row (the block is gene-major).
-        trk = np.empty((tile, n_union), np.int32)
-        twt = np.ones((tile, n_union), np.float64)
+        trk = np.empty((tile, n_union), rk.dtype)
+        twt = np.ones((tile, n_union), np.float32)
         stop = min(n_cols, (ch + 1) * CHUNK)
         for t0 in range(ch * CHUNK, stop, tile):
             n_tile = min(tile, stop - t0)
@@ -80,44 +86,53 @@ def _es_block(rk, sc, rows, set_ptr, set_memb, max_rank, weighted, out):
                     trk[c, v] = rk[g, t0 + c]
                 if weighted:
                     for c in range(n_tile):
-                        twt[c, v] = abs(np.float64(sc[g, t0 + c]))
+                        twt[c, v] = abs(sc[g, t0 + c])
             for c in range(n_tile):
                 rrow = trk[c]
                 wrow = twt[c]
                 for s in range(n_sets):
                     total = 0.0
-                    lo, hi = n_words, 0
                     for m in range(set_ptr[s], set_ptr[s + 1]):
-                        v = set_memb[m]
-                        r = np.int64(rrow[v])
-                        word = r >> 6
-                        bitmap[word] |= np.uint64(1) << np.uint64(r & 63)
+                        v = memb[m]
+                        r = np.uint64(rrow[v])
+                        bitmap[r >> _U6] |= _U1 << (r & _U63)
                         slot[r] = v
-                        total += wrow[v]
-                        lo = min(lo, word)
-                        hi = max(hi, word)
+                        total += np.float64(wrow[v])
                     inv = 1.0 / total if total > 0 else 0.0
                     ms = miss[s]
-                    es, prev, k = 0.0, 0, 0
+                    # The set bits in rank order, without a branch per bit: two are written
+                    # unconditionally (a word holds ~1 hit; a missing bit's entry is
+                    # overwritten by the next), the rare rest in a loop.
+                    n = np.uint64(0)
+                    for word in range(n_words):
+                        b = bitmap[word]
+                        bitmap[word] = 0
+                        base = np.uint64(word * 64)
+                        hits[n] = base + trailing_zeros(b)
+                        n += np.uint64(b != 0)
+                        b &= b - _U1
+                        hits[n] = base + trailing_zeros(b)
+                        n += np.uint64(b != 0)
+                        b &= b - _U1
+                        while b != 0:
+                            hits[n] = base + trailing_zeros(b)
+                            n += _U1
+                            b &= b - _U1
+                    es, prev = 0.0, 0
                     top, top_at, low, low_at = -np.inf, 0, np.inf, 0
-                    for word_index in range(lo, hi + 1):
-                        bits = bitmap[word_index]
-                        if bits == 0:
-                            continue
-                        bitmap[word_index] = 0
-                        base = word_index * 64
-                        while bits != 0:
-                            r = base + np.int64(trailing_zeros(bits))
-                            bits &= bits - np.uint64(1)
-                            hit = wrow[slot[r]] * inv
-                            es += (r - prev - 1) * ms + hit  # cmapM's order of operations
-                            pre = es - hit
-                            if es > top:
-                                top, top_at = es, k
-                            if pre < low:
-                                low, low_at = pre, k
-                            prev = r
-                            k += 1
+                    for k in range(np.int64(n)):
+                        r = hits[k]
+                        hit = np.float64(wrow[slot[r]]) * inv
+                        rank = np.int64(r)
+                        es += (rank - prev - 1) * ms + hit  # cmapM's order of operations
+                        pre = es - hit
+                        up = es > top
+                        top = es if up else top
+                        top_at = k if up else top_at
+                        down = pre < low
+                        low = pre if down else low
+                        low_at = k if down else low_at
+                        prev = rank
                     if top > -low or (top == -low and top_at <= low_at):
                         out[s, t0 + c] = top
                     else:

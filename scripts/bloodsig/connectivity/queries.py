@@ -32,7 +32,7 @@ import pandas as pd
 
 from ..core.errors import InputError
 from .enrichment import READ_THREADS, _read_rows, enrichment_scores
-from .scores import fdr_gsea, group_max_quantile, ncs, tau, wtcs
+from .scores import fdr_gsea, group_max_quantile, group_order, ncs, tau, wtcs
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,8 @@ def score_queries(store, queries: dict[str, tuple[np.ndarray, np.ndarray]], weig
     # Group labels are factorised once per batch; the NCS means report names them.
     codes, labels = pd.factorize(pd.Series(_groups(info)), sort=True)
     is_ref = info["is_ncs_sig"].to_numpy(bool)
+    labels_of = {k: info[k].to_numpy() for k in
+                 ("sig_id", "pert_id", "pert_name", "pert_type", "cell_id")}
     results = {}
     for i, name in enumerate(names):
         cs = wtcs(es[2 * i], es[2 * i + 1])
@@ -106,10 +108,11 @@ def score_queries(store, queries: dict[str, tuple[np.ndarray, np.ndarray]], weig
         else:
             q = np.ones(n_sig)
         means["group"] = np.asarray(labels)[means["group"].to_numpy(int)]
-        table = info[["sig_id", "pert_id", "pert_name", "pert_type", "cell_id"]].copy()
-        table["es_up"], table["es_down"] = es[2 * i], es[2 * i + 1]
-        table["wtcs"], table["ncs"], table["fdr_q"] = cs, nc, q
-        table["tau"] = tau(nc, background) if background is not None else np.nan
+        # One constructor: inserting the scores column by column costs more than scoring.
+        table = pd.DataFrame({**labels_of, "es_up": es[2 * i], "es_down": es[2 * i + 1],
+                              "wtcs": cs, "ncs": nc, "fdr_q": q,
+                              "tau": tau(nc, background) if background is not None
+                              else np.full(n_sig, np.nan)}, index=info.index)
         results[name] = QueryResult(table, means)
     return results
 
@@ -199,19 +202,29 @@ class PerturbagenGroups:
         self.id_codes, self.n_ids = id_codes, len(ids)
         self.row_id = pd.Index(ids).get_indexer(self.base["pert_id"])
         self.base["n_signatures"] = np.bincount(id_codes, minlength=self.n_ids)[self.row_id]
+        # Reused by every query: the groups' members and the summaries' order by pert_id.
+        self.cell_order = group_order(self.cell_codes, self.n_cells)
+        self.pert_order = group_order(self.pert_codes, self.n_perts)
+        self.id_rank = np.unique(self.base["pert_id"].to_numpy(str), return_inverse=True)[1]
 
     def summarise(self, ncs: np.ndarray, tau: np.ndarray, fdr: np.ndarray,
                   q_low: float = 33, q_high: float = 67) -> pd.DataFrame:
         out = self.base.copy()
         for name, values in (("ncs", ncs), ("tau", tau)):
-            per_cell = group_max_quantile(values, self.cell_codes, self.n_cells, q_low, q_high)
+            per_cell = group_max_quantile(values, self.cell_codes, self.n_cells, q_low, q_high,
+                                          self.cell_order)
             out[name] = group_max_quantile(per_cell, self.pert_codes, self.n_perts, q_low,
-                                           q_high)
+                                           q_high, self.pert_order)
         min_fdr = np.full(self.n_ids, np.inf)
         np.minimum.at(min_fdr, self.id_codes, np.asarray(fdr, dtype=float))
         out["min_fdr_q"] = min_fdr[self.row_id]
         return out[["pert_id", "pert_name", "n_cell_lines", "ncs", "tau", "n_signatures",
                     "min_fdr_q"]]
+
+    def by_ncs(self, summary: pd.DataFrame) -> pd.DataFrame:
+        """A summary of these groups sorted by NCS, then pert_id (stable)."""
+        order = np.lexsort((self.id_rank, summary["ncs"].to_numpy()))
+        return summary.iloc[order].reset_index(drop=True)
 
 
 def summarise_perturbagens(table: pd.DataFrame, q_low: float = 33, q_high: float = 67,
@@ -230,12 +243,13 @@ def candidates(summary: pd.DataFrame, compounds: pd.DataFrame, max_fdr: float,
     """Ranked drug candidates: perturbagens with min FDR below max_fdr whose summary NCS has the
     wanted sign (reversing: negative), annotated with mechanism of action and targets; with
     require_moa only those with a known mechanism. Ordered by summary tau (then NCS)."""
-    merged = summary.merge(compounds[["pert_id", "moa", "target"]], on="pert_id", how="left")
     sign = -1 if direction == "reversing" else 1
-    keep = (merged["min_fdr_q"] < max_fdr) & (np.sign(merged["ncs"]) == sign)
+    # Filtered before the annotation is joined: a summary has a row per perturbagen.
+    passed = summary[(summary["min_fdr_q"] < max_fdr) & (np.sign(summary["ncs"]) == sign)]
+    merged = passed.merge(compounds[["pert_id", "moa", "target"]], on="pert_id", how="left")
     if require_moa:
-        keep &= merged["moa"].fillna("").astype(str).str.strip().ne("")
-    out = merged[keep].copy()
+        merged = merged[merged["moa"].fillna("").astype(str).str.strip().ne("")]
+    out = merged.copy()
     out["_t"] = sign * out["tau"].fillna(0)
     out["_n"] = sign * out["ncs"]
     out = out.sort_values(["_t", "_n", "pert_id"], ascending=[False, False, True])
@@ -289,8 +303,7 @@ def analyse_queries(store, queries: pd.DataFrame, background: np.ndarray | None,
                            filt["direction"], filt["top"])
         order = np.lexsort((sig_order, sigs["ncs"].to_numpy()))
         out[name] = {"signatures": sigs.iloc[order].reset_index(drop=True),
-                     "perturbagens": summary.sort_values(["ncs", "pert_id"], kind="stable")
-                     .reset_index(drop=True),
+                     "perturbagens": groups.by_ncs(summary),
                      "candidates": cands, "ncs_means": res.ncs_means}
     return out
 

@@ -140,18 +140,70 @@ def max_quantile(values, q_low: float = 33, q_high: float = 67) -> float:
     return float(hi if abs(lo) < abs(hi) else lo)
 
 
-def group_max_quantile(values: np.ndarray, codes: np.ndarray, n_groups: int,
-                       q_low: float = 33, q_high: float = 67) -> np.ndarray:
-    """max_quantile of `values` within each group (codes 0..n_groups-1), vectorised: one sort
-    of all values, then numpy's 'hazen' percentile (virtual index n q + 0.5 - 1, clipped to
-    the ends, numpy's two-sided linear interpolation) at each group's offsets. Equal to
-    max_quantile group by group, to the bit."""
-    values = np.asarray(values, dtype=float)
+@numba.njit(cache=True)
+def _less(a, b):
+    """a sorts before b: numpy's order, NaN last."""
+    return a < b or (b != b and a == a)
+
+
+@numba.njit(parallel=True, cache=True)
+def _sort_segments(values, perm, start, size, out):
+    """out[start[g]:start[g] + size[g]] = values[perm[...]] of each group, sorted stably
+    (insertion sort for small groups, merge sort above)."""
+    for g in numba.prange(start.shape[0]):
+        lo, n = start[g], size[g]
+        seg = out[lo:lo + n]
+        for i in range(n):
+            seg[i] = values[perm[lo + i]]
+        run = 16
+        for r0 in range(0, n, run):
+            for i in range(r0 + 1, min(r0 + run, n)):
+                x, j = seg[i], i
+                while j > r0 and _less(x, seg[j - 1]):
+                    seg[j] = seg[j - 1]
+                    j -= 1
+                seg[j] = x
+        if n <= run:
+            continue
+        src, dst = seg, np.empty(n)
+        while run < n:
+            for a in range(0, n, 2 * run):
+                i, mid, end = a, min(a + run, n), min(a + 2 * run, n)
+                j = mid
+                for k in range(a, end):
+                    if j < end and (i >= mid or _less(src[j], src[i])):
+                        dst[k] = src[j]
+                        j += 1
+                    else:
+                        dst[k] = src[i]
+                        i += 1
+            src, dst = dst, src
+            run *= 2
+        seg[:] = src
+
+
+def group_order(codes: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(members in group order, each group's start, size) of codes 0..n_groups-1: the grouping
+    that group_max_quantile reuses across the queries of a batch."""
     codes = np.asarray(codes, dtype=np.int64)
-    order = np.lexsort((values, codes))
-    v = values[order]
-    n = np.bincount(codes, minlength=n_groups)
-    start = np.concatenate([[0], np.cumsum(n)[:-1]])
+    size = np.bincount(codes, minlength=n_groups)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(np.int64)
+    return np.argsort(codes, kind="stable"), start, size
+
+
+def group_max_quantile(values: np.ndarray, codes: np.ndarray, n_groups: int,
+                       q_low: float = 33, q_high: float = 67,
+                       order: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                       ) -> np.ndarray:
+    """max_quantile of `values` within each group (codes 0..n_groups-1), vectorised: the
+    values sorted within each group (as one lexsort by group, then value, would order them),
+    then numpy's 'hazen' percentile (virtual index n q + 0.5 - 1, clipped to the ends,
+    numpy's two-sided linear interpolation) at each group's offsets. Equal to max_quantile
+    group by group, to the bit. order: group_order(codes, n_groups), when already known."""
+    values = np.asarray(values, dtype=float)
+    perm, start, n = order or group_order(codes, n_groups)
+    v = np.empty_like(values)
+    _sort_segments(values, perm, start, n, v)
     pick = []
     for q in (q_low, q_high):
         vi = n * (np.float64(q) / 100) + 0.5 - 1
