@@ -49,10 +49,13 @@ def _toptable(n=20000, n_de=40, seed=1):
 
 def test_volcano_keeps_degs_and_thins_the_rest():
     tt = _toptable()
-    pts = interactive.volcano_points(tt, 0.01, 0.1, max_nominal=500, max_background=300)
+    pts = interactive.volcano_points(tt, 0.01, 0.1, grid=(150, 100))
     degs = tt[(tt["adj.P.Val"] < 0.01) & (tt["logFC"].abs() > 0.1)]
     assert set(degs["gene_id"]) <= set(pts["gene_id"])
-    assert len(pts) <= len(degs) + 500 + 300
+    # the others: at most one per grid cell, the cloud's top (smallest P) kept
+    rest = pts[pts["cls"] == "not significant"]
+    assert len(rest) < 0.25 * (len(tt) - len(degs)) and len(rest) <= 150 * 100
+    assert tt.loc[~tt["gene_id"].isin(degs["gene_id"]), "P.Value"].idxmin() in rest.index
     fig = interactive.volcano(tt, 0.01, 0.1)
     names = {t.name.split(" (")[0]: t for t in fig.data}
     assert len(names["up"].x) + len(names["down"].x) == len(degs)
@@ -147,7 +150,8 @@ def test_png_embeds_and_tables_escape(tmp_path):
     fig = plots.new_figure(2, 2)
     path = tmp_path / "f.png"
     fig.savefig(path)
-    assert h.png(path, "f", "cap").startswith('<figure><img alt="f" src="data:image/png;base64,')
+    assert h.png(path, "f", "cap").startswith(
+        '<figure><img alt="f" loading="lazy" decoding="async" src="data:image/png;base64,')
     table = h.static_table(pd.DataFrame({"a": ["<b>x</b>"], "p": [0.123456]}))
     assert "&lt;b&gt;x&lt;/b&gt;" in table and "0.123" in table
 

@@ -2,9 +2,9 @@
 plotly Figure; the report embeds plotly.js once and each figure as a div.
 
 Unlike the matplotlib figures of this package these are drawn in the reader's browser, so
-they carry only what a reader explores: the volcano keeps every DEG, the nominally significant
-genes and a regular thinning of the rest, so a paper-scale table stays small; points are SVG
-(not WebGL), which every browser draws, headless ones included.
+they carry only what a reader explores: the volcano keeps every DEG and thins the other genes
+to one per grid cell, so a paper-scale table stays small; points are SVG (not WebGL), which
+every browser draws, headless ones included.
 """
 
 from __future__ import annotations
@@ -18,34 +18,42 @@ from . import DOWN, GREY, UP
 _FONT = {"family": "DejaVu Sans, Arial, sans-serif", "size": 13}
 
 
+def neg_log10_p(p: pd.Series) -> pd.Series:
+    """-log10 P, with P-values of 0 at the smallest positive one."""
+    p = p.astype(float)
+    floor = p[p > 0].min() if (p > 0).any() else 1e-300
+    return -np.log10(p.clip(lower=floor))
+
+
 def volcano_points(table: pd.DataFrame, fdr: float, min_abs_logfc: float,
-                   max_nominal: int = 2000, max_background: int = 1000) -> pd.DataFrame:
+                   grid: tuple[int, int] = (150, 100)) -> pd.DataFrame:
     """The genes a volcano draws, with their class (up / down / not significant).
 
-    Every DEG is kept, then the genes of smallest P with P < 0.05 up to `max_nominal`, and of
-    the others at most `max_background` evenly spaced by P-value rank (the uninformative base
-    of the plot): a paper-scale table stays light enough to draw as SVG at once.
+    Every DEG is kept; of the other genes, the one of smallest P in each cell of a `grid`
+    (columns, rows) over the plot's axes. Points within a cell (about 3 px) would cover each
+    other anyway, so the plot looks the same, each point drawn is still a gene that hover
+    names, and a paper-scale table draws a few thousand points instead of 20,000.
     """
     sig = (table["adj.P.Val"] < fdr) & (table["logFC"].abs() > min_abs_logfc)
     cls = np.where(sig & (table["logFC"] > 0), "up", np.where(sig, "down", "not significant"))
     out = table.assign(cls=cls)
-    rank = out["P.Value"].rank(method="first")
-    keep = sig | ((out["P.Value"] < 0.05) & (rank <= max_nominal))
-    rest = out.loc[~keep, "P.Value"].sort_values(kind="stable").index
-    if len(rest) > max_background:
-        rest = rest[np.unique(np.linspace(0, len(rest) - 1, max_background).round().astype(int))]
-    return out.loc[out.index[keep].union(rest)]
+    cells = []
+    for values, n in zip((out["logFC"].astype(float), neg_log10_p(out["P.Value"])), grid,
+                         strict=True):
+        lo, span = values.min(), values.max() - values.min()
+        cells.append(((values - lo) / (span or 1.0) * (n - 1)).round().astype(int))
+    cell = cells[0] * grid[1] + cells[1]
+    by_p = out.loc[~sig, "P.Value"].sort_values(kind="stable").index
+    return out.loc[out.index[sig].union(cell.loc[by_p].drop_duplicates().index)]
 
 
-def volcano(table: pd.DataFrame, fdr: float, min_abs_logfc: float, title: str = "",
-            max_background: int = 1000) -> go.Figure:
+def volcano(table: pd.DataFrame, fdr: float, min_abs_logfc: float,
+            title: str = "") -> go.Figure:
     """logFC against -log10(P) of a limma top table; hovering names the gene (gene_name, its
     logFC, P and FDR); each point's customdata is its gene_name (the report opens its
     per-group expression on click). P-values of 0 are drawn at the smallest positive one."""
-    pts = volcano_points(table, fdr, min_abs_logfc, max_background=max_background)
-    p = pts["P.Value"].astype(float)
-    floor = p[p > 0].min() if (p > 0).any() else 1e-300
-    y = -np.log10(p.clip(lower=floor))
+    pts = volcano_points(table, fdr, min_abs_logfc)
+    y = neg_log10_p(table["P.Value"]).loc[pts.index]
     sig = (table["adj.P.Val"] < fdr) & (table["logFC"].abs() > min_abs_logfc)
     n_all = {"up": int((sig & (table["logFC"] > 0)).sum()),
              "down": int((sig & (table["logFC"] < 0)).sum()), "not significant": int((~sig).sum())}

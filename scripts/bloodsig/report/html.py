@@ -3,6 +3,9 @@
 Figures are PNGs embedded as data URIs; interactive figures are plotly divs (plotly.js is
 embedded once, in the page head); searchable, sortable tables are itables/DataTables in its
 offline mode (the DataTables bundle embedded once). Every text from a table is escaped.
+
+A paper-scale report holds tens of figures and tables: drawn at once they kept the page from
+opening for seconds, so each is a `lazy` block, drawn when it comes near the viewport.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ h1{margin-top:.3em}h2{margin-top:.2em;color:#1a4d8f}h3{margin-bottom:.3em}
 .absent-note{color:#666;font-style:italic}
 figure{margin:1em 0;display:inline-block;vertical-align:top;max-width:100%}
 figure img{max-width:100%;height:auto;border:1px solid #eee}
+.lazy{max-width:100%}
 figcaption{font-size:13px;color:#444;max-width:60em}
 table.static{border-collapse:collapse;font-size:14px;margin:.5em 0}
 table.static td,table.static th{border-bottom:1px solid #ccc;padding:2px 8px;text-align:left}
@@ -72,12 +76,12 @@ def slug(text: str) -> str:
 
 
 def png(path, alt: str, caption: str = "", width: str | None = None) -> str:
-    """A PNG embedded as a data URI, with its caption."""
+    """A PNG embedded as a data URI, with its caption; decoded when scrolled to."""
     data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
     style = f' style="max-width:{width}"' if width else ""
     cap = f"<figcaption>{caption}</figcaption>" if caption else ""
-    return (f'<figure{style}><img alt="{esc(alt)}" src="data:image/png;base64,{data}">'
-            f"{cap}</figure>")
+    return (f'<figure{style}><img alt="{esc(alt)}" loading="lazy" decoding="async" '
+            f'src="data:image/png;base64,{data}">{cap}</figure>')
 
 
 def settings(text: str) -> str:
@@ -120,15 +124,15 @@ def round_sig(df: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
 def interactive_table(df: pd.DataFrame, table_id: str, caption: str = "",
                       page_length: int = 10) -> str:
     """A searchable, sortable table (itables offline: needs `datatables_library()` in the
-    page once)."""
+    page once), set up when scrolled to."""
     from itables import to_html_datatable
 
-    return to_html_datatable(
+    return lazy(to_html_datatable(
         round_sig(df).reset_index(drop=True), caption=caption or None, connected=False,
         table_id=table_id, maxBytes=0, showIndex=False, format_floats_in_python=False,
         pageLength=page_length, lengthMenu=[10, 25, 100], classes="display compact",
         layout={"topStart": "pageLength", "topEnd": "search", "bottomStart": "info",
-                "bottomEnd": "paging"})
+                "bottomEnd": "paging"}), table_id, 150 + 25 * page_length)
 
 
 def datatables_library() -> str:
@@ -140,15 +144,54 @@ def datatables_library() -> str:
 
 
 def plotly_library() -> str:
-    """plotly.js, as the installed plotly package bundles it, embedded once."""
+    """plotly.js, as the installed plotly package bundles it, embedded once, inert until
+    LAZY_JS runs it."""
     from plotly.offline import get_plotlyjs
 
-    return f'<script type="text/javascript">{get_plotlyjs()}</script>'
+    return f'<script type="text/plain" id="bloodsig-plotly">{get_plotlyjs()}</script>'
 
 
 def plotly_div(fig, div_id: str, post_script: str | None = None) -> str:
     return fig.to_html(full_html=False, include_plotlyjs=False, div_id=div_id,
                        post_script=post_script, config={"displaylogo": False})
+
+
+# Draws a lazy block (runs the scripts of its template) once it is within 600 px of the
+# viewport; `bloodsigDraw(el)` draws one now. IntersectionObserver is the browser's own API.
+# plotly.js (most of the page's start-up time) runs when a figure first needs it, or once the
+# page is idle after loading, so the first screen shows without waiting for it.
+LAZY_JS = """(function () {
+  function plotly() {
+    var src = document.getElementById('bloodsig-plotly');
+    if (!src) return;
+    var run = document.createElement('script');
+    run.text = src.textContent;
+    src.remove();
+    document.head.appendChild(run);
+  }
+  window.addEventListener('load', function () { requestIdleCallback(plotly); });
+  var seen = new IntersectionObserver(function (entries) {
+    entries.forEach(function (e) { if (e.isIntersecting) window.bloodsigDraw(e.target); });
+  }, {rootMargin: '600px 0px'});
+  window.bloodsigDraw = function (el) {
+    var tpl = el.querySelector(':scope > template');
+    if (!tpl) return;
+    seen.unobserve(el);
+    if (tpl.content.querySelector('.plotly-graph-div')) plotly();
+    el.replaceChildren(document.importNode(tpl.content, true));
+    el.style.minHeight = '';
+    el.classList.add('drawn');
+  };
+  document.querySelectorAll('.lazy').forEach(function (el) { seen.observe(el); });
+})();"""
+
+
+def lazy(content: str, name: str, min_height: int) -> str:
+    """`content` (a plotly figure or interactive table, with its scripts) held inert in a
+    <template> and drawn when the block nears the viewport; `min_height` (px, about the
+    drawn height) keeps the page's layout while it waits. `name` (data-lazy) finds it."""
+    return (f'<div class="lazy" data-lazy="{esc(name)}" style="min-height:{min_height}px">'
+            f"<template>{content}</template></div>")
 
 
 def json_script(data, element_id: str) -> str:
@@ -196,4 +239,4 @@ def page(title: str, subtitle: str, sections: list[Section]) -> str:
         f"<style>{STYLE}</style>{plotly_library()}</head><body>"
         f"{datatables_library()}"
         f"<nav id=\"toc\"><b>{esc(title)}</b>{nav}</nav><main><h1>{esc(title)}</h1>"
-        f"<p>{subtitle}</p>{''.join(body)}</main></body></html>\n")
+        f"<p>{subtitle}</p>{''.join(body)}</main><script>{LAZY_JS}</script></body></html>\n")

@@ -302,11 +302,12 @@ def _analysis_block(res: Results, a: str, tt: pd.DataFrame, fdr: float, lfc: flo
         block.append(f'<div><p id="{eid}-note" class="absent-note"></p>'
                      f"{h.plotly_div(empty, eid, init)}</div>")
     block.append("</div>")
-    out.append("".join(block))
+    out.append(h.lazy("".join(block), vid, 520))
     out.append(h.para("Hover a point of the volcano to name its gene; click it to show the "
-                      "gene's expression by group beside it. Volcano: every DEG and the genes "
-                      "with P &lt; 0.05 (up to 2,000) are drawn, with an even sample of the "
-                      "rest. Expression: TMM log2 CPM of each sample after expression QC, by "
+                      "gene's expression by group beside it. Volcano: every DEG is drawn; of the "
+                      "other genes, where several would fall on the same spot (a cell of "
+                      "1/150 of the x axis by 1/100 of the y axis) only the one of smallest P. "
+                      "Expression: TMM log2 CPM of each sample after expression QC, by "
                       "group."))
     out += [_fig(res, f"de/{a}/ma.png", "MA plot: logFC against mean log2 expression.", "32%"),
             _fig(res, f"de/{a}/heatmap.png", "Top up and down DEGs, z-scored log2 CPM.", "32%"),
