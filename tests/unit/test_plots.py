@@ -124,8 +124,20 @@ def _sex_table():
     table["predicted_sex"] = np.where(table["score"] > 0, "male", "female")
     table["mismatch"] = table["recorded_sex"].notna() & (
         table["recorded_sex"] != table["predicted_sex"])
-    table.attrs["threshold"] = 0.0
+    table["threshold"] = 0.0
     return table
+
+
+def test_sex_check_line_at_the_threshold_of_the_check(tmp_path):
+    """The dashed decision line is drawn at the threshold the check used, also from the
+    sample report read back from its TSV (a DataFrame's attrs would not survive that)."""
+    table = _sex_table().assign(threshold=-2.5)
+    path = tmp_path / "sample_report.tsv"
+    table.to_csv(path, sep="\t", index=False)
+    fig = sex_check_scatter(pd.read_csv(path, sep="\t"))
+    (line,) = [ln for ln in fig.axes[0].get_lines() if ln.get_linestyle() == "--"]
+    assert np.allclose(line.get_ydata() - line.get_xdata(), -2.5)
+    assert line.get_label() == "chrY - XIST = -2.50"
 
 
 def test_sex_check_scatter_rings_mismatches():

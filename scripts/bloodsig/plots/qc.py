@@ -49,7 +49,7 @@ def pca_panels(pcas: Mapping[str, tuple[pd.DataFrame, pd.Series]], samples: pd.D
 def sex_check_scatter(sex_table: pd.DataFrame, label_mismatches: bool = True) -> Figure:
     """XIST vs mean chrY log-CPM per sample, coloured by recorded sex (hollow, coloured by the
     inferred sex, where none was recorded), with the decision line
-    chry - xist = threshold (from ``sex_table.attrs["threshold"]``, else 0) and mismatches
+    chry - xist = threshold (the table's `threshold` column) and mismatches
     ringed in red (gid "mismatch") and labelled by sample id. `sex_table` is
     `bloodsig.qc.expression.sex_check`'s output; a missing side is drawn at 0, as scored.
     """
@@ -57,7 +57,7 @@ def sex_check_scatter(sex_table: pd.DataFrame, label_mismatches: bool = True) ->
     y = sex_table["chry"].fillna(0.0).to_numpy()
     recorded = as_labels(sex_table["recorded_sex"])
     mismatch = sex_table["mismatch"].to_numpy(dtype=bool)
-    threshold = float(sex_table.attrs.get("threshold", 0.0))
+    threshold = float(sex_table["threshold"].iloc[0])
     fig = new_figure(5.2, 4.4)
     ax = fig.subplots()
     # Mismatched samples are drawn last, so they are not hidden inside the other sex's cloud.

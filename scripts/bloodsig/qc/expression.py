@@ -156,9 +156,10 @@ def sex_check(logcpm: pd.DataFrame, annotation: pd.DataFrame, recorded_sex: pd.S
     `sex_codes` are the sample sheet's (female, male) values (see `normalise_sex`).
 
     Returns one row per sample: sample_id, xist, chry, score, predicted_sex, recorded_sex
-    (normalised to male/female, NaN when unknown), mismatch (False when recorded is unknown).
-    The threshold used is in ``result.attrs["threshold"]``. When none of the genes is in
-    `logcpm`, predicted_sex is NaN (unknown) and a warning is logged.
+    (normalised to male/female, NaN when unknown), mismatch (False when recorded is unknown),
+    threshold (the one used, the same in every row: a column, so the sample report's TSV and
+    the figure drawn from it keep it). When none of the genes is in `logcpm`, predicted_sex
+    is NaN (unknown) and a warning is logged.
     """
     present = annotation.reindex(logcpm.index)
     chry_ids = _ids_for_symbols(present, chry_symbols)
@@ -189,7 +190,7 @@ def sex_check(logcpm: pd.DataFrame, annotation: pd.DataFrame, recorded_sex: pd.S
     })
     table["mismatch"] = table["recorded_sex"].notna() & (
         table["recorded_sex"] != table["predicted_sex"])
-    table.attrs["threshold"] = float(threshold)
+    table["threshold"] = float(threshold)
     table.attrs["n_chry_genes"] = len(chry_ids)
     return table
 

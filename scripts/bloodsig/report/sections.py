@@ -148,11 +148,15 @@ def cohort_section(res: Results, cfg: dict) -> h.Section:
     else:
         sec.add(h.para("Table 1 is written by stage report (report/cohort_table.tsv); "
                        "not in this run."))
+    sex_line = ""
     if res.has("expression_qc/sample_report.tsv"):
         rep = res.tsv("expression_qc/sample_report.tsv")
         dropped = rep[~rep.get("kept", pd.Series(True, index=rep.index)).astype(bool)]
         sec.add(h.para(f"Sample QC: {len(rep)} samples checked, {len(dropped)} dropped "
                        "(expression_qc/sample_report.tsv)."))
+        if "threshold" in rep:
+            sex_line = (f" Dashed line: the check's threshold, chrY - XIST = "
+                        f"{rep['threshold'].iloc[0]:.2f}.")
     if res.has("expression_qc/gene_report.tsv"):
         genes = res.tsv("expression_qc/gene_report.tsv")
         if "kept" in genes:
@@ -160,7 +164,8 @@ def cohort_section(res: Results, cfg: dict) -> h.Section:
     sec.add(_fig(res, "expression_qc/pca.png", "PCA of the most variable genes (log2 CPM), "
                  "coloured by group, batch and library preparation.", "48%"),
             _fig(res, "expression_qc/sex_check.png", "Sex check: XIST against chrY expression; "
-                 "hollow points have no recorded sex (coloured by the inferred one).", "48%"))
+                 "hollow points have no recorded sex (coloured by the inferred one)."
+                 + sex_line, "48%"))
     if "sex_inferred" in samples and samples["sex_inferred"].astype(bool).any():
         sec.add(h.caveat(f"{int(samples['sex_inferred'].astype(bool).sum())} samples had no "
                          "recorded sex; it was inferred from XIST and chrY expression."))
