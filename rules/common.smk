@@ -468,5 +468,5 @@ def report_html_inputs(wc):
         files += [f"results/{cohort}/de/{a}/covariates.tsv" for a in ANALYSES]
     if stage_on("report"):
         files += [t for t in STAGE_TARGETS["report"]()
-                  if t not in (REPORT_HTML, "results/summary.html")]
+                  if t != REPORT_HTML]
     return sorted(set(files))

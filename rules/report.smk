@@ -1,5 +1,6 @@
-# Stage report: the cohort table (Table 1), qPCR validation of DEGs, the landing page
-# results/summary.html and provenance (resolved config, versions, input checksums).
+# Stage report: the cohort table (Table 1), qPCR validation of DEGs, the study report
+# results/report.html (the landing page) and provenance (resolved config, versions, input
+# checksums).
 # `snakemake --report report.html` gathers every stage's captioned figures.
 
 if stage_on("report") and QPCR and QPCR["analysis"] not in ANALYSES:
@@ -9,42 +10,11 @@ if stage_on("report") and QPCR and QPCR["analysis"] not in ANALYSES:
 STAGE_TARGETS["report"] = lambda: [
     f"{REPORT_DIR}/cohort_table.tsv",
     f"{REPORT_DIR}/cohort_table.html",
-    "results/summary.html",
     REPORT_HTML,
     "results/provenance/config.yaml",
     "results/provenance/versions.tsv",
     "results/provenance/checksums.tsv",
 ] + ([f"{REPORT_DIR}/qpcr.tsv", f"{REPORT_DIR}/qpcr.png"] if QPCR else [])
-
-
-# The result tables of the enabled stages that the landing page reads, by section.
-SUMMARY_FILES = {
-    "samples": {DISCOVERY[0]: f"results/{DISCOVERY[0]}/expression_qc/samples.tsv"},
-    "cohort_table": f"{REPORT_DIR}/cohort_table.html",
-    **({"qpcr": f"{REPORT_DIR}/qpcr.tsv"} if QPCR else {}),
-    **({"degs": {a: {d: f"results/{DISCOVERY[0]}/de/{a}/degs_{d}.tsv" for d in ("up", "down")}
-                 for a in ANALYSES}} if stage_on("de") else {}),
-    **({"classify": {
-        "nested": f"results/{DISCOVERY[0]}/classify/nested/summary.tsv",
-        "compare": f"results/{DISCOVERY[0]}/classify/compare/auc.tsv",
-        "grouping": f"results/{DISCOVERY[0]}/classify/compare/grouping.tsv",
-        **({f"external {CLASSIFY_EXTERNAL}":
-            f"results/{DISCOVERY[0]}/classify/external/{CLASSIFY_EXTERNAL}/metrics.tsv"}
-           if CLASSIFY_EXTERNAL else {})}} if stage_on("classify") else {}),
-    **({"cindex": f"{SURVIVAL_DIR}/cindex.tsv"} if stage_on("survival") else {}),
-    # ORA of the first enrich analysis, every collection
-    **({"ora": {f"{ENRICH_ANALYSES[0]} {c}":
-                f"results/{DISCOVERY[0]}/enrich/{ENRICH_ANALYSES[0]}/ora_{c}.tsv"
-                for c in COLLECTIONS}} if stage_on("enrich") and ENRICH_ANALYSES else {}),
-    **({"candidates": {q: f"results/{DISCOVERY[0]}/connectivity/{q}/candidates.tsv"
-                       for q in CONN_QUERIES}} if stage_on("connectivity") else {}),
-}
-SUMMARY_INPUTS = sorted(
-    path
-    for section in SUMMARY_FILES.values()
-    for value in ([section] if isinstance(section, str) else section.values())
-    for path in ([value] if isinstance(value, str) else value.values())
-)
 
 
 rule report_cohort_table:
@@ -93,28 +63,6 @@ rule report_qpcr:
         PYENV
     script:
         "../scripts/report_qpcr.py"
-
-
-rule report_summary:
-    input:
-        SUMMARY_INPUTS,
-    output:
-        "results/summary.html",
-    params:
-        files=canonical(SUMMARY_FILES),
-        title=REPORT["title"],
-    log:
-        "logs/report/summary.log",
-    benchmark:
-        "logs/report/summary.benchmark.tsv"
-    threads: 1
-    resources:
-        mem_mb=attempt_mem(1000),
-        runtime=5,
-    conda:
-        PYENV
-    script:
-        "../scripts/report_summary.py"
 
 
 # The study report: one self-contained HTML page of every stage that is on, built from the

@@ -111,6 +111,6 @@ def test_splits_keep_a_patients_samples_together(demo):
     assert grouping.loc["by patient", "test_auc"] == auc["test_auc"].max()
     assert grouping.loc["ignoring patients", "test_auc"] > 0.9
     assert (auc["reliability"] == "ok").all()
-    page = (demo / "results/summary.html").read_text()
-    assert page.index("nested CV (panel selection") < page.index("held-out test split, by")
-    assert "ignoring patients (leaky)" in page
+    page = (demo / "results/report.html").read_text()
+    assert "<h3>Nested cross-validation</h3>" in page
+    assert "<h3>Test split by patient against one ignoring patients</h3>" in page

@@ -371,6 +371,12 @@ def classify_section(res: Results, cfg: dict) -> h.Section:
             sec.add(h.caveat(f"The test split has {n} samples: AUCs of 1.0 and CIs of width 0 "
                              "are expected by chance at this size; the nested-CV AUC below "
                              "is the honest estimate."))
+    if res.has("classify/compare/grouping.tsv"):
+        sec.add("<h3>Test split by patient against one ignoring patients</h3>",
+                h.para("A split that ignores patients puts repeat samples of one patient on "
+                       "both sides: its AUC is leaky, shown only to measure the leak "
+                       "(classify/compare/grouping.tsv)."),
+                h.static_table(trim_text(res.tsv("classify/compare/grouping.tsv"))))
     sec.add(_fig(res, "classify/compare/roc.png", "ROC curves on the held-out test split.",
                  "48%"))
     if res.has("classify/nested/summary.tsv"):
