@@ -160,6 +160,7 @@ def test_small_group_and_bad_coef_refused(data):
                         {**ANALYSIS, "coef": "sexmale"}, SETTINGS)
 
 
+@pytest.mark.slow  # fits pydeseq2 (tens of seconds on 2 cores)
 def test_deseq2_engine_agrees_with_limma_on_calls(data):
     counts, samples, genes, truth, _, _ = data
     empty = pd.DataFrame(index=samples.index)

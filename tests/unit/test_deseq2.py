@@ -38,6 +38,7 @@ def test_prepare_design_scales_numeric_covariates(data):
                        "~ age + condition", "condition")
 
 
+@pytest.mark.slow  # fits pydeseq2 (tens of seconds on 2 cores)
 def test_deseq2_wald_limma_columns_and_planted_genes(data, capfd):
     counts, design = data
     tt = deseq2_wald(counts, design, "~ age + batch + condition", ("condition", "case", "ctrl"))
@@ -62,6 +63,7 @@ def test_deseq2_wald_errors(data):
         deseq2_wald(counts, design.iloc[:-1], "~condition", ("condition", "case", "ctrl"))
 
 
+@pytest.mark.slow  # fits pydeseq2 (tens of seconds on 2 cores)
 def test_aliased_columns_dropped_and_confounding_refused(data, caplog):
     counts, design = data
     nested = design.assign(prep=design["batch"].map({"a": "polyA", "b": "rRNA"}))
@@ -76,6 +78,7 @@ def test_aliased_columns_dropped_and_confounding_refused(data, caplog):
         deseq2_wald(counts, confounded, "~ batch + condition", ("condition", "case", "ctrl"))
 
 
+@pytest.mark.slow  # fits pydeseq2 (tens of seconds on 2 cores)
 def test_no_intercept_and_numeric_factor(data):
     counts, design = data
     tt = deseq2_wald(counts, design, "~ condition", ("condition", "case", "ctrl"))
