@@ -27,7 +27,7 @@ from sklearn.model_selection import StratifiedKFold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
-from bloodsig.classify import models as classify  # noqa: E402
+from bloodsig.classify import algorithms, panel_selection  # noqa: E402
 
 N_SAMPLES, FILTER_SIZES, CASE_FRACTION = 694, (3640, 3261, 2621), 0.65
 
@@ -57,7 +57,7 @@ def step_seconds(X, y, settings, n_genes: int, threads: int) -> tuple[float, flo
     splits = list(StratifiedKFold(settings["rfe"]["cv_folds"], shuffle=True,
                                   random_state=1).split(xs, yy))
     t, c = time.perf_counter(), time.process_time()
-    classify._map(lambda s: classify.xgb_classifier(settings["xgboost"], 1).fit(
+    algorithms._map(lambda s: algorithms.xgb_classifier(settings["xgboost"], 1).fit(
         xs[s[0]], yy[s[0]]), splits, threads)
     return time.perf_counter() - t, time.process_time() - c
 
@@ -76,7 +76,7 @@ def main() -> None:
         total = 0.0
         for n in FILTER_SIZES:
             t = time.perf_counter()
-            classify.rfe(X.iloc[:, :n], y, settings["xgboost"], r["drop_fraction"],
+            panel_selection.rfe(X.iloc[:, :n], y, settings["xgboost"], r["drop_fraction"],
                          r["stepwise_below"], r["cv_folds"], seed=1, n_jobs=args.threads)
             total += time.perf_counter() - t
             print(f"RFE over {n} genes: {time.perf_counter() - t:.0f} s", flush=True)
@@ -94,7 +94,8 @@ def main() -> None:
         b, a = np.polyfit(sizes, measured, 1)
         total = 0.0
         for n in FILTER_SIZES:
-            sched = np.array(classify.rfe_schedule(n, r["drop_fraction"], r["stepwise_below"]))
+            sched = np.array(panel_selection.rfe_schedule(n, r["drop_fraction"],
+                                                          r["stepwise_below"]))
             est = float(np.sum(a + b * sched))
             total += est
             print(f"[{label}] RFE over {n} genes: {len(sched)} steps, {est / 60:.1f} min")

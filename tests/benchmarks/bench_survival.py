@@ -20,9 +20,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 
+from bloodsig.stats import discrimination  # noqa: E402
 from bloodsig.stats import survival as sv  # noqa: E402
 from bloodsig.stats.coexpression import coexpression_hubs  # noqa: E402
-from bloodsig.survival import models as pg  # noqa: E402
+from bloodsig.survival import inputs, selection  # noqa: E402
 
 SETTINGS = {
     "clinical": ["onset_segment", "onset_age", "sex"], "logrank_p": 0.01, "ties": "breslow",
@@ -68,10 +69,10 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     expr, cases = simulate(args.cases, args.genes, args.seed)
-    clin = pg.clinical_matrix(cases, SETTINGS["clinical"], {"onset_segment": "spinal"})
+    clin = inputs.clinical_matrix(cases, SETTINGS["clinical"], {"onset_segment": "spinal"})
     time_, event = cases["time"], cases["event"]
     screen = timed(f"log-rank screen ({args.genes} genes)",
-                   lambda: pg.logrank_screen(expr, time_, event, 0.01))
+                   lambda: selection.logrank_screen(expr, time_, event, 0.01))
     top = screen.nsmallest(575, "p_value")["gene_id"]
     co = SETTINGS["coexpression"]
     mods = timed("co-expression hubs (575 genes)", lambda: coexpression_hubs(
@@ -79,18 +80,20 @@ def main():
         min_module_size=co["min_module_size"], hub_fraction=co["hub_fraction"]))
     cand = mods.table.loc[mods.table["hub"], "gene_id"].tolist()[:100]
     print(f"  {int(mods.table['module'].max())} modules, {len(cand)} candidates")
-    timed(f"stepwise Cox ({len(cand)} candidates)", lambda: pg.stepwise_cox(
+    timed(f"stepwise Cox ({len(cand)} candidates)", lambda: selection.stepwise_cox(
         clin, expr[cand], sv.CoxData(time_, event), "breslow", 50))
     x = pd.concat([clin, expr[cand]], axis=1)
-    timed("XGBoost-Cox grid (4 settings x 5 folds)", lambda: pg.xgboost_cox(
+    timed("XGBoost-Cox grid (4 settings x 5 folds)", lambda: selection.xgboost_cox(
         x, time_, event, cand, SETTINGS["xgboost"], args.seed))
     risk = x.to_numpy() @ np.r_[0.8, 0.03, 0.1, np.zeros(len(cand))]
-    timed(f"C-index + Kang SE (n={args.cases})", lambda: sv.concordance(time_, event, risk))
-    timed("compareC test", lambda: sv.compare_concordance(time_, event, risk, x.iloc[:, 3]))
-    timed("td-AUC at 7 times", lambda: sv.cumulative_dynamic_auc(time_, event, risk,
-                                                                  np.arange(24, 97, 12)))
+    timed(f"C-index + Kang SE (n={args.cases})",
+          lambda: discrimination.concordance(time_, event, risk))
+    timed("compareC test",
+          lambda: discrimination.compare_concordance(time_, event, risk, x.iloc[:, 3]))
+    timed("td-AUC at 7 times", lambda: discrimination.cumulative_dynamic_auc(
+        time_, event, risk, np.arange(24, 97, 12)))
     sub = expr[top]
-    timed("one honest split (selection + models)", lambda: pg.select_genes(
+    timed("one honest split (selection + models)", lambda: selection.select_genes(
         sub.iloc[:320], clin.iloc[:320], time_[:320], event[:320],
         {**SETTINGS, "logrank_p": 0.05}, args.seed))
 
