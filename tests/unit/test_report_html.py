@@ -144,6 +144,10 @@ def test_report_page_sections_and_headlines(results):
     # one page: plotly.js and DataTables embedded once, nothing loaded from elsewhere
     assert text.count("<script src=") == 0 and not re.search(r"<link[^>]+href=", text)
     assert text.count("window._itables_") >= 1
+    # figures and tables wait, inert, until scrolled to; so does plotly.js until needed
+    assert re.search(r'<div class="lazy" data-lazy="volcano-[^"]+" [^>]*><template>', text)
+    assert re.search(r'<div class="lazy" data-lazy="table-de-[^"]+" [^>]*><template>', text)
+    assert text.count('<script type="text/plain" id="bloodsig-plotly">') == 1
 
 
 def test_png_embeds_and_tables_escape(tmp_path):
