@@ -1,4 +1,4 @@
-"""bloodsig.cells.proportions: deconvolution, validation, VIF, PC association vs planted truth."""
+"""bloodsig.cells: deconvolution, validation, VIF, PC association vs planted truth."""
 
 import numpy as np
 import pandas as pd

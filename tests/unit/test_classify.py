@@ -1,4 +1,4 @@
-"""bloodsig.classify.models on small simulated data with known informative genes."""
+"""bloodsig.classify on small simulated data with known informative genes."""
 
 import re
 

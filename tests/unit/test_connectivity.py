@@ -1,4 +1,5 @@
-"""bloodsig.connectivity.queries: the CMap scores against direct definitions and worked values."""
+"""bloodsig.connectivity (enrichment, scores, queries): the CMap scores against direct
+definitions and worked values."""
 
 import numpy as np
 import pandas as pd

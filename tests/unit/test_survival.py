@@ -1,4 +1,5 @@
-"""bloodsig.stats.survival: survival-table checks, Kaplan-Meier, log-rank, Cox, C-index, td-AUC."""
+"""bloodsig.stats.survival and discrimination: survival-table checks, Kaplan-Meier, log-rank,
+Cox, C-index, td-AUC."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""bloodsig.cells.proportions against R: NNLS deconvolution against the nnls package (Lawson-Hanson,
+"""bloodsig.cells against R: NNLS deconvolution against the nnls package (Lawson-Hanson,
 as scipy), variance inflation factors against 1 / (1 - R^2) of R's lm."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""bloodsig.survival.models: case selection, input genes, expression, gene selection, models."""
+"""bloodsig.survival (the stage): cases, input genes, expression, gene selection, models."""
 
 from __future__ import annotations
 
