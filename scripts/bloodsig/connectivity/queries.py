@@ -293,7 +293,7 @@ def analyse_queries(store, queries: pd.DataFrame, background: np.ndarray | None,
     info = store.signatures
     keep = info["qc_pass"].to_numpy(bool) if filt["qc_pass"] else np.ones(len(info), bool)
     groups = PerturbagenGroups(info[keep])
-    sig_order = np.argsort(np.argsort(info["sig_id"].to_numpy(str), kind="stable"))
+    by_id = np.argsort(info["sig_id"].to_numpy(str), kind="stable")
     out = {}
     for name, res in results.items():
         sigs = res.signatures
@@ -301,7 +301,8 @@ def analyse_queries(store, queries: pd.DataFrame, background: np.ndarray | None,
                                    sigs["fdr_q"].to_numpy()[keep], q_low, q_high)
         cands = candidates(summary, store.compounds, filt["max_fdr"], filt["require_moa"],
                            filt["direction"], filt["top"])
-        order = np.lexsort((sig_order, sigs["ncs"].to_numpy()))
+        # By NCS, ties by sig_id: one stable sort of the scores taken in sig_id order.
+        order = by_id[np.argsort(sigs["ncs"].to_numpy()[by_id], kind="stable")]
         out[name] = {"signatures": sigs.iloc[order].reset_index(drop=True),
                      "perturbagens": groups.by_ncs(summary),
                      "candidates": cands, "ncs_means": res.ncs_means}
