@@ -5,6 +5,7 @@ from bloodsig.core.io import read_counts, save_figure, write_tsv
 from bloodsig.core.script import run
 from bloodsig.plots.qc import pca_panels, sex_check_scatter
 from bloodsig.qc import expression as eqc
+from bloodsig.stats.normalize import log2cpm_voom
 
 
 def main(smk):
@@ -16,8 +17,8 @@ def main(smk):
     filtered, gene_report, sample_report = eqc.run_expression_qc(counts, genes, samples, settings)
     kept = eqc.kept_samples(sample_report, cfg["drop_sex_mismatches"])
     top = cfg["pca_top_genes"]
-    pcas = {"before QC": eqc.pca(eqc.log_cpm(counts), top_genes=top),
-            "after QC": eqc.pca(eqc.log_cpm(filtered[kept]), top_genes=top)}
+    pcas = {"before QC": eqc.pca(log2cpm_voom(counts), top_genes=top),
+            "after QC": eqc.pca(log2cpm_voom(filtered[kept]), top_genes=top)}
     colour = [sheet["group_column"], sheet["batch_column"], sheet["library_column"]]
     save_figure(pca_panels(pcas, samples, color_by=colour), smk.output.pca)
     save_figure(sex_check_scatter(sample_report), smk.output.sex_check)

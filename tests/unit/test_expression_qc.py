@@ -14,7 +14,6 @@ from bloodsig.qc.expression import (
     fill_inferred_sex,
     globin_genes,
     kept_samples,
-    log_cpm,
     low_expression_mask,
     normalise_sex,
     pca,
@@ -25,6 +24,7 @@ from bloodsig.qc.expression import (
     stage_settings,
     two_means_threshold,
 )
+from bloodsig.stats.normalize import log2cpm_voom
 
 RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 N = 40  # samples: 20 male / 20 female, 20 polyA / 20 rRNA-depleted, crossed
@@ -170,7 +170,7 @@ def test_globin_genes(cohort):
 
 
 def test_sex_check_partial_genes_and_errors(cohort):
-    lc = log_cpm(cohort["counts"])
+    lc = log2cpm_voom(cohort["counts"])
     ann = cohort["annotation"]
     truth = cohort["truth_sex"].to_numpy()
     only_y = sex_check(lc.drop(index="X0000"), ann, None, ["RPS4Y1", "ZFY"])
@@ -184,7 +184,7 @@ def test_sex_check_partial_genes_and_errors(cohort):
 
 def test_unknown_sex_is_inferred_and_marked(cohort):
     samples = cohort["samples"].copy()
-    report = sex_check(log_cpm(cohort["counts"]), cohort["annotation"], samples["sex"],
+    report = sex_check(log2cpm_voom(cohort["counts"]), cohort["annotation"], samples["sex"],
                        ["RPS4Y1", "ZFY"], sex_codes=("F", "M"))
     report.insert(0, "sample_id", report.pop("sample_id"))
     blank = samples.index[:7]
@@ -199,7 +199,7 @@ def test_unknown_sex_is_inferred_and_marked(cohort):
 
 
 def test_sex_check_single_sex_cohort_uses_fixed_threshold(cohort):
-    lc = log_cpm(cohort["counts"]).loc[:, ~cohort["male"]]
+    lc = log2cpm_voom(cohort["counts"]).loc[:, ~cohort["male"]]
     table = sex_check(lc, cohort["annotation"], None, ["RPS4Y1", "DDX3Y"])
     assert (table["threshold"] == 0.0).all()
     assert (table["predicted_sex"] == "female").all()

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
+from ..stats.normalize import log2cpm_voom
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +101,6 @@ def _ids_for_symbols(annotation: pd.DataFrame, symbols: Iterable[str]) -> pd.Ind
 def globin_genes(annotation: pd.DataFrame, globin_symbols: Iterable[str]) -> pd.Index:
     """Gene ids whose gene_name is one of `globin_symbols` (see resources/globin_genes.txt)."""
     return _ids_for_symbols(annotation, globin_symbols)
-
-
-def log_cpm(counts: pd.DataFrame) -> pd.DataFrame:
-    """log2 counts per million with voom's offsets: log2((count + 0.5) / (lib.size + 1) * 1e6).
-
-    Library sizes are raw column sums (no TMM), which is enough for the sex check and QC PCA.
-    """
-    values = counts.to_numpy(dtype=float)
-    lib = values.sum(axis=0)
-    return pd.DataFrame(np.log2((values + 0.5) / (lib + 1.0) * 1e6), index=counts.index,
-                        columns=counts.columns)
 
 
 def normalise_sex(values: pd.Series, female: str = "female", male: str = "male") -> pd.Series:
@@ -292,7 +282,7 @@ def run_expression_qc(counts: pd.DataFrame, annotation: pd.DataFrame, samples: p
 
     sex_column = cfg["sex_column"]
     recorded = samples[sex_column] if sex_column in samples.columns else None
-    sex = sex_check(log_cpm(counts), annotation, recorded, cfg["chry_symbols"],
+    sex = sex_check(log2cpm_voom(counts), annotation, recorded, cfg["chry_symbols"],
                     cfg["xist_symbol"], cfg["sex_min_separation"],
                     (cfg["female_value"], cfg["male_value"]))
     sample_report = pd.concat([
