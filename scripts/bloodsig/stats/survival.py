@@ -11,11 +11,12 @@ Each function follows a published estimator and is vectorised:
 
 lifelines serves where one fit is made at a time (the risk-group curves). The in-house code
 stays where lifelines does not fit: the log-rank screen tests every gene's median split in
-one matrix product (lifelines tests one grouping per call, ~20,000 calls); stepwise Cox and
-the split evaluation fit hundreds of models and need Breslow ties, which lifelines' CoxPHFitter
-lacks (Efron only); `km_median` follows R's midpoint rule, which lifelines' median does not;
-the IPCW weights of the td-AUC re-estimate the censoring curve inside every split. All of it is
-checked against R survival in tests/validation/test_survival_vs_r.py.
+one matrix product (lifelines tests one grouping per call, ~20,000 calls); every Cox fit
+(stepwise selection, final models, splits) needs the study's Breslow ties, which lifelines'
+CoxPHFitter lacks (Efron only), and stepwise selection and the splits fit hundreds of models;
+`km_median` follows R's midpoint rule, which lifelines' median does not; the IPCW weights of the
+td-AUC re-estimate the censoring curve inside every split. Both kinds are checked against R
+survival in tests/validation/test_survival_vs_r.py.
 
 Times are positive numbers, events 0/1 (1 = death); `check_survival` refuses anything else.
 """
