@@ -42,8 +42,8 @@ CASES = [
      DE | {"survival_inputs", "survival_select", "survival_models"}),
     ("classify.nested.outer_folds", 4, {"classify_nested"},
      DE | {"classify_compare", "classify_panels", "classify_external"}),
-    ("report.title", "another title", set(),
-     DE | {"report_cohort_table", "report_qpcr"}),
+    ("report.cohort_table.categorical", ["sex", "batch"], {"report_cohort_table"},
+     DE | {"report_qpcr"}),
 ]
 
 
