@@ -183,7 +183,7 @@ SURVIVAL_DIR = f"results/{DISCOVERY[0]}/survival"
 SURVIVAL_EXTERNAL = SURVIVAL["external_cohort"]
 
 CLASSIFY = section("classify")
-CLASSIFY_EXTERNAL = CLASSIFY.get("external_cohort")  # absent: the stage is not configured
+CLASSIFY_EXTERNAL = CLASSIFY["external_cohort"]
 
 REPORT = section("report")
 QPCR = REPORT["qpcr"] or {}
