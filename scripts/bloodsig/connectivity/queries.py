@@ -303,7 +303,9 @@ def analyse_queries(store, queries: pd.DataFrame, background: np.ndarray | None,
                            filt["direction"], filt["top"])
         # By NCS, ties by sig_id: one stable sort of the scores taken in sig_id order.
         order = by_id[np.argsort(sigs["ncs"].to_numpy()[by_id], kind="stable")]
-        out[name] = {"signatures": sigs.iloc[order].reset_index(drop=True),
+        table = sigs.iloc[order]
+        table.index = pd.RangeIndex(len(table))  # reset_index would copy the table again
+        out[name] = {"signatures": table,
                      "perturbagens": groups.by_ncs(summary),
                      "candidates": cands, "ncs_means": res.ncs_means}
     return out
