@@ -115,7 +115,8 @@ rule enrich_map:
     params:
         spec=lambda wc: canonical(COLLECTIONS[wc.collection]),
         universe=ENRICH["universe"],
-        map=canonical({k: ENRICH_MAP[k] for k in ("fdr", "similarity", "cutoff")}),
+        # lambdas: the sections are optional, and read only when their jobs are scheduled
+        map=lambda wc: canonical({k: ENRICH_MAP[k] for k in ("fdr", "similarity", "cutoff")}),
         seed=config["seed"],
     log:
         "logs/{cohort}/enrich/{analysis}/map_{collection}.log",
@@ -141,7 +142,8 @@ rule enrich_gsea:
                       "gsea", "Enrichment", "{analysis}"),
     params:
         spec=lambda wc: canonical(COLLECTIONS[wc.collection]),
-        gsea=canonical({k: GSEA[k] for k in ("permutations", "min_size", "max_size", "plots")}),
+        gsea=lambda wc: canonical({k: GSEA[k] for k in ("permutations", "min_size", "max_size",
+                                                   "plots")}),
         seed=config["seed"],
     log:
         "logs/{cohort}/enrich/{analysis}/gsea_{collection}.log",
