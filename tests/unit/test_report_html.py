@@ -18,9 +18,9 @@ from bloodsig import plots
 from bloodsig.plots import interactive
 from bloodsig.plots import subtypes as subtype_plots
 from bloodsig.report import html as h
-from bloodsig.report import sections
 from bloodsig.report.build import report_page
 from bloodsig.report.files import Results
+from bloodsig.report.sections import expression
 
 SAMPLES_CFG = {"group_column": "group", "case": "ALS", "control": "control",
                "id_column": "sample_id"}
@@ -71,7 +71,7 @@ def test_expression_data_embeds_only_the_asked_genes():
                           columns=[f"S{i}" for i in range(6)])
     samples = pd.DataFrame({"group": ["ALS", "control"] * 3}, index=counts.columns)
     names = pd.Series({g: f"N{g}" for g in counts.index})
-    data = sections.expression_data(counts, samples, ["G1", "G5", "G1"], names, "group",
+    data = expression.expression_data(counts, samples, ["G1", "G5", "G1"], names, "group",
                                     ["control", "ALS"])
     assert data["levels"] == ["control", "ALS"] and data["groups"] == [1, 0] * 3
     assert list(data["genes"]) == ["NG1", "NG5"] and len(data["genes"]["NG1"]) == 6

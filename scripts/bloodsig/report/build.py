@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 
 from . import html as h
-from . import sections as s
 from .files import Results
+from .sections import biology, expression, overview, prediction
 
 
 def report_page(res: Results, cfg: dict, title: str, counts: pd.DataFrame | None = None,
@@ -15,17 +15,17 @@ def report_page(res: Results, cfg: dict, title: str, counts: pd.DataFrame | None
     stages that are on; `counts` (the QC-filtered counts) gives the per-gene expression
     plots of the top `expression_genes` genes of each DE analysis."""
     parts = [
-        s.headline_section(res, cfg),
-        s.cohort_section(res, cfg),
-        s.de_section(res, cfg, counts, expression_genes, table_rows),
-        s.cells_section(res, cfg),
-        s.classify_section(res, cfg),
-        s.survival_section(res, cfg),
-        s.pathways_section(res, cfg),
-        s.candidates_section(res, cfg),
-        s.subtypes_section(res, cfg),
-        s.qpcr_section(res, cfg),
-        s.provenance_section(res, cfg),
+        overview.headline_section(res, cfg),
+        overview.cohort_section(res, cfg),
+        expression.de_section(res, cfg, counts, expression_genes, table_rows),
+        expression.cells_section(res, cfg),
+        prediction.classify_section(res, cfg),
+        prediction.survival_section(res, cfg),
+        biology.pathways_section(res, cfg),
+        biology.candidates_section(res, cfg),
+        biology.subtypes_section(res, cfg),
+        biology.qpcr_section(res, cfg),
+        overview.provenance_section(res, cfg),
     ]
     ran = [p for p in parts if p is not None]
     subtitle = (f"Cohort <b>{h.esc(res.cohort)}</b>. Sections of stages that did not run say "

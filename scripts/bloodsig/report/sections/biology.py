@@ -1,0 +1,132 @@
+"""Pathways, drug candidates, immune subtypes and qPCR."""
+
+from __future__ import annotations
+
+from .. import html as h
+from ..files import Results
+from .common import absent, pic, trim_text
+
+
+# ------------------------------------------------------------------------------- pathways
+def pathways_section(res: Results, cfg: dict) -> h.Section:
+    if not res.any("enrich/*"):
+        return absent("Pathways", "enrich")
+    sec = h.Section("Pathways")
+    e = cfg.get("enrich") or {}
+    fdr = e.get("fdr", 0.05)
+    g = e.get("gsea") or {}
+    sec.add(h.settings(
+        f"ORA of the up and down DEGs (universe: {h.esc(e.get('universe', 'tested'))}; sets of "
+        f"{e.get('min_size', 10)}-{e.get('max_size', 500)} genes); significant: BH FDR &lt; "
+        f"{fdr:g}. Only significant terms are listed."))
+    for key in res.glob("enrich/*/ora_*.tsv"):
+        analysis, coll = key.split("/")[1], key.split("ora_")[1][:-4]
+        ora = res.tsv(key)
+        sig = ora[ora["FDR"] < fdr].sort_values(["direction", "FDR", "term"])
+        sec.add(f"<h3>ORA {h.esc(analysis)} / {h.esc(coll)}</h3>",
+                h.para(f"{len(sig)} of {len(ora)} terms tested at FDR &lt; {fdr:g}."))
+        if not sig.empty:
+            cols = [c for c in ("direction", "term", "Count", "set_size", "fold_enrichment",
+                                "pvalue", "FDR") if c in sig]
+            shown = sig[cols].copy()
+            for c in ("pvalue", "FDR"):
+                if c in shown:
+                    shown[c] = shown[c].map(h.fmt_p)
+            sec.add(h.static_table(shown.head(40)))
+        sec.add(pic(res, key.replace(".tsv", ".png"), f"ORA dot plot, {analysis} / {coll}.",
+                     "60%"))
+    for key in res.glob("enrich/*/map_*.png"):
+        sec.add("<h3>Enrichment map</h3>",
+                pic(res, key, f"Enrichment map ({key.split('/')[1]}): terms linked by shared "
+                     "genes.", "70%"))
+    for key in res.glob("enrich/*/gsea_*.tsv"):
+        analysis, coll = key.split("/")[1], key.split("gsea_")[1][:-4]
+        gs = res.tsv(key)
+        floor = 1 / g["permutations"] if g.get("permutations") else None
+        shown = gs.drop(columns=["leading_edge"], errors="ignore").head(30).copy()
+        for c in ("pvalue", "FDR", "FWER"):
+            if c in shown:
+                shown[c] = shown[c].map(lambda v, f=floor: h.fmt_p(v, f))
+        sec.add(f"<h3>GSEA {h.esc(analysis)} / {h.esc(coll)}</h3>",
+                h.settings(f"Preranked by -log10(P) x sign(logFC); {g.get('permutations', '')} "
+                           "gene-set permutations, so p and FDR below 1/permutations read "
+                           "&lt; 1/permutations."),
+                h.static_table(trim_text(shown)),
+                pic(res, key.replace(".tsv", ".png"), "Enrichment plots of the sets with the "
+                     "smallest FDR.", "70%"))
+    for key in res.glob("enrich/compare_*.tsv"):
+        comp = res.tsv(key)
+        sec.add(f"<h3>Terms gained and lost with cell adjustment ({h.esc(key[15:-4])})</h3>",
+                h.static_table(trim_text(comp.head(30))))
+    return sec
+
+
+# ------------------------------------------------------------------------- connectivity
+def candidates_section(res: Results, cfg: dict) -> h.Section:
+    if not res.any("connectivity/*"):
+        return absent("Drug candidates", "connectivity")
+    sec = h.Section("Drug candidates")
+    c = cfg.get("connectivity") or {}
+    cand = c.get("candidates") or {}
+    sec.add(h.settings(
+        f"Core genes: DEGs at FDR &lt; {c.get('fdr', '')} and |logFC| &gt; "
+        f"{c.get('min_abs_logfc', '')} shared with the disease tissues; "
+        f"{h.esc(cand.get('direction', 'reversing'))} perturbagens with FDR q &lt; "
+        f"{cand.get('max_fdr', '')}, known mechanism required: {cand.get('require_moa', '')};"
+        f" ranked by tau."))
+    for key in res.glob("connectivity/*/overlaps.tsv"):
+        sec.add(f"<h3>Core genes: {h.esc(key.split('/')[1])}</h3>",
+                h.static_table(trim_text(res.tsv(key))),
+                pic(res, key.replace(".tsv", ".png"), "Overlap of the DEG lists.", "48%"))
+    for key in res.glob("connectivity/*/candidates.tsv"):
+        q = key.split("/")[1]
+        cands = res.tsv(key)
+        sec.add(f"<h3>Candidates of query {h.esc(q)}</h3>",
+                h.interactive_table(trim_text(cands), f"table-candidates-{h.slug(q)}",
+                                    caption=f"{len(cands)} candidates ({key})."),
+                pic(res, f"connectivity/{q}/network.png", "Candidates and their targets.",
+                     "70%"))
+    sec.add(h.caveat("Connectivity scores come from cell lines, not blood: candidates are "
+                     "hypotheses to test, not treatments."))
+    return sec
+
+
+# ------------------------------------------------------------------------------- subtypes
+def subtypes_section(res: Results, cfg: dict) -> h.Section:
+    if not res.any("subtypes/*"):
+        return absent("Immune subtypes", "subtypes")
+    sec = h.Section("Immune subtypes")
+    s = cfg.get("subtypes") or {}
+    sec.add(h.settings(
+        f"Samples {h.esc(s.get('subset') or 'all')}; k = {s.get('k', '')}; "
+        f"{h.esc(s.get('linkage', ''))} linkage on correlation distance; DE of C1 against the "
+        f"others: padj &lt; {(s.get('de') or {}).get('fdr', '')}, |log2FC| &gt; "
+        f"{(s.get('de') or {}).get('min_abs_log2fc', '')}."))
+    if res.has("subtypes/summary.tsv"):
+        sec.add(h.static_table(res.tsv("subtypes/summary.tsv")))
+    if res.has("subtypes/clusters.tsv"):
+        cl = res.tsv("subtypes/clusters.tsv")
+        sec.add(h.para(f"{len(cl)} samples clustered (subtypes/clusters.tsv)."))
+    sec.add(pic(res, "subtypes/heatmap.png", "Signature z-scores by cluster.", "60%"),
+            pic(res, "subtypes/markers.png", "Marker genes by cluster.", "48%"),
+            pic(res, "subtypes/correlation.png", "Sample correlation; repeat samples of a "
+                 "patient marked.", "48%"),
+            pic(res, "subtypes/volcano.png", "DE between the clusters.", "48%"))
+    return sec
+
+
+# ----------------------------------------------------------------------------------- qPCR
+def qpcr_section(res: Results, cfg: dict) -> h.Section | None:
+    if not res.has("report/qpcr.tsv"):
+        return None
+    sec = h.Section("qPCR")
+    q = (cfg.get("report") or {}).get("qpcr") or {}
+    sec.add(h.settings(f"Delta-delta-Ct against the mean of "
+                       f"{h.esc(', '.join(q.get('reference_genes', [])))}; compared with the "
+                       f"RNA-seq logFC of analysis {h.esc(q.get('analysis', ''))}."))
+    t = res.tsv("report/qpcr.tsv")
+    if "P.Value" in t:
+        t["P.Value"] = t["P.Value"].map(h.fmt_p)
+    sec.add(h.static_table(t), pic(res, "report/qpcr.png", "qPCR against RNA-seq fold "
+                                    "changes.", "48%"))
+    return sec
