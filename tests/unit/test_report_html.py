@@ -8,13 +8,17 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from PIL import Image
 
 from bloodsig import plots
+from bloodsig.core.configcheck import fill_defaults
+from bloodsig.core.sheets import load_schema
 from bloodsig.plots import interactive
 from bloodsig.plots import subtypes as subtype_plots
 from bloodsig.report import html as h
@@ -24,6 +28,15 @@ from bloodsig.report.sections import expression
 
 SAMPLES_CFG = {"group_column": "group", "case": "ALS", "control": "control",
                "id_column": "sample_id"}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def report_settings(**sections) -> dict:
+    """The stage sections as the report rule passes them: the given ones, with the schema's
+    defaults filled in at load (as the Snakefile does)."""
+    schema = load_schema(ROOT / "config/schemas/config.schema.yaml")["properties"]
+    return {"samples": SAMPLES_CFG,
+            **{name: fill_defaults(value, schema[name]) for name, value in sections.items()}}
 
 
 def test_fmt_p_never_shows_zero():
@@ -118,10 +131,12 @@ def results(tmp_path):
 
 def test_report_page_sections_and_headlines(results):
     res, counts = results
-    cfg = {"samples": SAMPLES_CFG, "de": {"fdr": 0.01, "min_abs_logfc": 0.1,
-                                          "analyses": {"primary": {"formula": "~ group",
-                                                                   "coef": "groupALS"}}},
-           "enrich": {"fdr": 0.05}, "classify": {"analysis": "primary"}}
+    demo = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    cfg = report_settings(
+        de={"fdr": 0.01, "min_abs_logfc": 0.1,
+            "analyses": {"primary": {"formula": "~ group", "coef": "groupALS"}}},
+        enrich={"fdr": 0.05}, expression_qc={},
+        classify={**demo["classify"], "analysis": "primary"})
     text = report_page(res, cfg, "t", counts)
     present = re.findall(r'data-section="([^"]+)"', text)
     absent = re.findall(r'data-absent="([^"]+)"', text)

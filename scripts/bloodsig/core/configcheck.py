@@ -88,12 +88,17 @@ def validate_config(config: dict, schema: dict, layers: Layers) -> None:
     raise InputError(f"{dotted}: {message}", path=source_of(where, layers))
 
 
-def section_defaults(schema: dict) -> dict:
-    """An absent config section as its schema's defaults (its required keys stay absent)."""
-    instance: dict = {}
+def fill_defaults(instance: dict, schema: dict) -> dict:
+    """`instance` (a config section) with its schema's defaults written in; its missing
+    required keys stay absent."""
     for _ in _filling_defaults(jsonschema.Draft202012Validator)(schema).iter_errors(instance):
         pass  # a missing required key: the stage is not configured
     return instance
+
+
+def section_defaults(schema: dict) -> dict:
+    """An absent config section as its schema's defaults."""
+    return fill_defaults({}, schema)
 
 
 def canonical(value):

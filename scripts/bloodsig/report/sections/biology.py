@@ -12,12 +12,11 @@ def pathways_section(res: Results, cfg: dict) -> h.Section:
     if not res.any("enrich/*"):
         return absent("Pathways", "enrich")
     sec = h.Section("Pathways")
-    e = cfg.get("enrich") or {}
-    fdr = e.get("fdr", 0.05)
-    g = e.get("gsea") or {}
+    e = cfg["enrich"]
+    fdr = e["fdr"]
     sec.add(h.settings(
-        f"ORA of the up and down DEGs (universe: {h.esc(e.get('universe', 'tested'))}; sets of "
-        f"{e.get('min_size', 10)}-{e.get('max_size', 500)} genes); significant: BH FDR &lt; "
+        f"ORA of the up and down DEGs (universe: {h.esc(e['universe'])}; sets of "
+        f"{e['min_size']}-{e['max_size']} genes); significant: BH FDR &lt; "
         f"{fdr:g}. Only significant terms are listed."))
     for key in res.glob("enrich/*/ora_*.tsv"):
         analysis, coll = key.split("/")[1], key.split("ora_")[1][:-4]
@@ -42,13 +41,14 @@ def pathways_section(res: Results, cfg: dict) -> h.Section:
     for key in res.glob("enrich/*/gsea_*.tsv"):
         analysis, coll = key.split("/")[1], key.split("gsea_")[1][:-4]
         gs = res.tsv(key)
-        floor = 1 / g["permutations"] if g.get("permutations") else None
+        permutations = e["gsea"]["permutations"]
+        floor = 1 / permutations
         shown = gs.drop(columns=["leading_edge"], errors="ignore").head(30).copy()
         for c in ("pvalue", "FDR", "FWER"):
             if c in shown:
                 shown[c] = shown[c].map(lambda v, f=floor: h.fmt_p(v, f))
         sec.add(f"<h3>GSEA {h.esc(analysis)} / {h.esc(coll)}</h3>",
-                h.settings(f"Preranked by -log10(P) x sign(logFC); {g.get('permutations', '')} "
+                h.settings(f"Preranked by -log10(P) x sign(logFC); {permutations} "
                            "gene-set permutations, so p and FDR below 1/permutations read "
                            "&lt; 1/permutations."),
                 h.static_table(trim_text(shown)),
@@ -66,13 +66,13 @@ def candidates_section(res: Results, cfg: dict) -> h.Section:
     if not res.any("connectivity/*"):
         return absent("Drug candidates", "connectivity")
     sec = h.Section("Drug candidates")
-    c = cfg.get("connectivity") or {}
-    cand = c.get("candidates") or {}
+    c = cfg["connectivity"]
+    cand = c["candidates"]
     sec.add(h.settings(
-        f"Core genes: DEGs at FDR &lt; {c.get('fdr', '')} and |logFC| &gt; "
-        f"{c.get('min_abs_logfc', '')} shared with the disease tissues; "
-        f"{h.esc(cand.get('direction', 'reversing'))} perturbagens with FDR q &lt; "
-        f"{cand.get('max_fdr', '')}, known mechanism required: {cand.get('require_moa', '')};"
+        f"Core genes: DEGs at FDR &lt; {c['fdr']} and |logFC| &gt; "
+        f"{c['min_abs_logfc']} shared with the disease tissues; "
+        f"{h.esc(cand['direction'])} perturbagens with FDR q &lt; "
+        f"{cand['max_fdr']}, known mechanism required: {cand['require_moa']};"
         f" ranked by tau."))
     for key in res.glob("connectivity/*/overlaps.tsv"):
         sec.add(f"<h3>Core genes: {h.esc(key.split('/')[1])}</h3>",
@@ -96,12 +96,12 @@ def subtypes_section(res: Results, cfg: dict) -> h.Section:
     if not res.any("subtypes/*"):
         return absent("Immune subtypes", "subtypes")
     sec = h.Section("Immune subtypes")
-    s = cfg.get("subtypes") or {}
+    s = cfg["subtypes"]
     sec.add(h.settings(
-        f"Samples {h.esc(s.get('subset') or 'all')}; k = {s.get('k', '')}; "
-        f"{h.esc(s.get('linkage', ''))} linkage on correlation distance; DE of C1 against the "
-        f"others: padj &lt; {(s.get('de') or {}).get('fdr', '')}, |log2FC| &gt; "
-        f"{(s.get('de') or {}).get('min_abs_log2fc', '')}."))
+        f"Samples {h.esc(s['subset'] or 'all')}; k = {s['k']}; "
+        f"{h.esc(s['linkage'])} linkage on correlation distance; DE of C1 against the "
+        f"others: padj &lt; {s['de']['fdr']}, |log2FC| &gt; "
+        f"{s['de']['min_abs_log2fc']}."))
     if res.has("subtypes/summary.tsv"):
         sec.add(h.static_table(res.tsv("subtypes/summary.tsv")))
     if res.has("subtypes/clusters.tsv"):
@@ -120,10 +120,10 @@ def qpcr_section(res: Results, cfg: dict) -> h.Section | None:
     if not res.has("report/qpcr.tsv"):
         return None
     sec = h.Section("qPCR")
-    q = (cfg.get("report") or {}).get("qpcr") or {}
+    q = cfg["report"]["qpcr"]
     sec.add(h.settings(f"Delta-delta-Ct against the mean of "
-                       f"{h.esc(', '.join(q.get('reference_genes', [])))}; compared with the "
-                       f"RNA-seq logFC of analysis {h.esc(q.get('analysis', ''))}."))
+                       f"{h.esc(', '.join(q['reference_genes']))}; compared with the "
+                       f"RNA-seq logFC of analysis {h.esc(q['analysis'])}."))
     t = res.tsv("report/qpcr.tsv")
     if "P.Value" in t:
         t["P.Value"] = t["P.Value"].map(h.fmt_p)

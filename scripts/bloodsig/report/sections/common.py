@@ -34,9 +34,9 @@ def pic(res: Results, key: str, caption: str, width: str | None = None) -> str:
 
 
 def n_groups(samples: pd.DataFrame, scfg: dict) -> str:
-    col = scfg.get("group_column", "group")
+    col = scfg["group_column"]
     counts = samples[col].astype(str).value_counts()
-    case, ctrl = scfg.get("case"), scfg.get("control")
+    case, ctrl = scfg["case"], scfg["control"]
     parts = [f"{counts.get(case, 0)} {case}", f"{counts.get(ctrl, 0)} {ctrl}"]
     parts += [f"{n} {g}" for g, n in counts.items() if g not in (case, ctrl)]
     return f"n = {len(samples)} samples ({', '.join(parts)})"

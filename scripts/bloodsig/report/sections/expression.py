@@ -60,25 +60,25 @@ def de_section(res: Results, cfg: dict, counts: pd.DataFrame | None = None,
     volcano (hover names the gene, click shows its expression by group), MA, heatmap,
     p-value histogram and a searchable table; then the sex-stratified comparison and the
     overlap with published lists."""
-    de = cfg.get("de") or {}
-    analyses = [a for a in (de.get("analyses") or {}) if res.has(f"de/{a}/toptable.tsv")]
+    de = cfg["de"]
+    analyses = [a for a in de["analyses"] if res.has(f"de/{a}/toptable.tsv")]
     if not analyses:
         return absent("Differential expression", "de")
     sec = h.Section("Differential expression")
-    fdr, lfc = de.get("fdr", 0.01), de.get("min_abs_logfc", 0.1)
+    fdr, lfc = de["fdr"], de["min_abs_logfc"]
     scfg = cfg["samples"]
     sec.add(h.settings(
-        f"Engine {h.esc(de.get('engine', 'limma'))}; a DEG has adj.P.Val &lt; {fdr:g} "
+        f"Engine {h.esc(de['engine'])}; a DEG has adj.P.Val &lt; {fdr:g} "
         f"(Benjamini-Hochberg) and |logFC| &gt; {lfc:g}; technical covariates "
-        f"{h.esc(', '.join(map(str, de.get('technical', []))) or 'none')}; RNA-PC method "
-        f"{h.esc((de.get('covariates') or {}).get('method', 'rna_pcs'))}."))
+        f"{h.esc(', '.join(map(str, de['technical'])) or 'none')}; RNA-PC method "
+        f"{h.esc(de['covariates']['method'])}."))
     counts_rows, tables, expr_genes = [], {}, []
     for a in analyses:
         tt = res.tsv(f"de/{a}/toptable.tsv")
         tables[a] = tt
         sig = (tt["adj.P.Val"] < fdr) & (tt["logFC"].abs() > lfc)
-        counts_rows.append({"analysis": a, "formula": de["analyses"][a].get("formula", ""),
-                            "coefficient": de["analyses"][a].get("coef", ""),
+        counts_rows.append({"analysis": a, "formula": de["analyses"][a]["formula"],
+                            "coefficient": de["analyses"][a]["coef"],
                             "n samples": analysis_n(res, a).removeprefix("n = ")
                             .removesuffix(" samples"),
                             "genes tested": len(tt), "up": int((sig & (tt["logFC"] > 0)).sum()),
@@ -88,13 +88,12 @@ def de_section(res: Results, cfg: dict, counts: pd.DataFrame | None = None,
     sec.add("<h3>DEGs per analysis</h3>", h.static_table(pd.DataFrame(counts_rows)))
     have_expr = counts is not None and res.has("expression_qc/samples.tsv")
     if have_expr:
-        samples = res.tsv("expression_qc/samples.tsv").set_index(scfg.get("id_column",
-                                                                          "sample_id"))
+        samples = res.tsv("expression_qc/samples.tsv").set_index(scfg["id_column"])
         names = pd.concat(tables.values()).drop_duplicates("gene_id").set_index("gene_id")[
             "gene_name"]
         data = expression_data(counts, samples, expr_genes, names,
-                               scfg.get("group_column", "group"),
-                               [scfg.get("control"), scfg.get("case")])
+                               scfg["group_column"],
+                               [scfg["control"], scfg["case"]])
         sec.add(h.json_script(data, "bloodsig-expression"),
                 f"<script>{SHOW_GENE_JS}</script>")
     for a in analyses:
@@ -124,8 +123,8 @@ def de_section(res: Results, cfg: dict, counts: pd.DataFrame | None = None,
 def _analysis_block(res: Results, a: str, tt: pd.DataFrame, fdr: float, lfc: float,
                     have_expr: bool, table_rows: int, acfg: dict) -> list[str]:
     out = [f'<h3 id="de-{h.slug(a)}">Analysis {h.esc(a)}</h3>']
-    out.append(h.settings(f"Formula <code>{h.esc(acfg.get('formula', ''))}</code>, coefficient "
-                          f"<code>{h.esc(acfg.get('coef', ''))}</code>"
+    out.append(h.settings(f"Formula <code>{h.esc(acfg['formula'])}</code>, coefficient "
+                          f"<code>{h.esc(acfg['coef'])}</code>"
                           + (f", subset {h.esc(acfg['subset'])}" if acfg.get("subset") else "")
                           + (f", blocked on {h.esc(acfg['block'])}" if acfg.get("block") else "")
                           + f"; {analysis_n(res, a)}."))
@@ -176,10 +175,10 @@ def cells_section(res: Results, cfg: dict) -> h.Section:
     if not res.any("cells/*"):
         return absent("Cell composition", "cells")
     sec = h.Section("Cell composition")
-    c = cfg.get("cells") or {}
-    sec.add(h.settings(f"Estimate used: {h.esc(c.get('estimate', 'auto'))}; a cell type is "
+    c = cfg["cells"]
+    sec.add(h.settings(f"Estimate used: {h.esc(c['estimate'])}; a cell type is "
                        f"dropped while its VIF exceeds "
-                       f"{(c.get('collinearity') or {}).get('max_vif', 10)}."))
+                       f"{c['collinearity']['max_vif']}."))
     if res.has("cells/summary.tsv"):
         sec.add(h.static_table(res.tsv("cells/summary.tsv")))
     if res.has("cells/vif.tsv"):

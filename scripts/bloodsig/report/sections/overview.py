@@ -19,14 +19,14 @@ def headline_section(res: Results, cfg: dict) -> h.Section:
         samples = res.tsv("expression_qc/samples.tsv")
         items.append(f"Cohort {h.esc(res.cohort)}: {n_groups(samples, cfg['samples'])} kept "
                      "after expression QC.")
-    de = cfg.get("de") or {}
-    for a in (de.get("analyses") or {}):
+    de = cfg.get("de")  # stages that are off have no section
+    for a in (de["analyses"] if de else {}):
         if res.has(f"de/{a}/degs_up.tsv"):
             up, down = (len(res.tsv(f"de/{a}/degs_{d}.tsv")) for d in ("up", "down"))
             n = analysis_n(res, a)
             items.append(f"DE <b>{h.esc(a)}</b>: {up} up, {down} down "
-                         f"(FDR &lt; {de.get('fdr', 0.01):g}, |logFC| &gt; "
-                         f"{de.get('min_abs_logfc', 0.1):g}; {n}).")
+                         f"(FDR &lt; {de['fdr']:g}, |logFC| &gt; "
+                         f"{de['min_abs_logfc']:g}; {n}).")
     if res.has("classify/compare/auc.tsv"):
         items.append(best_classifier_line(res))
     if res.has("classify/nested/summary.tsv"):
@@ -41,9 +41,8 @@ def headline_section(res: Results, cfg: dict) -> h.Section:
                      f"C-index {best['c_index']:.3f} [{best['ci_lower']:.3f}, "
                      f"{best['ci_upper']:.3f}], n = {int(best['n'])}, "
                      f"{int(best['events'])} events.")
-    enrich = cfg.get("enrich") or {}
-    fdr = enrich.get("fdr", 0.05)
     for key in res.glob("enrich/*/ora_*.tsv"):
+        fdr = cfg["enrich"]["fdr"]
         ora = res.tsv(key)
         sig = ora[ora["FDR"] < fdr].sort_values(["FDR", "term"])
         analysis, coll = key.split("/")[1], key.split("ora_")[1][:-4]
@@ -77,12 +76,12 @@ def cohort_section(res: Results, cfg: dict) -> h.Section:
     if not res.has("expression_qc/samples.tsv"):
         return absent("Cohort", "expression_qc")
     samples = res.tsv("expression_qc/samples.tsv")
-    qc = cfg.get("expression_qc") or {}
+    qc = cfg["expression_qc"]
     sec.add(h.settings(
         f"{n_groups(samples, cfg['samples'])} after expression QC. A gene is kept with "
-        f"&ge; {qc.get('min_count', 5)} counts in all but {qc.get('max_fraction_below', 0.5):g}"
-        f" of samples; globin genes removed: {qc.get('remove_globin', True)}; samples whose "
-        f"inferred sex disagrees with the sheet dropped: {qc.get('drop_sex_mismatches', True)}."))
+        f"&ge; {qc['min_count']} counts in all but {qc['max_fraction_below']:g}"
+        f" of samples; globin genes removed: {qc['remove_globin']}; samples whose "
+        f"inferred sex disagrees with the sheet dropped: {qc['drop_sex_mismatches']}."))
     if res.has("report/cohort_table.tsv"):
         table = res.tsv("report/cohort_table.tsv")
         if "p_value" in table:

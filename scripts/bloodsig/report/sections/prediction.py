@@ -13,12 +13,12 @@ def classify_section(res: Results, cfg: dict) -> h.Section:
     if not res.any("classify/*"):
         return absent("Classifiers", "classify")
     sec = h.Section("Classifiers")
-    c = cfg.get("classify") or {}
-    comp = c.get("compare") or {}
+    c = cfg["classify"]
+    comp = c["compare"]
     sec.add(h.settings(
-        f"Genes of DE analysis {h.esc(c.get('analysis', ''))} (filter "
-        f"{h.esc(comp.get('filter', ''))}); held-out test part {comp.get('test_fraction', '')}"
-        f" of the patients; nested CV with {(c.get('nested') or {}).get('outer_folds', '')} "
+        f"Genes of DE analysis {h.esc(c['analysis'])} (filter "
+        f"{h.esc(comp['filter'])}); held-out test part {comp['test_fraction']}"
+        f" of the patients; nested CV with {c['nested']['outer_folds']} "
         "outer folds; AUC confidence intervals by DeLong."))
     if res.has("classify/compare/auc.tsv"):
         auc = res.tsv("classify/compare/auc.tsv")
@@ -64,14 +64,14 @@ def survival_section(res: Results, cfg: dict) -> h.Section:
     if not res.any("survival/*"):
         return absent("Survival", "survival")
     sec = h.Section("Survival")
-    s = cfg.get("survival") or {}
+    s = cfg["survival"]
     sec.add(h.settings(
-        f"Cases with {h.esc(s.get('time_column', ''))} ({h.esc(s.get('time_unit', ''))}) and "
-        f"{h.esc(s.get('event_column', ''))}; clinical covariates "
-        f"{h.esc(', '.join(s.get('clinical', [])))}; log-rank screen P &lt; "
-        f"{s.get('logrank_p', 0.05)}; {s.get('splits', '')} train/test splits "
-        f"({s.get('test_fraction', '')} test); risk groups by {h.esc(s.get('risk_model', ''))}"
-        f" at quantiles {s.get('risk_quantiles', '')}."))
+        f"Cases with {h.esc(s['time_column'])} ({h.esc(s['time_unit'])}) and "
+        f"{h.esc(s['event_column'])}; clinical covariates "
+        f"{h.esc(', '.join(s['clinical']))}; log-rank screen P &lt; "
+        f"{s['logrank_p']}; {s['splits']} train/test splits "
+        f"({s['test_fraction']} test); risk groups by {h.esc(s['risk_model'])}"
+        f" at quantiles {s['risk_quantiles']}."))
     for key, title in (("survival/cindex.tsv", "C-index"),
                        ("survival/cindex_tests.tsv", "C-index tests"),
                        ("survival/splits_tests.tsv", "Across train/test splits"),
