@@ -24,8 +24,8 @@ def main(smk):
     save_figure(sex_check_scatter(sample_report), smk.output.sex_check)
     write_tsv(gene_report, smk.output.gene_report)
     write_tsv(sample_report, smk.output.sample_report)
-    samples = eqc.fill_inferred_sex(samples, sample_report, settings["sex_column"],
-                                    (settings["female_value"], settings["male_value"]))
+    samples = eqc.fill_inferred_sex(samples, sample_report, settings.sex_column,
+                                    (settings.female_value, settings.male_value))
     write_tsv(samples.loc[kept], smk.output.samples)
     write_tsv(filtered[kept].reset_index(), smk.output.counts)
 

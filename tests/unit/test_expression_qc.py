@@ -3,13 +3,16 @@ mislabelled."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from bloodsig.core.configcheck import section_defaults
 from bloodsig.core.errors import InputError
+from bloodsig.core.sheets import load_schema
 from bloodsig.qc.expression import (
     fill_inferred_sex,
     globin_genes,
@@ -87,8 +90,11 @@ def cohort():
 
 @pytest.fixture(scope="module")
 def settings():
-    return {"globin_symbols": read_gene_list(RESOURCES / "globin_genes.txt"),
-            "chry_symbols": read_gene_list(RESOURCES / "chrY_genes.txt", role="male")}
+    """The stage's settings as the schema's defaults make them."""
+    schema = load_schema(RESOURCES.parent / "config/schemas/config.schema.yaml")["properties"]
+    return stage_settings(section_defaults(schema["expression_qc"]),
+                          section_defaults(schema["samples"]),
+                          RESOURCES / "globin_genes.txt", RESOURCES / "chrY_genes.txt")
 
 
 def test_resource_lists():
@@ -130,9 +136,6 @@ def test_run_expression_qc_without_optional_columns(cohort, settings):
 
 
 def test_run_expression_qc_input_errors(cohort, settings):
-    with pytest.raises(InputError, match="chry_symbols"):
-        run_expression_qc(cohort["counts"], cohort["annotation"], cohort["samples"],
-                          {"globin_symbols": []})
     with pytest.raises(InputError, match="S39"):
         run_expression_qc(cohort["counts"], cohort["annotation"],
                           cohort["samples"].drop(index="S39"), settings)
@@ -234,20 +237,20 @@ def test_stage_settings_from_config_and_sheet(cohort):
            "single_prep": {"min_count": 3, "min_fraction": 0.8}, "remove_globin": False}
     sheet = {"sex_column": "gender", "female": "F", "male": "M", "library_column": "prep"}
     s = stage_settings(cfg, sheet, RESOURCES / "globin_genes.txt", RESOURCES / "chrY_genes.txt")
-    assert s["globin_symbols"] == [] and s["xist_symbol"] == "XIST"
-    assert "RPS4Y1" in s["chry_symbols"] and "XIST" not in s["chry_symbols"]
-    assert (s["min_count"], s["max_fraction_below"], s["prep_min_count"],
-            s["prep_min_fraction"]) == (10, 0.2, 3, 0.8)
-    assert (s["sex_column"], s["female_value"], s["male_value"], s["prep_column"]) == (
+    assert s.globin_symbols == [] and s.xist_symbol == "XIST"
+    assert "RPS4Y1" in s.chry_symbols and "XIST" not in s.chry_symbols
+    assert (s.min_count, s.max_fraction_below, s.prep_min_count,
+            s.prep_min_fraction) == (10, 0.2, 3, 0.8)
+    assert (s.sex_column, s.female_value, s.male_value, s.prep_column) == (
         "gender", "F", "M", "prep")
     globins = stage_settings({**cfg, "remove_globin": True}, sheet,
                              RESOURCES / "globin_genes.txt", RESOURCES / "chrY_genes.txt")
-    assert len(globins["globin_symbols"]) == 13
+    assert len(globins.globin_symbols) == 13
 
 
 def test_custom_sex_codes_and_kept_samples(cohort, settings):
     samples = cohort["samples"].assign(sex=cohort["samples"]["sex"].map({"M": "1", "F": "2"}))
-    custom = {**settings, "female_value": "2", "male_value": "1"}
+    custom = dataclasses.replace(settings, female_value="2", male_value="1")
     _, _, report = run_expression_qc(cohort["counts"], cohort["annotation"], samples, custom)
     assert sorted(report.loc[report["mismatch"], "sample_id"]) == FLIPPED
     kept = kept_samples(report)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,21 +21,24 @@ from ..stats.normalize import log2cpm_voom
 
 log = logging.getLogger(__name__)
 
-#: Defaults of `run_expression_qc`'s settings (the reference study: >= 5 counts in >= 50%).
-DEFAULT_SETTINGS: dict = {
-    "min_count": 5,
-    "max_fraction_below": 0.5,
-    "prep_column": "library_type",
-    "prep_min_count": 5,
-    "prep_min_fraction": 0.5,
-    "sex_column": "sex",
-    "female_value": "female",
-    "male_value": "male",
-    "xist_symbol": "XIST",
-    "sex_min_separation": 2.0,
-}
-#: Settings without a default: the gene lists come from resources/ through the rule's params.
-REQUIRED_SETTINGS = ("globin_symbols", "chry_symbols")
+
+
+@dataclass(frozen=True)
+class QCSettings:
+    """`run_expression_qc`'s settings; `stage_settings` makes them from the config as the
+    schema fills it (the defaults live there only)."""
+    min_count: int  # the low-expression filter: >= min_count counts ...
+    max_fraction_below: float  # ... in all but this fraction of samples
+    prep_column: str | None  # sheet column of the library preparation (None: filter off)
+    prep_min_count: int
+    prep_min_fraction: float
+    globin_symbols: list[str]  # symbols to drop; empty turns globin removal off
+    chry_symbols: list[str]  # male chrY symbols of the sex check
+    xist_symbol: str
+    sex_column: str  # sheet column with the recorded sex (absent column: no comparison)
+    female_value: str  # its codes
+    male_value: str
+
 
 _SEX_CODES = {"m": "male", "male": "male", "f": "female", "female": "female"}
 
@@ -229,7 +233,7 @@ def _check_inputs(counts: pd.DataFrame, annotation: pd.DataFrame,
 
 
 def run_expression_qc(counts: pd.DataFrame, annotation: pd.DataFrame, samples: pd.DataFrame,
-                      settings: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                      settings: QCSettings) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Filter genes and check samples; the expression_qc stage in one call.
 
     Genes are dropped for three reasons, each judged on the unfiltered counts: "globin"
@@ -238,37 +242,23 @@ def run_expression_qc(counts: pd.DataFrame, annotation: pd.DataFrame, samples: p
     one preparation). The sex check runs on log-CPM of the unfiltered counts, so chrY genes
     that the low-expression filter drops (in a mostly female cohort) still count.
 
-    `settings` keys (defaults in DEFAULT_SETTINGS):
-      globin_symbols (required): symbols to drop, e.g. read_gene_list("resources/globin_genes.txt");
-        an empty list turns globin removal off.
-      chry_symbols (required): male chrY symbols, e.g. read_gene_list(chrY_genes.txt, "male").
-      xist_symbol ("XIST"); sex_column ("sex"): sample-sheet column with the recorded sex
-        (absent column: no comparison); female_value ("female"), male_value ("male"): its
-        codes; sex_min_separation (2.0): see `sex_check`.
-      min_count (5), max_fraction_below (0.5): the low-expression filter.
-      prep_column ("library_type"; None turns the filter off), prep_min_count (5),
-        prep_min_fraction (0.5): the single-preparation filter.
-
     Returns (filtered_counts, gene_report [gene_id, gene_name, kept, reason ('' when kept,
     else the reasons joined by ';')], sample_report [sample_id, library_size, n_detected
     (genes with >= min_count counts), then `sex_check`'s columns]).
     """
-    missing = [key for key in REQUIRED_SETTINGS if key not in settings]
-    if missing:
-        raise InputError(f"expression QC settings lack '{missing[0]}'")
-    cfg = {**DEFAULT_SETTINGS, **settings}
+    cfg = settings
     samples = _check_inputs(counts, annotation, samples)
 
     drop = {
-        "globin": counts.index.isin(globin_genes(annotation, cfg["globin_symbols"])),
-        "low_expression": ~low_expression_mask(counts, cfg["min_count"],
-                                               cfg["max_fraction_below"]).to_numpy(),
+        "globin": counts.index.isin(globin_genes(annotation, cfg.globin_symbols)),
+        "low_expression": ~low_expression_mask(counts, cfg.min_count,
+                                               cfg.max_fraction_below).to_numpy(),
         "single_prep": np.zeros(len(counts), dtype=bool),
     }
-    prep_column = cfg["prep_column"]
+    prep_column = cfg.prep_column
     if prep_column is not None and prep_column in samples.columns:
         drop["single_prep"] = counts.index.isin(single_prep_genes(
-            counts, samples[prep_column], cfg["prep_min_count"], cfg["prep_min_fraction"]))
+            counts, samples[prep_column], cfg.prep_min_count, cfg.prep_min_fraction))
     reason = pd.Series("", index=counts.index, dtype=object)
     for name, mask in drop.items():
         reason = reason + np.where(mask, name + ";", "")
@@ -280,16 +270,15 @@ def run_expression_qc(counts: pd.DataFrame, annotation: pd.DataFrame, samples: p
         "reason": reason.str.rstrip(";").to_numpy(),
     })
 
-    sex_column = cfg["sex_column"]
+    sex_column = cfg.sex_column
     recorded = samples[sex_column] if sex_column in samples.columns else None
-    sex = sex_check(log2cpm_voom(counts), annotation, recorded, cfg["chry_symbols"],
-                    cfg["xist_symbol"], cfg["sex_min_separation"],
-                    (cfg["female_value"], cfg["male_value"]))
+    sex = sex_check(log2cpm_voom(counts), annotation, recorded, cfg.chry_symbols,
+                    cfg.xist_symbol, sex_codes=(cfg.female_value, cfg.male_value))
     sample_report = pd.concat([
         pd.DataFrame({
             "sample_id": counts.columns,
             "library_size": counts.sum(axis=0).to_numpy(),
-            "n_detected": (counts >= cfg["min_count"]).sum(axis=0).to_numpy(),
+            "n_detected": (counts >= cfg.min_count).sum(axis=0).to_numpy(),
         }),
         sex.drop(columns="sample_id"),
     ], axis=1)
@@ -297,7 +286,7 @@ def run_expression_qc(counts: pd.DataFrame, annotation: pd.DataFrame, samples: p
     return counts.loc[kept], gene_report, sample_report
 
 
-def stage_settings(cfg: dict, sheet: dict, globin_path, chry_path) -> dict:
+def stage_settings(cfg: dict, sheet: dict, globin_path, chry_path) -> QCSettings:
     """`run_expression_qc`'s settings from config's `expression_qc` and `samples` blocks (as
     the schema fills them) and the two gene lists (resources/globin_genes.txt,
     resources/chrY_genes.txt)."""
@@ -305,19 +294,19 @@ def stage_settings(cfg: dict, sheet: dict, globin_path, chry_path) -> dict:
     xist = read_gene_list(chry_path, role="female")
     if len(xist) != 1:
         raise InputError("expected exactly one gene with role 'female' (XIST)", path=chry_path)
-    return {
-        "min_count": cfg["min_count"],
-        "max_fraction_below": cfg["max_fraction_below"],
-        "prep_column": sheet["library_column"],
-        "prep_min_count": prep["min_count"],
-        "prep_min_fraction": prep["min_fraction"],
-        "globin_symbols": read_gene_list(globin_path) if cfg["remove_globin"] else [],
-        "chry_symbols": read_gene_list(chry_path, role="male"),
-        "xist_symbol": xist[0],
-        "sex_column": sheet["sex_column"],
-        "female_value": sheet["female"],
-        "male_value": sheet["male"],
-    }
+    return QCSettings(
+        min_count=cfg["min_count"],
+        max_fraction_below=cfg["max_fraction_below"],
+        prep_column=sheet["library_column"],
+        prep_min_count=prep["min_count"],
+        prep_min_fraction=prep["min_fraction"],
+        globin_symbols=read_gene_list(globin_path) if cfg["remove_globin"] else [],
+        chry_symbols=read_gene_list(chry_path, role="male"),
+        xist_symbol=xist[0],
+        sex_column=sheet["sex_column"],
+        female_value=sheet["female"],
+        male_value=sheet["male"],
+    )
 
 
 def fill_inferred_sex(samples: pd.DataFrame, sample_report: pd.DataFrame, sex_column: str,
