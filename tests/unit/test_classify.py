@@ -14,7 +14,7 @@ from bloodsig.core.errors import InputError
 
 XGB = {"n_estimators": 20, "learning_rate": 0.3, "max_depth": 3, "reg_lambda": 3e-4,
        "reg_alpha": 3e-4}
-SHEET = {"group_column": "group", "case": "ALS", "control": "control"}
+SHEET = {"group_column": "group", "case": "ALS", "control": "control", "other_groups": []}
 
 
 def make_data(n=200, p=30, informative=4, seed=0):

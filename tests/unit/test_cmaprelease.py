@@ -171,7 +171,7 @@ def test_user_flag_columns_and_missing_files(tmp_path):
     with pytest.raises(InputError, match="folder is required"):
         cr.resolve({"release": "lincs2020"})
     with pytest.raises(InputError, match="siginfo is required"):
-        cr.resolve({"gctx": "x.gctx"})
+        cr.resolve({"release": "custom", "gctx": "x.gctx"})
     gz = tmp_path / "gz"
     gz.mkdir()
     (gz / "GSE92742_Broad_LINCS_Level5_COMPZ.MODZ_n473647x12328.gctx.gz").write_bytes(b"")

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = load_schema(ROOT / "config/schemas/samples.schema.yaml")
 UNITS_SCHEMA = load_schema(ROOT / "config/schemas/units.schema.yaml")
 SHEET = {"id_column": "sample_id", "group_column": "group", "case": "ALS", "control": "control",
-         "sex_column": "sex", "female": "female", "male": "male"}
+         "sex_column": "sex", "female": "female", "male": "male", "other_groups": []}
 
 GOOD = """sample_id\tpatient_id\tgroup\tsex\tage\tbatch
 S1\tP1\tALS\tmale\t61\tB1

@@ -42,7 +42,7 @@ def labels(samples: pd.DataFrame, sheet: dict, path=None) -> pd.Series:
         raise InputError("sample table has no group column", path=path, column=col)
     group = samples[col].astype(str)
     known = [str(sheet["case"]), str(sheet["control"])]
-    other = ~group.isin(known) & group.isin([str(g) for g in sheet.get("other_groups", [])])
+    other = ~group.isin(known) & group.isin([str(g) for g in sheet["other_groups"]])
     bad = ~group.isin(known) & ~other
     if bad.any():
         raise InputError(f"group '{group[bad].iloc[0]}' of sample '{group.index[bad][0]}' is "

@@ -88,7 +88,7 @@ def resolve(db: dict) -> dict:
     table (or None) and the column names (the preset's, overridden by the config's).
 
     Raises InputError naming the folder, pattern or key when a file cannot be found."""
-    release = db.get("release", "custom")
+    release = db["release"]
     if release not in RELEASES:
         raise InputError(f"unknown release '{release}' (use {', '.join(RELEASES)})")
     files: dict[str, list[str]] = {}

@@ -95,7 +95,7 @@ def load_samples(path, schema: dict, settings: dict) -> pd.DataFrame:
     if empty.any():
         raise InputError(f"sample '{df.loc[empty, sid].iloc[0]}' has no {group}", path=path,
                          row=_first_row(empty), column=group)
-    groups = (settings["case"], settings["control"], *settings.get("other_groups", []))
+    groups = (settings["case"], settings["control"], *settings["other_groups"])
     _check_values(df, group, groups, path, "samples.other_groups")
     if sex in df.columns:
         _check_values(df[df[sex].notna()], sex, (settings["female"], settings["male"]), path,

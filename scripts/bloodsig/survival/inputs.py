@@ -137,7 +137,7 @@ def model_expression(counts: pd.DataFrame, cases: pd.DataFrame, genes, settings:
     """
     y = counts[cases.index]
     expr = log2cpm_voom(y, norm_factors=calc_norm_factors(y.to_numpy())).loc[list(genes)]
-    technical = [t for t in settings.get("technical") or []
+    technical = [t for t in settings["technical"]
                  if t in cases.columns and cases[t].nunique(dropna=True) > 1]
     if technical:
         keep = model_matrix("~ " + " + ".join(settings["clinical"]), cases, reference_levels)
@@ -169,7 +169,7 @@ def read_case_data(expression, cases, settings: dict
                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The stage's expression (samples x genes), case table and clinical design matrix."""
     table = read_cases(cases, settings)
-    clin = clinical_matrix(table, settings["clinical"], settings.get("reference_levels") or {})
+    clin = clinical_matrix(table, settings["clinical"], settings["reference_levels"])
     return read_expression(expression), table, clin
 
 

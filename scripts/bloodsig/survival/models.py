@@ -177,7 +177,7 @@ def final_models(cohorts: dict, genes: dict, settings: dict) -> Evaluation:
     """
     names = list(cohorts)
     expr, cases = cohorts[names[0]]
-    ref = settings.get("reference_levels") or {}
+    ref = settings["reference_levels"]
     clin = clinical_matrix(cases, settings["clinical"], ref)
     fits = fit_models(expr, clin, cases[TIME], cases[EVENT], genes, settings["ties"])
     coefficients = pd.concat([fit.table().assign(model=m) for m, fit in fits.items()])
