@@ -146,9 +146,10 @@ rule survival_splits:
         tests=f"{SURVIVAL_DIR}/splits_tests.tsv",
         figure=figure(f"{SURVIVAL_DIR}/td_auc.png", "survival_td_auc", "Survival", DISCOVERY[0]),
     params:
+        # each split reselects its genes on its training part, with survival_select's keys
         settings=settings(
             "survival", *SURVIVAL_CASES, "ties", "auc_times", "splits", "test_fraction",
-            "time_unit",
+            "time_unit", "logrank_p", "coexpression", "stepwise", "xgboost",
         ),
         seed=config["seed"],
     log:
