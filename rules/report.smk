@@ -76,9 +76,11 @@ rule report_html:
     params:
         cohort=DISCOVERY[0],
         title=REPORT["title"],
-        # the settings each section states: the config sections of the stages that are on
-        settings=canonical({"samples": config["samples"], "report": REPORT,
-                            **{s: config[s] for s in STAGE_TARGETS if stage_on(s) and s in config}}),
+        # the settings each section states: the config sections of the stages that are on, in
+        # the user's order (the report lists analyses as the config does; it reruns after any
+        # edit anyway, as it reads the provenance)
+        settings={"samples": config["samples"], "report": REPORT,
+                  **{s: config[s] for s in STAGE_TARGETS if stage_on(s) and s in config}},
         expression_genes=150,  # top genes per DE analysis whose expression is embedded
         table_rows=5000,  # rows of smallest P per DE table (the TSV has every gene)
     log:
