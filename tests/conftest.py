@@ -1,8 +1,7 @@
 """Shared fixtures: where the reference data lives and whether R is there.
 
-Validation tests need ../shared/data (BLOODSIG_REFDATA) and R with Bioconductor. On a
-developer machine without them they skip with the reason; under CI (CI set) a missing
-reference is a failure, never a skip.
+Validation tests need ../shared/data (BLOODSIG_REFDATA) and R with Bioconductor. Without
+them they fail naming what is missing, never skip.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pysam
 import pytest
 
 from bloodsig.simulate.reads import (
@@ -315,7 +316,6 @@ def test_qualities_look_like_illumina(genome, counts):
 
 
 def test_pysam_reads_the_fastq(genome, counts, tmp_path):
-    pysam = pytest.importorskip("pysam")
     r1, r2 = tmp_path / "p_R1.fastq.gz", tmp_path / "p_R2.fastq.gz"
     write_fastq_pair(genome, counts, np.random.default_rng(1), r1, r2, sample="P1")
     for path, mate in ((r1, 1), (r2, 2)):
