@@ -1,20 +1,48 @@
 """bloodsig.de.analysis: one analysis from counts to tables on simulated data with planted truth."""
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from bloodsig.core.configcheck import fill_defaults, section_defaults
 from bloodsig.core.errors import InputError
+from bloodsig.core.sheets import load_schema
 from bloodsig.de import analysis as de
+from bloodsig.de.settings import Analysis, CovariateSettings, FitSettings
 
-SETTINGS = {"engine": "limma", "fdr": 0.01, "min_abs_logfc": 0.1,
-            "reference_levels": {"group": "control", "batch": "B1"},
-            "technical": ["batch"]}
-# config de.covariates as the schema fills it
-COVARIATES = {"method": "rna_pcs", "n_pcs": "auto", "max_pcs": 30, "alpha": 0.05,
-              "sva_permutations": 20}
-ANALYSIS = {"formula": "~ group + age + batch", "coef": "groupALS",
-            "biological": ["group", "age"]}
+SCHEMA = load_schema(Path(__file__).parents[2] / "config/schemas/config.schema.yaml")["properties"]
+# config de and samples as the schema fills them, with the test's values
+CONFIG = fill_defaults({"analyses": {}, "fdr": 0.01, "min_abs_logfc": 0.1,
+                        "reference_levels": {"batch": "B1"}, "technical": ["batch"]},
+                       SCHEMA["de"])
+SHEET = fill_defaults({"case": "ALS", "control": "control"}, SCHEMA["samples"])
+SETTINGS = FitSettings.from_config(CONFIG, SHEET)
+COVARIATES = CovariateSettings.from_config(CONFIG, SHEET)
+
+
+def analysis(**keys) -> Analysis:
+    """An analysis (config de.analyses.<name>) as the schema fills it."""
+    return Analysis.from_config(fill_defaults(
+        keys, SCHEMA["de"]["properties"]["analyses"]["additionalProperties"]))
+
+
+ANALYSIS = analysis(formula="~ group + age + batch", coef="groupALS",
+                    biological=["group", "age"])
+
+
+def test_settings_from_config():
+    assert SETTINGS.reference_levels == {"group": "control", "batch": "B1"}
+    assert (SETTINGS.engine, SETTINGS.heatmap_genes, SETTINGS.technical) == ("limma", 10,
+                                                                             ["batch"])
+    assert COVARIATES.n_pcs is None and COVARIATES.method == "rna_pcs"
+    assert (COVARIATES.batch_column, COVARIATES.library_column) == ("batch", "library_type")
+    fixed = CovariateSettings.from_config({**CONFIG, "covariates": {
+        **CONFIG["covariates"], "n_pcs": 3}}, SHEET)
+    assert fixed.n_pcs == 3
+    assert section_defaults(SCHEMA["de"]["properties"]["covariates"]) == CONFIG["covariates"]
 
 
 def simulate(n_genes=1500, n=60, n_de=120, seed=3):
@@ -53,9 +81,7 @@ def data():
 
 def test_rna_pcs_find_hidden_factor_and_fit_recovers_truth(data):
     counts, samples, genes, truth, hidden, _ = data
-    covs = de.technical_covariates(counts, samples, ANALYSIS,
-                                   COVARIATES,
-                                   SETTINGS["reference_levels"], seed=1)
+    covs = de.technical_covariates(counts, samples, ANALYSIS, COVARIATES, seed=1)
     assert covs.values.shape[1] >= 1
     r = max(abs(np.corrcoef(covs.values[c], hidden)[0, 1]) for c in covs.values.columns)
     assert r > 0.9
@@ -75,8 +101,7 @@ def test_adjusting_for_hidden_factor_gains_power(data):
     counts, samples, genes, truth, _, _ = data
     none = de.fit_analysis(counts, samples, pd.DataFrame(index=samples.index), genes, ANALYSIS,
                            SETTINGS)
-    covs = de.technical_covariates(counts, samples, ANALYSIS, COVARIATES,
-                                   SETTINGS["reference_levels"], seed=1)
+    covs = de.technical_covariates(counts, samples, ANALYSIS, COVARIATES, seed=1)
     adj = de.fit_analysis(counts, samples, covs.values, genes, ANALYSIS, SETTINGS)
 
     def power(res):
@@ -107,9 +132,8 @@ def test_residuals_remove_batch_keep_group_and_means(data):
 
 def test_sva_method_finds_hidden_factor(data):
     counts, samples, _, _, hidden, _ = data
-    covs = de.technical_covariates(counts, samples, ANALYSIS,
-                                   {**COVARIATES, "method": "sva", "sva_permutations": 10},
-                                   SETTINGS["reference_levels"], seed=1)
+    covs = de.technical_covariates(counts, samples, ANALYSIS, dataclasses.replace(
+        COVARIATES, method="sva", sva_permutations=10), seed=1)
     assert covs.values.shape[1] >= 1
     r = max(abs(np.corrcoef(covs.values[c], hidden)[0, 1]) for c in covs.values.columns)
     assert r > 0.8
@@ -118,10 +142,9 @@ def test_sva_method_finds_hidden_factor(data):
 def test_analysis_samples_subset_cells_and_quantiles(data):
     _, samples, *_ = data
     cells = pd.DataFrame({"Neu": np.linspace(0.4, 0.7, len(samples))}, index=samples.index)
-    sub = de.analysis_samples(samples, {"subset": {"group": ["ALS"]}, "cells": True,
-                                        "quantile_contrast": {"column": "score",
-                                                              "name": "score_q",
-                                                              "quantile": 0.25}}, cells)
+    sub = de.analysis_samples(samples, analysis(
+        formula="~ score_q", coef="score_qlow", subset={"group": ["ALS"]}, cells=True,
+        quantile_contrast={"column": "score", "name": "score_q", "quantile": 0.25}), cells)
     assert set(sub["group"]) == {"ALS"}
     als = samples[samples["group"] == "ALS"]
     lo, hi = als["score"].quantile(0.25), als["score"].quantile(0.75)
@@ -131,23 +154,25 @@ def test_analysis_samples_subset_cells_and_quantiles(data):
         als.loc[als["score"] >= hi, "sample_id"])
     assert "Neu" in sub.columns
     with pytest.raises(InputError, match="selects no sample"):
-        de.analysis_samples(samples, {"subset": {"group": ["PLS"]}})
+        de.analysis_samples(samples, dataclasses.replace(ANALYSIS, subset={"group": ["PLS"]}))
     with pytest.raises(InputError, match="has no cell fractions"):
-        de.analysis_samples(samples, {"cells": True}, cells.iloc[:10])
+        de.analysis_samples(samples, dataclasses.replace(ANALYSIS, cells=True), cells.iloc[:10])
 
 
 def test_cell_terms_join_formula_and_biology(data):
     _, samples, *_ = data
     cells = pd.DataFrame({"Neu": np.linspace(0.4, 0.7, len(samples)),
                           "Mono": np.linspace(0.05, 0.1, len(samples))}, index=samples.index)
-    analysis = {**ANALYSIS, "cells": True}
-    out = de.with_cell_terms(analysis, cells)
-    assert out["formula"] == "~ group + age + batch + Neu + Mono"
-    assert out["biological"] == ["group", "age", "Neu", "Mono"]
-    assert analysis["formula"] == ANALYSIS["formula"]  # the config's dict is left alone
-    again = de.with_cell_terms({**out, "cells": True}, cells)
-    assert again["formula"] == out["formula"] and again["biological"] == out["biological"]
+    adjusted = dataclasses.replace(ANALYSIS, cells=True)
+    out = de.with_cell_terms(adjusted, cells)
+    assert out.formula == "~ group + age + batch + Neu + Mono"
+    assert out.biological == ["group", "age", "Neu", "Mono"]
+    assert adjusted.biological == ["group", "age"]  # the analysis is left alone
+    again = de.with_cell_terms(out, cells)
+    assert again.formula == out.formula and again.biological == out.biological
     assert de.with_cell_terms(ANALYSIS, cells) is ANALYSIS
+    assert de.with_cell_terms(dataclasses.replace(adjusted, biological=None),
+                              cells).biological is None
 
 
 def test_small_group_and_bad_coef_refused(data):
@@ -157,7 +182,7 @@ def test_small_group_and_bad_coef_refused(data):
         de.fit_analysis(counts, tiny, pd.DataFrame(index=tiny.index), genes, ANALYSIS, SETTINGS)
     with pytest.raises(InputError, match="does not belong to any term"):
         de.fit_analysis(counts, samples, pd.DataFrame(index=samples.index), genes,
-                        {**ANALYSIS, "coef": "sexmale"}, SETTINGS)
+                        dataclasses.replace(ANALYSIS, coef="sexmale"), SETTINGS)
 
 
 @pytest.mark.slow  # fits pydeseq2 (tens of seconds on 2 cores)
@@ -166,7 +191,7 @@ def test_deseq2_engine_agrees_with_limma_on_calls(data):
     empty = pd.DataFrame(index=samples.index)
     lim = de.fit_analysis(counts, samples, empty, genes, ANALYSIS, SETTINGS)
     ds2 = de.fit_analysis(counts, samples, empty, genes, ANALYSIS,
-                          {**SETTINGS, "engine": "deseq2"})
+                          dataclasses.replace(SETTINGS, engine="deseq2"))
     assert list(ds2.table.columns[:8]) == de.TABLE_COLUMNS
     merged = lim.table.set_index("gene_id").join(ds2.table.set_index("gene_id"), rsuffix="_d")
     assert np.corrcoef(merged["logFC"], merged["logFC_d"])[0, 1] > 0.95

@@ -15,6 +15,7 @@ coefficient to test and the biological variables to protect. The steps:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
@@ -29,52 +30,47 @@ from ..stats.design import check_group_sizes, contrast_vector, model_matrix, par
 from ..stats.normalize import calc_norm_factors, log2cpm_voom
 from . import confounding
 from . import covariates as rnapc
+from .settings import Analysis, CovariateSettings, FitSettings
 
 log = logging.getLogger(__name__)
 
 TABLE_COLUMNS = ["gene_id", "gene_name", "logFC", "AveExpr", "t", "P.Value", "adj.P.Val", "B"]
 
 
-def stage_settings(settings: dict, sheet: dict) -> dict:
-    """Config `de` with the group column's reference level defaulting to the control value
-    (`samples.control`), so `coef: group<case>` works without a `reference_levels` entry."""
-    reference = {sheet["group_column"]: sheet["control"], **settings["reference_levels"]}
-    return {**settings, "reference_levels": reference}
-
-
-def tested_term(analysis: dict, samples: pd.DataFrame, reference_levels: dict) -> str:
+def tested_term(analysis: Analysis, samples: pd.DataFrame, reference_levels: dict) -> str:
     """The formula term whose design column(s) the coefficient names (e.g. group for groupALS)."""
-    coef = analysis["coef"]
-    terms = parse_formula(analysis["formula"]).terms
+    coef = analysis.coef
+    terms = parse_formula(analysis.formula).terms
     for term in sorted(terms, key=len, reverse=True):
         if coef == term or coef.startswith(term):
             return term
     raise InputError(f"coefficient '{coef}' does not belong to any term of the formula "
-                     f"'{analysis['formula']}'", column="coef")
+                     f"'{analysis.formula}'", column="coef")
 
 
-def with_cell_terms(analysis: dict, cells: pd.DataFrame | None) -> dict:
+def with_cell_terms(analysis: Analysis, cells: pd.DataFrame | None) -> Analysis:
     """The analysis with every cell-fraction column appended to its formula, and to its
     `biological` variables (so RNA PCs cannot absorb composition), if it has `cells: true`.
 
     The cells stage drops the collinear cell type, so its table's columns are the terms.
     """
-    if not analysis.get("cells") or cells is None:
+    if not analysis.cells or cells is None:
         return analysis
-    terms = parse_formula(analysis["formula"]).terms
+    terms = parse_formula(analysis.formula).terms
     added = [c for c in cells.columns if c not in terms]
-    out = dict(analysis, formula=analysis["formula"] + "".join(f" + {c}" for c in added))
-    if "biological" in analysis:
-        out["biological"] = [*analysis["biological"],
-                             *(c for c in added if c not in analysis["biological"])]
-    return out
+    biological = analysis.biological
+    if biological is not None:
+        biological = [*biological, *(c for c in added if c not in biological)]
+    return dataclasses.replace(
+        analysis, formula=analysis.formula + "".join(f" + {c}" for c in added),
+        biological=biological)
 
 
-def analysis_samples(samples: pd.DataFrame, analysis: dict,
+def analysis_samples(samples: pd.DataFrame, analysis: Analysis,
                      cells: pd.DataFrame | None = None, cells_path=None) -> pd.DataFrame:
     """The analysis's sample table: subset, cell fractions merged, quantile factor derived."""
     out = samples
-    for column, values in (analysis.get("subset") or {}).items():
+    for column, values in (analysis.subset or {}).items():
         if column not in out.columns:
             raise InputError(f"subset column '{column}' is not in the sample sheet",
                              column=column)
@@ -82,7 +78,7 @@ def analysis_samples(samples: pd.DataFrame, analysis: dict,
         if out.empty:
             raise InputError(f"subset {column} in {values} selects no sample", column=column)
     out = out.copy()
-    if analysis.get("cells"):
+    if analysis.cells:
         if cells is None:
             raise InputError("analysis asks for cell fractions (cells: true) but the cohort "
                              "has no cell_fractions file")
@@ -95,9 +91,9 @@ def analysis_samples(samples: pd.DataFrame, analysis: dict,
             raise InputError(f"cell-fraction column '{clash[0]}' is also a sample-sheet column",
                              path=cells_path, column=clash[0])
         out = out.join(cells)
-    qc = analysis.get("quantile_contrast")
+    qc = analysis.quantile_contrast
     if qc:
-        column, name, q = qc["column"], qc["name"], qc["quantile"]
+        column, name, q = qc.column, qc.name, qc.quantile
         if column not in out.columns:
             raise InputError("quantile contrast column is not in the sample sheet", column=column)
         values = pd.to_numeric(out[column], errors="coerce")
@@ -111,23 +107,22 @@ def analysis_samples(samples: pd.DataFrame, analysis: dict,
     return out
 
 
-def analysis_confounding(samples: pd.DataFrame, analysis: dict, name: str, settings: dict,
-                         sheet: dict) -> pd.DataFrame:
+def analysis_confounding(samples: pd.DataFrame, analysis: Analysis, name: str,
+                         settings: CovariateSettings) -> pd.DataFrame:
     """The confounding table of one analysis (`bloodsig.de.confounding`): the tested variable
     against the configured batch and library columns, `de.technical` and every other formula
     term, among the two compared levels (the coefficient's and the reference). Logs each
     confounded covariate with its cross-table and stops when a formula term separates the
     groups perfectly."""
-    reference = settings["reference_levels"]
+    reference = settings.reference_levels
     term = tested_term(analysis, samples, reference)
-    terms = list(parse_formula(analysis["formula"]).terms)
+    terms = list(parse_formula(analysis.formula).terms)
     compared, level = samples, None
     if term in samples.columns and not pd.api.types.is_numeric_dtype(samples[term]):
-        level = analysis["coef"][len(term):]
+        level = analysis.coef[len(term):]
         ref = str(reference.get(term, sorted(samples[term].astype(str).unique())[0]))
         compared = samples[samples[term].astype(str).isin([level, ref])]
-    columns = [sheet["batch_column"], sheet["library_column"],
-               *settings["technical"], *terms]
+    columns = [settings.batch_column, settings.library_column, *settings.technical, *terms]
     table = confounding.confounding_table(compared, term, columns, terms, level)
     for message in confounding.messages(table, term):
         log.warning("analysis %s: %s", name, message)
@@ -164,38 +159,34 @@ def variable_association(covs: pd.DataFrame, samples: pd.DataFrame,
     return pd.DataFrame(rows, columns=["covariate", "variable", "r", "p_value"])
 
 
-def technical_covariates(counts: pd.DataFrame, samples: pd.DataFrame, analysis: dict,
-                         settings: dict, reference_levels: dict, seed: int) -> Covariates:
-    """RNA PCs (study's modified SVA) or surrogate variables for one analysis.
-
-    settings is config `de.covariates` (method, n_pcs, max_pcs, alpha, sva_permutations).
-    """
-    method = settings["method"]
+def technical_covariates(counts: pd.DataFrame, samples: pd.DataFrame, analysis: Analysis,
+                         settings: CovariateSettings, seed: int) -> Covariates:
+    """RNA PCs (study's modified SVA) or surrogate variables for one analysis, as `settings`
+    says (method, n_pcs, max_pcs, alpha, sva_permutations, reference_levels)."""
+    method, reference_levels = settings.method, settings.reference_levels
     term = tested_term(analysis, samples, reference_levels)
-    variables = parse_formula(analysis["formula"]).terms
+    variables = parse_formula(analysis.formula).terms
     counts = counts[samples.index]
     if method == "none":
         empty = pd.DataFrame(index=samples.index)
         return Covariates(empty, pd.DataFrame(columns=["covariate", "variable", "r", "p_value"]))
     expr = log2cpm_voom(counts, norm_factors=calc_norm_factors(counts.to_numpy()))
     if method == "rna_pcs":
-        bio = analysis.get("biological") or [term]
+        bio = analysis.biological or [term]
         if term not in bio:
             raise InputError(f"the tested variable '{term}' must be among `biological`",
                              column="biological")
         # a block (repeated measures of one patient) is modelled by its correlation: keep the
         # PCs from capturing it too, as they would otherwise soak up the patients' differences
-        others = [v for v in [*bio, analysis.get("block")] if v and v != term]
+        others = [v for v in [*bio, analysis.block] if v and v != term]
         design_bio = model_matrix("~ " + " + ".join(others) if others else "~ 1", samples,
                                   reference_levels)
         other_terms = [v for v in variables if v != term]
         other = (model_matrix("~ " + " + ".join(other_terms), samples, reference_levels)
                  .drop(columns="(Intercept)") if other_terms else None)
-        n_pcs = settings["n_pcs"]
-        res = rnapc.rna_pc_covariates(
-            expr, design_bio, samples[term], other,
-            n_pcs=None if n_pcs == "auto" else int(n_pcs),
-            n_max=int(settings["max_pcs"]), alpha=float(settings["alpha"]))
+        res = rnapc.rna_pc_covariates(expr, design_bio, samples[term], other,
+                                      n_pcs=settings.n_pcs, n_max=settings.max_pcs,
+                                      alpha=settings.alpha)
         candidates = res.association["pc"].tolist()
         scores = rnapc.residual_pca(rnapc.residualize(expr, design_bio),
                                     n_max=len(candidates))[0] if candidates else None
@@ -207,11 +198,11 @@ def technical_covariates(counts: pd.DataFrame, samples: pd.DataFrame, analysis: 
         assoc["dropped_for_group"] = assoc["covariate"].map(dropped).fillna(False)
         return Covariates(values, assoc)
     if method == "sva":
-        mod = model_matrix(analysis["formula"], samples, reference_levels)
+        mod = model_matrix(analysis.formula, samples, reference_levels)
         null_terms = [v for v in variables if v != term]
         mod0 = model_matrix("~ " + " + ".join(null_terms) if null_terms else "~ 1", samples,
                             reference_levels)
-        n_sv = sva.num_sv(expr.to_numpy(), mod.to_numpy(), B=int(settings["sva_permutations"]),
+        n_sv = sva.num_sv(expr.to_numpy(), mod.to_numpy(), B=settings.sva_permutations,
                           seed=seed)
         log.info("num.sv (be): %d surrogate variables", n_sv)
         if n_sv == 0:
@@ -250,24 +241,23 @@ def gene_table(tt: pd.DataFrame, genes: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_analysis(counts: pd.DataFrame, samples: pd.DataFrame, covs: pd.DataFrame,
-                 genes: pd.DataFrame, analysis: dict, settings: dict,
+                 genes: pd.DataFrame, analysis: Analysis, settings: FitSettings,
                  n_cpus: int = 1) -> DEResult:
-    """Fit one analysis; settings is config `de` (engine, fdr, min_abs_logfc, technical,
+    """Fit one analysis as `settings` says (engine, fdr, min_abs_logfc, technical,
     reference_levels)."""
-    reference = settings["reference_levels"]
+    reference = settings.reference_levels
     term = tested_term(analysis, samples, reference)
     check_group_sizes(samples, term)
     counts = counts[samples.index]
     table = samples.join(covs, how="left")
     extra = list(covs.columns)
-    formula = analysis["formula"] + "".join(f" + {c}" for c in extra)
+    formula = analysis.formula + "".join(f" + {c}" for c in extra)
     design = model_matrix(formula, table, reference)
-    contrast = contrast_vector(analysis["coef"], design.columns)
+    contrast = contrast_vector(analysis.coef, design.columns)
     nf = calc_norm_factors(counts.to_numpy())
-    engine = settings["engine"]
-    block = analysis.get("block")
-    if engine != "limma" and (block or analysis.get("robust") or
-                              analysis.get("quality_weights")):
+    engine = settings.engine
+    block = analysis.block
+    if engine != "limma" and (block or analysis.robust or analysis.quality_weights):
         raise InputError("block, robust and quality_weights are limma options; the deseq2 "
                          "engine has none of them", column="de.engine")
     v, correlation = voom_for(counts, design, nf, analysis, table)
@@ -276,30 +266,31 @@ def fit_analysis(counts: pd.DataFrame, samples: pd.DataFrame, covs: pd.DataFrame
                            block=table[block].to_numpy() if block else None,
                            correlation=correlation)
         fit = limma.contrasts_fit(fit, contrast[:, None])
-        tt = limma.top_table(limma.ebayes(fit, robust=bool(analysis.get("robust"))), coef=0,
+        tt = limma.top_table(limma.ebayes(fit, robust=analysis.robust), coef=0,
                              sort_by="none")
     else:
-        level = analysis["coef"][len(term):]
+        level = analysis.coef[len(term):]
         ref = str(reference.get(term, sorted(table[term].astype(str).unique())[0]))
-        if term == (analysis.get("quantile_contrast") or {}).get("name"):
+        qc = analysis.quantile_contrast
+        if qc is not None and term == qc.name:
             ref = "high"
         tt = deseq2_wald(counts, table, formula, (term, level, ref), n_cpus=n_cpus)
         tt = tt.set_index("gene_id") if "gene_id" in tt.columns else tt
     tt = gene_table(tt, genes)
-    up, down = deg_lists(tt, settings["fdr"], settings["min_abs_logfc"])
+    up, down = deg_lists(tt, settings.fdr, settings.min_abs_logfc)
     log.info("%d genes tested, %d up, %d down", len(tt), len(up), len(down))
-    residuals = technical_residuals(v["E"], design, settings["technical"], extra,
+    residuals = technical_residuals(v["E"], design, settings.technical, extra,
                                     table, v["weights"])
     return DEResult(tt, up, down, v["E"], residuals)
 
 
-def voom_for(counts: pd.DataFrame, design: pd.DataFrame, norm_factors, analysis: dict,
+def voom_for(counts: pd.DataFrame, design: pd.DataFrame, norm_factors, analysis: Analysis,
              samples: pd.DataFrame) -> tuple[dict, float | None]:
     """voom as the analysis asks: plain; with `block` (a sample-sheet column, e.g. the
     patient) the limma user's guide's two passes of voom and duplicateCorrelation; with
     `quality_weights` voomWithQualityWeights (sample weights times voom's, after the blocked
     passes when both are on). Returns (voom result, consensus correlation or None)."""
-    block, correlation = analysis.get("block"), None
+    block, correlation = analysis.block, None
     if block:
         missing = samples[block].isna()
         if missing.any():
@@ -310,7 +301,7 @@ def voom_for(counts: pd.DataFrame, design: pd.DataFrame, norm_factors, analysis:
         correlation = float(v["correlation"])
         log.info("duplicateCorrelation within %s: consensus correlation %.4f (passes: %s)",
                  block, correlation, ", ".join(f"{c:.4f}" for c in v["correlations"]))
-    if analysis.get("quality_weights"):
+    if analysis.quality_weights:
         v = limma_quality.voom_with_quality_weights(
             counts, design, norm_factors=norm_factors,
             block=samples[block].astype(str).to_numpy() if block else None,
