@@ -59,6 +59,18 @@ def test_planted_set_scores_high_and_batches_equal_single_runs():
         enrichment.enrichment_scores(ranks, scores, [np.array([300])])
 
 
+def test_empty_gene_set_scores_zero():
+    ranks, scores, rng = random_store()
+    top = np.argsort(ranks[:, 0])[:20]
+    empty = np.array([], dtype=np.int64)
+    es = enrichment.enrichment_scores(ranks, scores, [top, empty, top])
+    np.testing.assert_array_equal(es[1], np.zeros(ranks.shape[1]))
+    np.testing.assert_array_equal(es[0], es[2])
+    np.testing.assert_array_equal(
+        enrichment.enrichment_scores(ranks, scores, [empty], weighted=False),
+        np.zeros((1, ranks.shape[1])))
+
+
 def test_wtcs_zero_rule():
     up = np.array([0.3, 0.3, -0.4, 0.0, 0.5])
     down = np.array([0.2, -0.2, 0.1, 0.0, 0.0])

@@ -133,7 +133,9 @@ def _es_block(rk, sc, rows, set_ptr, set_memb, max_rank, weighted, out):
                         low = pre if down else low
                         low_at = k if down else low_at
                         prev = rank
-                    if top > -low or (top == -low and top_at <= low_at):
+                    if n == 0:  # an empty set: no walk
+                        out[s, t0 + c] = 0.0
+                    elif top > -low or (top == -low and top_at <= low_at):
                         out[s, t0 + c] = top
                     else:
                         out[s, t0 + c] = low
