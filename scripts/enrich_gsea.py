@@ -8,17 +8,16 @@ from bloodsig.plots import enrich as plots
 
 
 def main(smk):
-    settings = smk.params.gsea
+    settings = gsea.GseaSettings.from_config(smk.params.gsea)
     sets, _ = load_collection(smk.params.spec)
     tt = read_tsv(smk.input.toptable, required=["gene_name", "logFC", "P.Value"],
                   what="DE table")
     ranking = gsea.rank_statistic(tt, path=smk.input.toptable)
-    res = gsea.prerank(ranking, sets, settings["permutations"], smk.params.seed,
-                       settings["min_size"], settings["max_size"], smk.threads)
+    res = gsea.prerank(ranking, sets, settings, smk.params.seed, smk.threads)
     write_tsv(res.table, smk.output.table)
     title = f"{smk.wildcards.analysis}: {smk.wildcards.collection}"
     save_figure(plots.gsea_plots(res.table, res.ranking, res.running_es, res.hits,
-                                 settings["plots"], title, settings["permutations"]),
+                                 settings.plots, title, settings.permutations),
                 smk.output.figure)
 
 

@@ -3,13 +3,13 @@
 from bloodsig.core import gmt
 from bloodsig.core.io import read_tsv, save_figure, write_text, write_tsv
 from bloodsig.core.script import run
-from bloodsig.enrich.enrichmap import enrichment_map, to_graphml
+from bloodsig.enrich.enrichmap import MapSettings, enrichment_map, to_graphml
 from bloodsig.enrich.ora import universe_genes
 from bloodsig.plots import enrich as plots
 
 
 def main(smk):
-    settings, spec = smk.params.map, smk.params.spec
+    settings, spec = MapSettings.from_config(smk.params.map), smk.params.spec
     sets, _ = gmt.load_collection(spec)
     tt = read_tsv(smk.input.toptable, required=["gene_name"], what="DE table")
     # Similarities use the members the ORA counted (those in its universe).
@@ -17,11 +17,10 @@ def main(smk):
                         path=spec["gmt"])
     table = read_tsv(smk.input.ora, required=["direction", "term", "FDR", "pvalue", "Count",
                                               "set_size"], what="ORA table")
-    emap = enrichment_map(table, sets, settings["fdr"], settings["similarity"],
-                          settings["cutoff"])
+    emap = enrichment_map(table, sets, settings)
     write_text(to_graphml(emap), smk.output.graphml)
     write_tsv(emap.nodes, smk.output.nodes)
-    title = f"{smk.wildcards.analysis}: {smk.wildcards.collection}, FDR < {settings['fdr']:g}"
+    title = f"{smk.wildcards.analysis}: {smk.wildcards.collection}, FDR < {settings.fdr:g}"
     save_figure(plots.enrichment_map_figure(emap.nodes, emap.edges, smk.params.seed, title),
                 smk.output.figure)
 

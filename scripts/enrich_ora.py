@@ -13,8 +13,8 @@ def main(smk):
     tt = read_tsv(smk.input.toptable, required=["gene_name"], what="DE table")
     up = read_tsv(smk.input.up, required=["gene_name"], what="DEG list")
     down = read_tsv(smk.input.down, required=["gene_name"], what="DEG list")
-    table = ora.ora_up_down(tt, up, down, sets, settings["universe"], settings["min_size"],
-                            settings["max_size"], descriptions, path=spec["gmt"])
+    table = ora.ora_up_down(tt, up, down, sets, ora.OraSettings.from_config(settings),
+                            descriptions, path=spec["gmt"])
     write_tsv(table, smk.output.table)
     title = f"{smk.wildcards.analysis}: {smk.wildcards.collection}"
     save_figure(plots.ora_dotplot(table, settings["dotplot_terms"], settings["fdr"], title),

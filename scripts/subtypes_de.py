@@ -8,17 +8,16 @@ from bloodsig.subtypes import immune as st
 
 
 def main(smk):
-    cfg, sheet = smk.params.settings, smk.params.sheet
+    cfg, sheet = st.SubgroupDESettings.from_config(smk.params.settings), smk.params.sheet
     clusters = read_tsv(smk.input.clusters, required=["sample_id", "cluster"],
                         dtype={"sample_id": str}).set_index("sample_id")["cluster"]
     table, up, down = st.subgroup_de(
         read_counts(smk.input.counts), read_samples(smk.input.samples, sheet), clusters,
-        load_annotation(smk.input.genes), cfg["formula"], cfg["fdr"], cfg["min_abs_log2fc"],
-        n_cpus=smk.threads)
+        load_annotation(smk.input.genes), cfg, n_cpus=smk.threads)
     write_tsv(table, smk.output.toptable)
     write_tsv(up, smk.output.up)
     write_tsv(down, smk.output.down)
-    save_figure(plots.volcano(table, cfg["fdr"], cfg["min_abs_log2fc"], title="C1 vs rest"),
+    save_figure(plots.volcano(table, cfg.fdr, cfg.min_abs_log2fc, title="C1 vs rest"),
                 smk.output.volcano)
 
 

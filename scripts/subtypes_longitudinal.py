@@ -11,27 +11,29 @@ from bloodsig.subtypes import longitudinal as lg
 
 
 def main(smk):
-    cfg, sheet = smk.params.settings, smk.params.sheet
+    cfg = lg.LongitudinalSettings.from_config(smk.params.settings,
+                                              reference_genes=smk.params.reference_genes)
+    sheet = smk.params.sheet
     samples = read_samples(smk.input.samples, sheet)
     times = lg.sample_times(samples, sheet["patient_column"], sheet["time_column"],
                             smk.input.samples)
-    patients = lg.series_patients(times, cfg["min_samples"])
+    patients = lg.series_patients(times, cfg.min_samples)
     treatments = (lg.read_treatments(smk.input.treatments[0], sheet["patient_column"])
                   if smk.input.treatments else lg.no_treatments())
     clusters = read_tsv(smk.input.clusters, dtype={"sample_id": str}).set_index("sample_id")
     described = read_tsv(smk.input.signatures)
     zscores = read_tsv(smk.input.zscores, dtype={"sample_id": str}).set_index("sample_id")
     counts = read_counts(smk.input.counts)
-    markers = st.find_genes(cfg["markers"], load_annotation(smk.input.genes), counts.index)
+    markers = st.find_genes(cfg.markers, load_annotation(smk.input.genes), counts.index)
     values = lg.log_cpm(counts).loc[markers.index].T.rename(columns=markers)
     treatment = lg.treatments_at(times["patient_id"], times["time"], treatments)
     traj = lg.trajectories(times, patients, treatment, clusters["cluster"], {
         "signature": lg.signature_trajectories(zscores, described), "marker": values})
     stability = lg.stability(times, clusters["cluster"],
-                             described.set_index("cluster")["label"], cfg["min_samples"])
+                             described.set_index("cluster")["label"], cfg.min_samples)
     rel = (qpcr.relative_series(qpcr.read_ct_series(smk.input.ct[0], sheet["patient_column"],
                                                     sheet["time_column"]),
-                                smk.params.reference_genes, smk.input.ct[0])
+                                cfg.reference_genes, smk.input.ct[0])
            if smk.input.ct else None)
     write_tsv(traj, smk.output.trajectories)
     write_tsv(stability, smk.output.stability)

@@ -12,18 +12,18 @@ from bloodsig.subtypes import longitudinal as lg
 
 
 def main(smk):
-    cfg, sheet = smk.params.settings, smk.params.sheet
+    cfg, sheet = lg.QpcrSettings.from_config(smk.params.settings), smk.params.sheet
     if not smk.input.ct:
         raise InputError("no qPCR time course is configured", column="subtypes.longitudinal.qpcr")
     path = smk.input.ct[0]
     ct = qpcr.read_ct_series(path, sheet["patient_column"], sheet["time_column"])
-    calls = qpcr.subgroup_calls(ct, cfg["genes"], cfg["max_ct"], cfg["min_fraction"], path)
+    calls = qpcr.subgroup_calls(ct, cfg.genes, cfg.max_ct, cfg.min_fraction, path)
     samples = read_samples(smk.input.samples, sheet)
     times = lg.sample_times(samples, sheet["patient_column"], sheet["time_column"],
                             smk.input.samples)
     clusters = read_tsv(smk.input.clusters, dtype={"sample_id": str}).set_index("sample_id")
     counts = read_counts(smk.input.counts)[clusters.index]
-    found = st.find_genes(cfg["genes"], load_annotation(smk.input.genes), counts.index)
+    found = st.find_genes(cfg.genes, load_annotation(smk.input.genes), counts.index)
     if found.empty:
         raise InputError("none of the qPCR subgroup genes is among the RNA-seq genes",
                          column="subtypes.longitudinal.qpcr.genes")
@@ -35,7 +35,7 @@ def main(smk):
                   if smk.input.treatments else lg.no_treatments())
     write_tsv(per_patient, smk.output.subgroups)
     write_tsv(agreement, smk.output.agreement)
-    save_figure(plots.qpcr_timecourse(ct, calls, treatments, cfg["genes"], cfg["max_ct"],
+    save_figure(plots.qpcr_timecourse(ct, calls, treatments, cfg.genes, cfg.max_ct,
                                       sheet["time_column"].replace("_", " ")),
                 smk.output.figure)
 

@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from bloodsig.core.gmt import read_gmt  # noqa: E402
-from bloodsig.enrich.enrichmap import enrichment_map  # noqa: E402
-from bloodsig.enrich.gsea import prerank, rank_statistic  # noqa: E402
-from bloodsig.enrich.ora import ora_up_down  # noqa: E402
+from bloodsig.enrich.enrichmap import MapSettings, enrichment_map  # noqa: E402
+from bloodsig.enrich.gsea import GseaSettings, prerank, rank_statistic  # noqa: E402
+from bloodsig.enrich.ora import OraSettings, ora_up_down  # noqa: E402
 
 
 def _collection(genes: np.ndarray, rng: np.random.Generator) -> dict:
@@ -59,18 +59,19 @@ def main() -> None:
     down = tt.iloc[[i for i in order if t[i] < 0][:1600]]
 
     t0 = time.perf_counter()
-    table = ora_up_down(tt, up, down, sets, "tested", 10, 500)
+    table = ora_up_down(tt, up, down, sets, OraSettings("tested", 10, 500))
     print(f"ORA up+down, {len(sets)} sets x {n} genes: {time.perf_counter() - t0:.2f} s "
           f"({len(table)} tests)")
     t0 = time.perf_counter()
     top = table.nsmallest(300, "pvalue").assign(FDR=0.0)
-    emap = enrichment_map(top, sets, fdr=0.01)
+    emap = enrichment_map(top, sets, MapSettings(fdr=0.01, similarity="jaccard", cutoff=0.25))
     print(f"enrichment map, 300 terms: {time.perf_counter() - t0:.2f} s "
           f"({len(emap.edges)} edges, {emap.nodes['theme'].nunique()} themes)")
     hallmark = {f"H{i:02d}": tuple(rng.choice(genes, int(rng.integers(30, 200)), replace=False))
                 for i in range(50)}
     t0 = time.perf_counter()
-    res = prerank(rank_statistic(tt), hallmark, permutations=args.permutations, seed=1)
+    res = prerank(rank_statistic(tt), hallmark,
+                  GseaSettings(args.permutations, min_size=15, max_size=500, plots=0), seed=1)
     print(f"GSEA prerank, {n} genes x 50 sets x {args.permutations} permutations: "
           f"{time.perf_counter() - t0:.2f} s ({len(res.table)} sets)")
 

@@ -9,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig.enrich.enrichmap import enrichment_map, set_similarity, to_graphml
+from bloodsig.enrich.enrichmap import MapSettings, enrichment_map, set_similarity, to_graphml
+
+MAP = MapSettings(fdr=0.01, similarity="jaccard", cutoff=0.25)
 
 
 def test_similarities_by_hand():
@@ -46,7 +48,7 @@ def themed():
 
 def test_themes_are_overlap_clusters_within_a_direction(themed):
     table, sets = themed
-    emap = enrichment_map(table, sets, fdr=0.01, similarity="jaccard", cutoff=0.25)
+    emap = enrichment_map(table, sets, MAP)
     nodes = emap.nodes.set_index("node")
     assert "NS (up)" not in nodes.index  # FDR 2.5 is not a node
     theme = nodes["theme"]
@@ -64,7 +66,7 @@ def test_themes_are_overlap_clusters_within_a_direction(themed):
 
 def test_graphml_round_trip(themed):
     table, sets = themed
-    emap = enrichment_map(table, sets, fdr=0.01)
+    emap = enrichment_map(table, sets, MAP)
     text = to_graphml(emap)
     assert text == to_graphml(emap)  # byte-stable
     g = nx.read_graphml(io.BytesIO(text.encode()))
@@ -76,6 +78,6 @@ def test_graphml_round_trip(themed):
 def test_empty_map():
     table = pd.DataFrame({"direction": ["up"], "term": ["A"], "pvalue": [0.5], "FDR": [0.5],
                           "Count": [1], "set_size": [10]})
-    emap = enrichment_map(table, {"A": ("x",)}, fdr=0.01)
+    emap = enrichment_map(table, {"A": ("x",)}, MAP)
     assert emap.nodes.empty and emap.edges.empty
     assert "<graph" in to_graphml(emap)

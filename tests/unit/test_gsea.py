@@ -8,7 +8,9 @@ import pytest
 from scipy.stats import norm
 
 from bloodsig.core.errors import InputError
-from bloodsig.enrich.gsea import GSEA_COLUMNS, prerank, rank_statistic
+from bloodsig.enrich.gsea import GSEA_COLUMNS, GseaSettings, prerank, rank_statistic
+
+GSEA = GseaSettings(permutations=500, min_size=15, max_size=500, plots=5)
 
 
 def test_rank_statistic_signs_duplicates_and_zero_p():
@@ -43,7 +45,7 @@ def planted_ranking():
 
 def test_planted_sets_lead_and_nulls_do_not(planted_ranking):
     ranking, sets = planted_ranking
-    res = prerank(ranking, sets, permutations=500, seed=1, min_size=15, max_size=500)
+    res = prerank(ranking, sets, GSEA, seed=1)
     table = res.table.set_index("term")
     assert list(res.table.columns) == GSEA_COLUMNS
     assert set(res.table["term"].iloc[:2]) == {"UP", "DOWN"}
@@ -56,11 +58,11 @@ def test_planted_sets_lead_and_nulls_do_not(planted_ranking):
     assert len(res.running_es["UP"]) == len(ranking)
     assert len(res.hits["UP"]) == table.loc["UP", "size"] == 40
     # a fixed seed gives the same table
-    again = prerank(ranking, sets, permutations=500, seed=1, min_size=15, max_size=500)
+    again = prerank(ranking, sets, GSEA, seed=1)
     pd.testing.assert_frame_equal(res.table, again.table)
 
 
 def test_no_set_in_size_range(planted_ranking):
     ranking, sets = planted_ranking
     with pytest.raises(InputError, match="no gene set has between"):
-        prerank(ranking, {"S": ("X", "Y")}, permutations=10)
+        prerank(ranking, {"S": ("X", "Y")}, GSEA, seed=0)

@@ -8,7 +8,14 @@ import pytest
 from scipy import stats
 
 from bloodsig.core.errors import InputError
-from bloodsig.enrich.ora import compare_terms, hypergeometric_sf, ora, ora_up_down, universe_genes
+from bloodsig.enrich.ora import (
+    OraSettings,
+    compare_terms,
+    hypergeometric_sf,
+    ora,
+    ora_up_down,
+    universe_genes,
+)
 from bloodsig.stats.multitest import p_adjust_bh
 
 
@@ -84,13 +91,14 @@ def test_ora_up_down_and_unmatched_collection(planted):
     tt = pd.DataFrame({"gene_name": genes})
     up = pd.DataFrame({"gene_name": degs[:20]})
     down = pd.DataFrame({"gene_name": degs[20:]})
-    table = ora_up_down(tt, up, down, sets, "tested", 10, 500)
+    table = ora_up_down(tt, up, down, sets, OraSettings("tested", 10, 500))
     assert set(table["direction"]) == {"up", "down"}
     assert table.loc[table["direction"] == "up", "term"].iloc[0] == "P"
-    no_down = ora_up_down(tt, up, down.iloc[0:0], sets, "tested", 10, 500)
+    no_down = ora_up_down(tt, up, down.iloc[0:0], sets, OraSettings("tested", 10, 500))
     assert set(no_down["direction"]) == {"up"} and no_down["Count"].dtype == np.int64
     with pytest.raises(InputError, match="no gene of this collection"):
-        ora_up_down(tt, up, down, {"S": ("X1", "X2")}, "tested", path="x.gmt")
+        ora_up_down(tt, up, down, {"S": ("X1", "X2")}, OraSettings("tested", 10, 500),
+                    path="x.gmt")
 
 
 def test_compare_terms_gained_lost_kept():

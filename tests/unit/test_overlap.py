@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from bloodsig.core.errors import InputError
 from bloodsig.enrich.overlap import (
+    PublishedList,
     fisher_overlap,
     logfc_correlation,
     overlap_tests,
@@ -77,13 +80,14 @@ def test_read_published_filters_and_errors(tmp_path):
     path = tmp_path / "pub.tsv"
     path.write_text("gene_name\tlog2FoldChange\tpadj\nA\t1.0\t0.01\nB\t-2.0\t0.2\n"
                     "C\t0.1\t0.001\nA\t3.0\t0.001\n\t1.0\t0.001\n")
-    df = read_published(path, "gene_name", "log2FoldChange", "padj", 0.05, 0.5)
+    spec = PublishedList(path, "gene_name", "log2FoldChange", "padj", 0.05, 0.5)
+    df = read_published(spec)
     assert df.to_dict("list") == {"gene_name": ["A"], "logFC": [1.0]}
     with pytest.raises(InputError, match="lacks required column"):
-        read_published(path, "symbol", "log2FoldChange")
+        read_published(replace(spec, gene_column="symbol"))
     with pytest.raises(InputError, match="no gene passes"):
-        read_published(path, "gene_name", "log2FoldChange", "padj", 1e-9)
+        read_published(replace(spec, fdr=1e-9))
     bad = tmp_path / "bad.tsv"
     bad.write_text("gene_name\tlogFC\nA\t1.0\nB\tabc\n")
     with pytest.raises(InputError, match=r"row 3, column 'logFC': non-numeric value 'abc'"):
-        read_published(bad, "gene_name", "logFC")
+        read_published(PublishedList(bad, "gene_name", "logFC", None, None, 0.0))

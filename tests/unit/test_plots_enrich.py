@@ -8,8 +8,8 @@ from matplotlib.collections import PathCollection
 from matplotlib.figure import Figure
 
 from bloodsig.core.io import save_figure
-from bloodsig.enrich.enrichmap import enrichment_map
-from bloodsig.enrich.ora import ora_up_down
+from bloodsig.enrich.enrichmap import MapSettings, enrichment_map
+from bloodsig.enrich.ora import OraSettings, ora_up_down
 from bloodsig.plots.enrich import (
     enrichment_map_figure,
     gsea_plots,
@@ -32,7 +32,7 @@ def _ora():
     tt = pd.DataFrame({"gene_name": genes})
     up = pd.DataFrame({"gene_name": genes[:25]})
     down = pd.DataFrame({"gene_name": genes[200:230]})
-    return ora_up_down(tt, up, down, sets, "tested", 10, 500), sets
+    return ora_up_down(tt, up, down, sets, OraSettings("tested", 10, 500)), sets
 
 
 def test_dotplot_draws_top_terms_per_direction(tmp_path):
@@ -48,7 +48,7 @@ def test_dotplot_draws_top_terms_per_direction(tmp_path):
 
 def test_enrichment_map_figure_nodes_and_labels():
     table, sets = _ora()
-    emap = enrichment_map(table, sets, fdr=0.01, cutoff=0.25)
+    emap = enrichment_map(table, sets, MapSettings(fdr=0.01, similarity="jaccard", cutoff=0.25))
     fig = enrichment_map_figure(emap.nodes, emap.edges, seed=1)
     assert _points(fig, "up") == (emap.nodes["direction"] == "up").sum() >= 2
     texts = [t.get_text() for t in fig.axes[0].texts]

@@ -3,6 +3,8 @@ subgroup DE and the stage summary, on small data with planted structure."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -149,17 +151,19 @@ def test_subgroup_de_finds_planted_genes():
     counts.iloc[15:25, 8:] *= 8  # 10 genes up in the other clusters
     samples = pd.DataFrame({"library_type": np.tile(["a", "b"], 12)}, index=counts.columns)
     genes = pd.DataFrame({"gene_name": [f"N{i}" for i in range(300)]}, index=counts.index)
-    table, up, down = st.subgroup_de(counts, samples, labels, genes, "~ library_type + subtype",
-                                     fdr=0.05, min_abs_log2fc=1.0)
+    settings = st.SubgroupDESettings("~ library_type + subtype", fdr=0.05, min_abs_log2fc=1.0)
+    table, up, down = st.subgroup_de(counts, samples, labels, genes, settings)
     assert list(table.columns[:8]) == ["gene_id", "gene_name", "logFC", "AveExpr", "t",
                                        "P.Value", "adj.P.Val", "B"]
     assert set(up["gene_id"]) == set(counts.index[:15])
     assert set(down["gene_id"]) == set(counts.index[15:25])
     assert table["P.Value"].is_monotonic_increasing
     with pytest.raises(InputError, match="must contain the term 'subtype'"):
-        st.subgroup_de(counts, samples, labels, genes, "~ library_type")
+        st.subgroup_de(counts, samples, labels, genes,
+                       dataclasses.replace(settings, formula="~ library_type"))
     with pytest.raises(InputError, match="already has a column 'subtype'"):
-        st.subgroup_de(counts, samples.assign(subtype="x"), labels, genes, "~ subtype")
+        st.subgroup_de(counts, samples.assign(subtype="x"), labels, genes,
+                       dataclasses.replace(settings, formula="~ subtype"))
 
 
 def test_select_samples():

@@ -30,9 +30,9 @@ import pandas as pd
 import pytest
 
 from bloodsig.core.gmt import read_gmt
-from bloodsig.enrich.gsea import prerank
+from bloodsig.enrich.gsea import GseaSettings, prerank
 from bloodsig.enrich.ora import hypergeometric_sf, ora, universe_genes
-from bloodsig.enrich.overlap import overlap_tests, read_published
+from bloodsig.enrich.overlap import PublishedList, overlap_tests, read_published
 
 pytestmark = pytest.mark.slow
 SEED = 20250101
@@ -120,7 +120,8 @@ def java_gsea(refdata):
 
 def test_gsea_prerank_matches_broad_java(java_gsea):
     ref, ranking, sets = java_gsea
-    res = prerank(ranking, sets, permutations=10_000, seed=SEED, min_size=5, max_size=1000)
+    res = prerank(ranking, sets, GseaSettings(permutations=10_000, min_size=5, max_size=1000,
+                                               plots=0), seed=SEED)
     ours = res.table.set_index("term").loc[ref.index]
     d_nes = (ours["NES"] - ref["NES"]).abs()
     d_p = (ours["pvalue"] - ref["NP"]).abs()
@@ -139,8 +140,8 @@ def test_overlap_fisher_matches_r(refdata, rscript):
     blood = blood.rename(columns={"gene_symbol": "gene_name"})
     tested = pd.read_csv(als / "Fig6abcd_input__DEG_filtered.tsv", sep="\t")
     tested = tested.rename(columns={"gene_symbol": "gene_name"})
-    neurons = read_published(als / "neuron_spinal_cord__TDP43_deg_sig_strong.tsv",
-                             "gene_name", "log2FoldChange", "padj", 0.05)
+    neurons = read_published(PublishedList(als / "neuron_spinal_cord__TDP43_deg_sig_strong.tsv",
+                                           "gene_name", "log2FoldChange", "padj", 0.05, 0.0))
     ours = overlap_tests(tested, blood[blood["logFC"] > 0], blood[blood["logFC"] < 0],
                          neurons).set_index("direction")
     for direction, row in ours.iterrows():

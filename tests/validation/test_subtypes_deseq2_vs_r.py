@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bloodsig.subtypes.immune import subgroup_de
+from bloodsig.subtypes.immune import SubgroupDESettings, subgroup_de
 
 pytestmark = pytest.mark.slow
 
@@ -63,8 +63,8 @@ def both(rscript, tmp_path_factory):
                           out=tmp / "r.tsv"), packages=("DESeq2",))
     r = pd.read_csv(tmp / "r.tsv", sep="\t", index_col="gene_id")
     genes = pd.DataFrame({"gene_name": counts.index}, index=counts.index)
-    table, up, down = subgroup_de(counts, design, labels, genes, "~ library_type + subtype",
-                                  fdr=0.05, min_abs_log2fc=0.5, n_cpus=2)
+    settings = SubgroupDESettings("~ library_type + subtype", fdr=0.05, min_abs_log2fc=0.5)
+    table, up, down = subgroup_de(counts, design, labels, genes, settings, n_cpus=2)
     return table.set_index("gene_id"), r, up, down
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import copy
 import os
 import sys
+from collections.abc import Mapping
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 
 import jsonschema
@@ -99,6 +101,19 @@ def fill_defaults(instance: dict, schema: dict) -> dict:
 def section_defaults(schema: dict) -> dict:
     """An absent config section as its schema's defaults."""
     return fill_defaults({}, schema)
+
+
+class FromConfig:
+    """Base of a stage's settings (a frozen dataclass whose fields are named after its config
+    keys): `from_config(section)` takes each field from the key of its name in the section as
+    the schema fills it (or in a rule's params, which carry the keys the rule reads), so the
+    defaults live in the schema only and a missing key is an error, never a second default.
+    `extra` gives the fields that are not keys of that section."""
+
+    @classmethod
+    def from_config(cls, section: Mapping, **extra):
+        return cls(**{f.name: section[f.name] for f in fields(cls) if f.name not in extra},
+                   **extra)
 
 
 def canonical(value):

@@ -15,7 +15,17 @@ import numpy as np
 import pandas as pd
 from scipy.sparse.csgraph import connected_components
 
+from ..core.configcheck import FromConfig
 from .ora import membership
+
+
+@dataclass(frozen=True)
+class MapSettings(FromConfig):
+    """`enrichment_map`'s settings: config `enrich.enrichment_map` as the schema fills it
+    (`from_config`)."""
+    fdr: float  # terms with FDR < fdr are nodes
+    similarity: str  # "jaccard" or "overlap" (`set_similarity`)
+    cutoff: float  # nodes are linked at a similarity >= cutoff
 
 
 @dataclass(frozen=True)
@@ -42,11 +52,11 @@ def set_similarity(sets: dict[str, tuple[str, ...]], kind: str = "jaccard"
     return sim, shared
 
 
-def enrichment_map(ora_table: pd.DataFrame, sets: dict[str, tuple[str, ...]], fdr: float = 0.01,
-                   similarity: str = "jaccard", cutoff: float = 0.25) -> EnrichmentMap:
+def enrichment_map(ora_table: pd.DataFrame, sets: dict[str, tuple[str, ...]],
+                   settings: MapSettings) -> EnrichmentMap:
     """Build the map from an ORA table (direction, term, FDR, pvalue, Count, set_size) and the
     collection's sets (restricted to the universe used by the ORA)."""
-    sig = ora_table[ora_table["FDR"] < fdr].sort_values(["pvalue", "direction", "term"])
+    sig = ora_table[ora_table["FDR"] < settings.fdr].sort_values(["pvalue", "direction", "term"])
     sig = sig.reset_index(drop=True)
     if sig.empty:
         return EnrichmentMap(
@@ -55,9 +65,9 @@ def enrichment_map(ora_table: pd.DataFrame, sets: dict[str, tuple[str, ...]], fd
             edges=pd.DataFrame(columns=["source", "target", "similarity", "shared"]))
     node_ids = (sig["term"] + " (" + sig["direction"] + ")").to_numpy()
     sim, shared = set_similarity({n: sets[t] for n, t in zip(node_ids, sig["term"], strict=True)},
-                                 similarity)
+                                 settings.similarity)
     same_dir = sig["direction"].to_numpy()[:, None] == sig["direction"].to_numpy()[None, :]
-    linked = same_dir & (sim >= cutoff) & ~np.eye(len(sig), dtype=bool)
+    linked = same_dir & (sim >= settings.cutoff) & ~np.eye(len(sig), dtype=bool)
     _, labels = connected_components(linked, directed=False)
     # Components are numbered by their most significant term (sig is sorted by pvalue).
     first = pd.Series(np.arange(len(sig))).groupby(labels).min()

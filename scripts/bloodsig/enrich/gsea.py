@@ -14,10 +14,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..core.configcheck import FromConfig
 from ..core.errors import InputError
 
 GSEA_COLUMNS = ["term", "size", "ES", "NES", "pvalue", "FDR", "FWER", "leading_edge_size",
                 "leading_edge"]
+
+
+@dataclass(frozen=True)
+class GseaSettings(FromConfig):
+    """`prerank`'s settings: config `enrich.gsea` as the schema fills it (`from_config`)."""
+    permutations: int  # gene-set permutations
+    min_size: int  # sets with min_size..max_size genes of the ranking are tested
+    max_size: int
+    plots: int  # enrichment plots drawn (the sets of smallest FDR)
 
 
 @dataclass(frozen=True)
@@ -49,11 +59,12 @@ def rank_statistic(toptable: pd.DataFrame, path=None) -> pd.Series:
                                                               name="gene_name"), name="stat")
 
 
-def prerank(ranking: pd.Series, sets: dict[str, tuple[str, ...]], permutations: int = 1000,
-            seed: int = 0, min_size: int = 15, max_size: int = 500,
-            threads: int = 1) -> GseaResult:
+def prerank(ranking: pd.Series, sets: dict[str, tuple[str, ...]], settings: GseaSettings,
+            seed: int, threads: int = 1) -> GseaResult:
     """Run gseapy prerank (weight 1, gene-set permutations) on a decreasing ranking."""
     import gseapy
+
+    min_size, max_size = settings.min_size, settings.max_size
 
     matched = {name: genes for name, genes in sets.items()
                if min_size <= len(ranking.index.intersection(list(genes))) <= max_size}
@@ -61,9 +72,9 @@ def prerank(ranking: pd.Series, sets: dict[str, tuple[str, ...]], permutations: 
         raise InputError(f"no gene set has between {min_size} and {max_size} genes of the "
                          "ranking; check the collection's identifiers and the size limits")
     res = gseapy.prerank(rnk=ranking, gene_sets={k: list(v) for k, v in matched.items()},
-                         min_size=min_size, max_size=max_size, permutation_num=permutations,
-                         weight=1.0, seed=seed, threads=threads, outdir=None, no_plot=True,
-                         verbose=False)
+                         min_size=min_size, max_size=max_size,
+                         permutation_num=settings.permutations, weight=1.0, seed=seed,
+                         threads=threads, outdir=None, no_plot=True, verbose=False)
     r = res.res2d
     lead = r["Lead_genes"].fillna("").astype(str).str.split(";")
     table = pd.DataFrame({

@@ -12,11 +12,13 @@ set x gene membership matrix.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
+from ..core.configcheck import FromConfig
 from ..core.gmt import check_overlap
 from ..stats.multitest import p_adjust_bh
 
@@ -25,6 +27,14 @@ ORA_COLUMNS = ["term", "description", "GeneRatio", "BgRatio", "Count", "set_size
                "n_query", "n_universe", "fold_enrichment", "pvalue", "FDR", "geneID"]
 _DTYPES = {"Count": np.int64, "set_size": np.int64, "n_query": np.int64,
            "n_universe": np.int64, "fold_enrichment": float, "pvalue": float, "FDR": float}
+
+
+@dataclass(frozen=True)
+class OraSettings(FromConfig):
+    """`ora_up_down`'s settings: config `enrich` as the schema fills it (`from_config`)."""
+    universe: str  # "tested" or "collection" (`universe_genes`)
+    min_size: int  # sets of min_size..max_size universe genes are tested
+    max_size: int
 
 
 def membership(sets: dict[str, tuple[str, ...]], genes: pd.Index) -> sparse.csr_array:
@@ -107,12 +117,12 @@ def ora(query, sets: dict[str, tuple[str, ...]], universe: pd.Index, min_size: i
 
 
 def ora_up_down(toptable: pd.DataFrame, up: pd.DataFrame, down: pd.DataFrame,
-                sets: dict[str, tuple[str, ...]], universe: str = "tested", min_size: int = 10,
-                max_size: int = 500, descriptions: dict[str, str] | None = None,
-                path=None) -> pd.DataFrame:
+                sets: dict[str, tuple[str, ...]], settings: OraSettings,
+                descriptions: dict[str, str] | None = None, path=None) -> pd.DataFrame:
     """ORA of up and down DEGs (gene_name columns) separately, in one table with a
-    `direction` column first. `universe` as in `universe_genes`; a collection sharing no gene
-    with the tested genes raises InputError naming `path`."""
+    `direction` column first. `settings.universe` as in `universe_genes`; a collection sharing
+    no gene with the tested genes raises InputError naming `path`."""
+    universe = settings.universe
     tested = toptable["gene_name"]
     check_overlap(sets, tested.dropna().astype(str), path=path,
                   what="the DE table's gene names")
@@ -122,8 +132,8 @@ def ora_up_down(toptable: pd.DataFrame, up: pd.DataFrame, down: pd.DataFrame,
              len(members), universe, len(genes), int(genes.isin(list(members)).sum()))
     tables = []
     for direction, degs in (("up", up), ("down", down)):
-        table = ora(degs["gene_name"].dropna().astype(str), sets, genes, min_size, max_size,
-                    descriptions)
+        table = ora(degs["gene_name"].dropna().astype(str), sets, genes, settings.min_size,
+                    settings.max_size, descriptions)
         table.insert(0, "direction", direction)
         tables.append(table)
     tables = [t for t in tables if len(t)] or tables[:1]

@@ -9,11 +9,14 @@ are correlated (Pearson and Spearman).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.stats.contingency import odds_ratio
 
+from ..core.configcheck import FromConfig
 from ..core.errors import InputError
 from ..core.io import read_tsv
 
@@ -22,14 +25,27 @@ OVERLAP_COLUMNS = ["direction", "n_universe", "n_ours", "n_published", "n_shared
                    "shared_genes"]
 
 
-def read_published(path, gene_column: str, logfc_column: str, fdr_column: str | None = None,
-                   fdr: float | None = None, min_abs_logfc: float = 0.0) -> pd.DataFrame:
+@dataclass(frozen=True)
+class PublishedList(FromConfig):
+    """A published DEG list: an entry of config `enrich.overlap.published` as the schema fills
+    it (`from_config`)."""
+    path: str
+    gene_column: str
+    logfc_column: str
+    fdr_column: str | None  # None: no FDR filter
+    fdr: float | None
+    min_abs_logfc: float
+
+
+def read_published(spec: PublishedList) -> pd.DataFrame:
     """A published DEG table as (gene_name, logFC), one row per gene.
 
     Rows pass `fdr_column` < `fdr` (when both are given) and |logFC| > `min_abs_logfc`; a gene
     listed twice keeps its first row. Missing columns, non-numeric logFCs and an empty result
     are refused with the file and column named.
     """
+    path, gene_column, logfc_column = spec.path, spec.gene_column, spec.logfc_column
+    fdr_column, fdr = spec.fdr_column, spec.fdr
     required = [gene_column, logfc_column] + ([fdr_column] if fdr_column else [])
     df = read_tsv(path, required=required, what="published DEG table",
                   dtype={gene_column: str})
@@ -42,7 +58,7 @@ def read_published(path, gene_column: str, logfc_column: str, fdr_column: str | 
                              row=row + 2, column=col)
         df[col] = values
     keep = df[gene_column].notna() & df[logfc_column].notna()
-    keep &= df[logfc_column].abs() > min_abs_logfc
+    keep &= df[logfc_column].abs() > spec.min_abs_logfc
     if fdr_column and fdr is not None:
         keep &= df[fdr_column] < fdr
     out = df.loc[keep, [gene_column, logfc_column]]

@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.cluster import hierarchy
 from scipy.spatial.distance import pdist, squareform
 
+from ..core.configcheck import FromConfig
 from ..core.errors import InputError
 from ..core.io import read_tsv
 from ..de.analysis import deg_lists, gene_table
@@ -39,6 +40,36 @@ log = logging.getLogger(__name__)
 LINKAGES = ("average", "complete", "single")
 SUBTYPE = "subtype"  # the design column of the subgroup DE: C1 or rest
 REST = "rest"
+
+
+# The stage's settings, each made by `from_config` from its config block as the schema fills
+# it (the defaults live there only).
+@dataclass(frozen=True)
+class ClusterSettings(FromConfig):
+    """Scores and clustering (config `subtypes`)."""
+    subset: dict[str, list]  # sample-sheet column -> the values kept ({}: every sample)
+    min_genes: int  # a signature needs this many measured genes (`signature_scores`)
+    k: int | str  # clusters, or "auto" (silhouette over 2..max_k; `cluster_samples`)
+    max_k: int
+    linkage: str  # one of LINKAGES
+    label_min_z: float  # a cluster's label lists signatures above it (`describe_clusters`)
+    markers: list[str]  # genes drawn by cluster (`find_genes`)
+
+
+@dataclass(frozen=True)
+class TranscriptomeSettings(FromConfig):
+    """Whole-transcriptome neighbours (config `subtypes.transcriptome`)."""
+    subset: dict[str, list]  # as ClusterSettings.subset
+    top_genes: int  # the most variable genes correlated (0: all)
+    remove: list[str]  # sheet columns regressed out first
+
+
+@dataclass(frozen=True)
+class SubgroupDESettings(FromConfig):
+    """DESeq2 of cluster C1 against the rest (config `subtypes.de`; `subgroup_de`)."""
+    formula: str  # must contain the term `subtype`
+    fdr: float  # a DEG has padj < fdr ...
+    min_abs_log2fc: float  # ... and |log2FC| > min_abs_log2fc
 
 
 def size_factors(counts: pd.DataFrame) -> pd.Series:
@@ -282,11 +313,12 @@ def transcriptome_neighbours(expr: pd.DataFrame, samples: pd.DataFrame, patient_
 
 
 def subgroup_de(counts: pd.DataFrame, samples: pd.DataFrame, labels: pd.Series,
-                genes: pd.DataFrame, formula: str, fdr: float = 0.05,
-                min_abs_log2fc: float = 2.0, n_cpus: int = 1):
+                genes: pd.DataFrame, settings: SubgroupDESettings, n_cpus: int = 1):
     """DESeq2 Wald test of cluster C1 against the other clusters (design column `subtype`,
-    levels C1 and rest); returns (table, up, down) in the `de` stage's format, sorted by
-    P.Value; up = higher in C1, both with padj < fdr and |log2FC| > min_abs_log2fc."""
+    levels C1 and rest, in `settings.formula`); returns (table, up, down) in the `de` stage's
+    format, sorted by P.Value; up = higher in C1, both with padj < settings.fdr and |log2FC| >
+    settings.min_abs_log2fc."""
+    formula, fdr = settings.formula, settings.fdr
     if SUBTYPE not in formula.replace("~", " ").replace("+", " ").split():
         raise InputError(f"the subgroup DE formula '{formula}' must contain the term "
                          f"'{SUBTYPE}' (cluster C1 vs the rest)", column="subtypes.de.formula")
@@ -297,7 +329,7 @@ def subgroup_de(counts: pd.DataFrame, samples: pd.DataFrame, labels: pd.Series,
     table = deseq2_wald(counts[labels.index], design, formula, (SUBTYPE, "C1", REST),
                         n_cpus=n_cpus, alpha=fdr)
     table = gene_table(table.set_index("gene_id"), genes)
-    up, down = deg_lists(table, fdr, min_abs_log2fc)
+    up, down = deg_lists(table, fdr, settings.min_abs_log2fc)
     log.info("C1 vs rest: %d genes tested, %d up, %d down", len(table), len(up), len(down))
     return table, up, down
 

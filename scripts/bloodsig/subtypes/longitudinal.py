@@ -21,10 +21,12 @@ over 100-1,400 days from onset, with tocilizumab periods. Here:
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ..core.configcheck import FromConfig
 from ..core.errors import InputError
 from ..stats.normalize import calc_norm_factors, cpm
 
@@ -33,6 +35,24 @@ log = logging.getLogger(__name__)
 INFLAMMATORY, NON_INFLAMMATORY = "inflammatory", "non_inflammatory"
 TRAJECTORY_COLUMNS = ["patient_id", "sample_id", "time", "treatment", "cluster", "kind",
                       "feature", "value"]
+
+
+# The follow-up's settings, each made by `from_config` from config
+# `subtypes.longitudinal` as the schema fills it (the defaults live there only).
+@dataclass(frozen=True)
+class LongitudinalSettings(FromConfig):
+    """Trajectories, stability and treatment effects."""
+    min_samples: int  # a patient's timed samples needed (`series_patients`, `stability`)
+    markers: list[str]  # genes drawn over time
+    reference_genes: list[str] | None  # of the qPCR time course drawn beside (None: none)
+
+
+@dataclass(frozen=True)
+class QpcrSettings(FromConfig):
+    """qPCR subgroups over time (`subtypes.longitudinal.qpcr`; `qpcr.subgroup_calls`)."""
+    genes: list[str]  # a time point is high when each of these genes has Ct < max_ct
+    max_ct: float
+    min_fraction: float  # a patient is inflammatory with more than this share high
 
 
 def sample_times(samples: pd.DataFrame, patient_column: str, time_column: str,
