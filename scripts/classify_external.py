@@ -1,9 +1,6 @@
 """Rule classify_external: AUC, sensitivity, specificity, accuracy and ROC on a cohort's case
 and control samples whose patients the models were not trained on."""
 
-import json
-from pathlib import Path
-
 from bloodsig.classify import features
 from bloodsig.classify import models as classify
 from bloodsig.core.cohort import read_samples
@@ -14,7 +11,8 @@ from bloodsig.plots import classify as plots
 
 def main(smk):
     sheet = smk.params.sheet
-    prep = json.loads(Path(smk.input.preprocessing).read_text())
+    coding = features.CaseControl.from_config(sheet)
+    prep = classify.read_preprocessing(smk.input.preprocessing)
     pred = read_tsv(smk.input.predictions, required=["sample_id"],
                     dtype={"sample_id": str}).set_index("sample_id")
     genes = read_tsv(smk.input.model_genes, required=["model", "gene_id"],
@@ -22,10 +20,12 @@ def main(smk):
     panels = {m: g["gene_id"].tolist() for m, g in genes.groupby("model", sort=False)}
     samples = read_samples(smk.input.samples, sheet).loc[pred.index]
     samples = samples.loc[classify.unseen_patients(
-        samples, read_samples(smk.input.training_samples, sheet), sheet, smk.input.samples)]
-    y = features.labels(samples, sheet, smk.input.samples)
-    metrics = classify.validation_metrics(pred, y, prep["threshold"], panels,
-                                          features.patients(samples.loc[y.index], sheet))
+        samples, read_samples(smk.input.training_samples, sheet), coding.patient_column,
+        smk.input.samples)]
+    y = features.labels(samples, coding, smk.input.samples)
+    metrics = classify.validation_metrics(pred, y, prep.threshold, panels,
+                                          features.patients(samples.loc[y.index],
+                                                            coding.patient_column))
     roc = classify.roc_table(pred, y)
     write_tsv(metrics, smk.output.metrics)
     write_tsv(roc, smk.output.roc)

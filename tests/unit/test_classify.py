@@ -1,5 +1,6 @@
 """bloodsig.classify on small simulated data with known informative genes."""
 
+import dataclasses
 import re
 
 import numpy as np
@@ -10,11 +11,16 @@ from sklearn.metrics import roc_auc_score
 
 from bloodsig.classify import algorithms, features, panel_selection
 from bloodsig.classify import models as classify
+from bloodsig.classify.algorithms import CompareSettings, XGBoostSettings
+from bloodsig.classify.features import CaseControl, DEGFilter
+from bloodsig.classify.panel_selection import RFESettings
 from bloodsig.core.errors import InputError
 
-XGB = {"n_estimators": 20, "learning_rate": 0.3, "max_depth": 3, "reg_lambda": 3e-4,
-       "reg_alpha": 3e-4}
-SHEET = {"group_column": "group", "case": "ALS", "control": "control", "other_groups": []}
+XGB = XGBoostSettings.from_config({"n_estimators": 20, "learning_rate": 0.3, "max_depth": 3,
+                                   "reg_lambda": 3e-4, "reg_alpha": 3e-4, "max_bin": 256})
+SHEET = CaseControl.from_config({"group_column": "group", "case": "ALS", "control": "control",
+                                 "other_groups": [], "patient_column": "patient_id"})
+FDR = {"f": DEGFilter.from_config({"fdr": 0.01})}
 
 
 def make_data(n=200, p=30, informative=4, seed=0):
@@ -60,10 +66,9 @@ def test_knee():
 
 def test_select_panels_and_ensemble():
     X, y = make_data(p=20)
-    settings = {"xgboost": XGB, "rfe": {"drop_fraction": 0.3, "stepwise_below": 8,
-                                        "cv_folds": 3, "knee_max_genes": 8}}
+    settings = RFESettings(drop_fraction=0.3, stepwise_below=8, cv_folds=3, knee_max_genes=8)
     sets = {"a": list(X.columns), "b": list(X.columns[::2])}
-    panels = panel_selection.select_panels(X, y, sets, settings, seed=2)
+    panels = panel_selection.select_panels(X, y, sets, settings, XGB, seed=2)
     assert set(panels.genes) == {"a", "b", "union"}
     assert set(panels.genes["union"]) == set(panels.genes["a"]) | set(panels.genes["b"])
     assert set(panels.genes["b"]) <= set(sets["b"])
@@ -81,13 +86,11 @@ def test_select_panels_and_ensemble():
 def test_nested_cv_is_not_more_optimistic_on_noise():
     """On pure noise, the in-sample panel AUC is inflated and the nested estimate is not."""
     X, y = make_data(n=120, p=40, informative=0, seed=3)
-    settings = {"xgboost": XGB, "rfe": {"drop_fraction": 0.3, "stepwise_below": 10,
-                                        "cv_folds": 3, "knee_max_genes": 10},
-                "nested": {"outer_folds": 3}}
+    settings = RFESettings(drop_fraction=0.3, stepwise_below=10, cv_folds=3, knee_max_genes=10)
     sets = {"a": list(X.columns)}
-    folds, oof = panel_selection.nested_cv(X, y, sets, settings, seed=4)
+    folds, oof = panel_selection.nested_cv(X, y, sets, 3, settings, XGB, seed=4)
     assert len(folds) == 3 * 3 and list(oof.index) == list(X.index)
-    panels = panel_selection.select_panels(X, y, sets, settings, seed=4)
+    panels = panel_selection.select_panels(X, y, sets, settings, XGB, seed=4)
     rfe_auc = panels.curves["a"].curve.set_index("n_genes")["mean_auc"][panels.knees["a"]]
     summary = panel_selection.honest_summary(folds, oof, y, pd.Series({"a": rfe_auc}))
     row = summary.set_index("model").loc["a"]
@@ -111,10 +114,7 @@ def test_penalised_logistic_all_penalties():
 
 def test_compare_algorithms():
     X, y = make_data(n=200, p=20)
-    settings = {"test_fraction": 0.3, "cv_folds": 3, "l1_ratio": 0.5, "scad_gamma": 3.7,
-                "mcp_gamma": 3.0, "xgboost_max_depth": [2],
-                "alphas": {k: [0.05] for k in ("ridge", "lasso", "elastic_net", "l1_2", "scad",
-                                               "mcp")}}
+    settings = dataclasses.replace(COMPARE, cv_folds=3)
     res = algorithms.compare_algorithms(X, y, settings, XGB, seed=5)
     t = res.table.set_index("algorithm")
     assert list(t.index) == list(algorithms.ALGORITHMS)
@@ -140,7 +140,11 @@ def test_cohort_features_removes_batch_and_filters():
     counts.iloc[1] = 0  # too few counts: filtered
     samples = pd.DataFrame({"batch": batch, "library_type": "rRNA_depletion"},
                            index=counts.columns)
-    prep = {"min_count": 5, "min_samples": 10, "technical": ["batch", "library_type"]}
+    external = classify.ExternalSettings(min_count=5, min_samples=10,
+                                         technical=["batch", "library_type"],
+                                         missing_genes="refit", threshold=0.5)
+    prep = classify.preprocessing(external, XGB, 1, ["f"])
+    assert classify.Preprocessing.from_json(prep.to_json()) == prep
     X = classify.cohort_features(counts, samples, prep)
     assert "G1" not in X.columns and X.shape == (n, g - 1)
     np.testing.assert_allclose(X.mean(), 0, atol=1e-12)
@@ -148,7 +152,7 @@ def test_cohort_features_removes_batch_and_filters():
     gap = X.loc[batch == "X2", "G0"].mean() - X.loc[batch == "X1", "G0"].mean()
     assert abs(gap) < 1e-10
     with pytest.raises(InputError, match="technical covariate"):
-        classify.cohort_features(counts, samples, {**prep, "technical": ["site"]})
+        classify.cohort_features(counts, samples, dataclasses.replace(prep, technical=["site"]))
 
 
 def test_score_cohort_missing_gene_policies():
@@ -193,15 +197,16 @@ def test_labels_and_filters(caplog):
     assert features.labels(samples.iloc[:2], SHEET).tolist() == [1, 0]
     # a listed other group is left out, with a log line, not refused
     with caplog.at_level("INFO"):
-        y = features.labels(samples, {**SHEET, "other_groups": ["other"]})
+        y = features.labels(samples, dataclasses.replace(SHEET, other_groups=["other"]))
     assert y.to_dict() == {"a": 1, "b": 0} and "1 sample(s) of other groups" in caplog.text
     tt = pd.DataFrame({"gene_id": ["g1", "g2", "g3"], "adj.P.Val": [0.001, 0.001, 0.5],
                        "logFC": [0.5, -0.05, 1.0], "AveExpr": [3.0, 1.0, 5.0]})
-    assert features.deg_filter(tt, {"fdr": 0.01}) == ["g1", "g2"]
-    assert features.deg_filter(tt, {"fdr": 0.01, "min_abs_logfc": 0.1}) == ["g1"]
-    assert features.deg_filter(tt, {"min_ave_expr": 2}) == ["g1", "g3"]
-    with pytest.raises(InputError, match="keeps 1 gene"):
-        features.gene_sets(tt, {"x": {"fdr": 0.01, "min_abs_logfc": 0.1}}, pd.Index(["g1"]))
+    assert features.deg_filter(tt, FDR["f"]) == ["g1", "g2"]
+    both = DEGFilter.from_config({"fdr": 0.01, "min_abs_logfc": 0.1})
+    assert features.deg_filter(tt, both) == ["g1"]
+    assert features.deg_filter(tt, DEGFilter.from_config({"min_ave_expr": 2})) == ["g1", "g3"]
+    with pytest.raises(InputError, match=r"'x' \(fdr 0.01, min_abs_logfc 0.1\) keeps 1 gene"):
+        features.gene_sets(tt, {"x": both}, pd.Index(["g1"]))
 
 
 def test_figures():
@@ -231,17 +236,15 @@ def test_training_data_refuses_unknown_samples():
     tt = pd.DataFrame({"gene_id": ["g1", "g2"], "adj.P.Val": [0.001, 0.001],
                        "logFC": [0.5, -0.5], "AveExpr": [3.0, 1.0]})
     with pytest.raises(InputError, match="sample 'z' of the residual expression"):
-        classify.training_data(tt, residuals, samples, SHEET, {"f": {"fdr": 0.01}},
-                               "samples.tsv")
-    data = classify.training_data(tt, residuals[["a", "b"]], samples, SHEET,
-                                  {"f": {"fdr": 0.01}})
+        classify.training_data(tt, residuals, samples, SHEET, FDR, "samples.tsv")
+    data = classify.training_data(tt, residuals[["a", "b"]], samples, SHEET, FDR)
     assert data.sets == {"f": ["g1", "g2"]} and data.y.tolist() == [1, 0]
     assert data.X.shape == (2, 2) and data.groups.tolist() == ["sample a", "sample b"]
     # other groups are dropped before standardising; the patient column gives the groups
     samples = pd.DataFrame({"group": ["ALS", "control", "MND"], "patient_id": ["p1", "p2", "p1"]},
                            index=["a", "b", "z"])
-    sheet = {**SHEET, "other_groups": ["MND"], "patient_column": "patient_id"}
-    data = classify.training_data(tt, residuals, samples, sheet, {"f": {"fdr": 0.01}})
+    sheet = dataclasses.replace(SHEET, other_groups=["MND"])
+    data = classify.training_data(tt, residuals, samples, sheet, FDR)
     assert list(data.X.index) == ["a", "b"] and data.groups.tolist() == ["p1", "p2"]
     np.testing.assert_allclose(data.X.mean(), 0, atol=1e-12)
 
@@ -304,15 +307,16 @@ def test_grouped_cv_removes_the_optimism_of_repeat_samples():
     assert abs(honest.loc["a", "optimistic_cv_auc"] - 0.5) < 0.15
 
 
-COMPARE = {"test_fraction": 0.3, "cv_folds": 10, "l1_ratio": 0.5, "scad_gamma": 3.7,
-           "mcp_gamma": 3.0, "xgboost_max_depth": [2],
-           "alphas": {k: [0.05] for k in ("ridge", "lasso", "elastic_net", "l1_2", "scad",
-                                          "mcp")}}
+COMPARE = CompareSettings.from_config({
+    "filter": "f", "test_fraction": 0.3, "cv_folds": 10, "l1_ratio": 0.5, "scad_gamma": 3.7,
+    "mcp_gamma": 3.0, "xgboost_max_depth": [2],
+    "alphas": {k: [0.05] for k in ("ridge", "lasso", "elastic_net", "l1_2", "scad", "mcp")}})
 
 
 def test_compare_reports_grouped_beside_ungrouped_split():
     X, y, g = make_repeats(n_patients=30)
-    res = algorithms.compare_algorithms(X, y, {**COMPARE, "cv_folds": 3}, XGB, seed=2, groups=g)
+    res = algorithms.compare_algorithms(X, y, dataclasses.replace(COMPARE, cv_folds=3), XGB,
+                                        seed=2, groups=g)
     t = res.grouping.set_index("split")
     assert t.loc["by patient", "test_samples_with_patient_in_train"] == 0
     assert t.loc["ignoring patients", "test_samples_with_patient_in_train"] > 10
@@ -333,16 +337,15 @@ def small_cohort(n_cases, n=30, p=12, seed=11):
 
 def test_small_cohort_adapts_folds_and_marks_caveats(caplog):
     X, y = small_cohort(n_cases=8)
-    settings = {"xgboost": XGB, "rfe": {"drop_fraction": 0.3, "stepwise_below": 4,
-                                        "cv_folds": 10, "knee_max_genes": 6},
-                "nested": {"outer_folds": 3}}
+    settings = RFESettings(drop_fraction=0.3, stepwise_below=4, cv_folds=10, knee_max_genes=6)
     with caplog.at_level("WARNING"):
         res = panel_selection.rfe(X, y, XGB, 0.3, 4, 10, seed=1)
     assert "RFE: 8 folds instead of 10 (the smallest class has 8 patients)" in caplog.text
     assert res.curve["mean_auc"].iloc[0] > 0.8
     caplog.clear()
     with caplog.at_level("WARNING"):
-        folds, oof = panel_selection.nested_cv(X, y, {"a": list(X.columns)}, settings, seed=1)
+        folds, oof = panel_selection.nested_cv(X, y, {"a": list(X.columns)}, 3, settings, XGB,
+                                               seed=1)
     assert folds["fold"].nunique() == 3 and folds.groupby("fold")["n_test"].first().sum() == 30
     assert re.search(r"RFE inside outer fold 1 \(a\): [56] folds instead of 10", caplog.text)
     summary = panel_selection.honest_summary(folds, oof, y, pd.Series({"a": 0.9}))
@@ -366,24 +369,23 @@ def test_small_cohort_adapts_folds_and_marks_caveats(caplog):
 
 def test_cohort_with_two_cases_is_refused_with_the_reason():
     X, y = small_cohort(n_cases=2)
-    settings = {"xgboost": XGB, "rfe": {"drop_fraction": 0.3, "stepwise_below": 4,
-                                        "cv_folds": 5}, "nested": {"outer_folds": 3}}
+    settings = RFESettings(drop_fraction=0.3, stepwise_below=4, cv_folds=5, knee_max_genes=None)
     reason = (r"classify {}: 2 case and 28 control patient\(s\) \(2 case and 28 control "
               r"samples\); stratified cross-validation needs at least 3 patients of each class")
     with pytest.raises(InputError, match=reason.format("RFE")):
         panel_selection.rfe(X, y, XGB, 0.3, 4, 5, seed=1)
     with pytest.raises(InputError, match=reason.format(r"nested CV \(outer folds\)")):
-        panel_selection.nested_cv(X, y, {"a": list(X.columns)}, settings, seed=1)
+        panel_selection.nested_cv(X, y, {"a": list(X.columns)}, 3, settings, XGB, seed=1)
     with pytest.raises(InputError, match="classify compare: 2 case and 28 control.*at least 4"):
         algorithms.compare_algorithms(X, y, COMPARE, XGB, seed=2)
     # 4 cases: the outer folds exist, but an outer training part keeps too few for RFE
     X, y = small_cohort(n_cases=4)
     with pytest.raises(InputError, match=r"RFE inside outer fold \d \(a\): [23] case"):
-        panel_selection.nested_cv(X, y, {"a": list(X.columns)}, settings, seed=1)
+        panel_selection.nested_cv(X, y, {"a": list(X.columns)}, 3, settings, XGB, seed=1)
 
 
 def test_external_metrics_leave_out_training_patients():
-    sheet = {**SHEET, "patient_column": "patient_id"}
+    sheet = SHEET.patient_column
     train = pd.DataFrame({"patient_id": ["P1", "P2", "P3"]}, index=["a", "b", "c"])
     target = pd.DataFrame({"patient_id": ["E1", "P2", None]}, index=["x", "y", "z"])
     assert classify.unseen_patients(target, train, sheet).tolist() == ["x", "z"]

@@ -81,8 +81,10 @@ def test_external_validation_and_saved_models(demo, cfg):
 
     missing = read(demo, f"results/discovery/classify/predict/{ext}/missing_genes.tsv")
     genes = read(demo, "results/discovery/classify/models/genes.tsv")
+    saved = classify.read_preprocessing(demo / "results/discovery/classify/models/"
+                                        "preprocessing.json")
     target = classify.cohort_features(read_counts(demo / f"results/{ext}/counts/counts.tsv"),
-                                      samples.set_index("sample_id"), prep)
+                                      samples.set_index("sample_id"), saved)
     complete = [n for n in genes["model"].unique() if n not in set(missing["model"])]
     for name in complete:
         model = classify.load_model(demo / f"results/discovery/classify/models/{name}.json")

@@ -4,7 +4,9 @@ patient-grouped split, each tuned by grouped CV on the training part.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -38,17 +40,59 @@ ALGORITHMS = ("ridge", "lasso", "elastic_net", "l1_2", "scad", "mcp", "xgboost")
 SKLEARN_PENALTIES = ("ridge", "lasso", "elastic_net")
 
 
-def xgb_classifier(params: dict, seed: int):
-    """XGBoost (Chen & Guestrin 2016) with config `classify.xgboost` (n_estimators,
-    learning_rate = eta, max_depth, reg_lambda, reg_alpha, max_bin), histogram trees.
+@dataclass(frozen=True)
+class XGBoostSettings:
+    """XGBoost's parameters for every classifier of the stage (config `classify.xgboost`)."""
+
+    n_estimators: int
+    learning_rate: float  # eta
+    max_depth: int
+    reg_lambda: float
+    reg_alpha: float
+    max_bin: int  # histogram bins
+
+    @classmethod
+    def from_config(cls, xgboost: Mapping) -> XGBoostSettings:
+        """From config `classify.xgboost` as the schema fills it (or a saved model's
+        preprocessing.json)."""
+        return cls(n_estimators=xgboost["n_estimators"], learning_rate=xgboost["learning_rate"],
+                   max_depth=xgboost["max_depth"], reg_lambda=xgboost["reg_lambda"],
+                   reg_alpha=xgboost["reg_alpha"], max_bin=xgboost["max_bin"])
+
+
+@dataclass(frozen=True)
+class CompareSettings:
+    """`compare_algorithms`' settings (config `classify.compare`)."""
+
+    filter: str  # the DEG filter whose genes the classifiers use
+    test_fraction: float  # of the patients, held out
+    cv_folds: int  # tuning folds of the training part
+    alphas: dict[str, list[float]]  # penalised algorithm -> its alpha grid
+    l1_ratio: float  # elastic net
+    scad_gamma: float
+    mcp_gamma: float
+    xgboost_max_depth: list[int]  # XGBoost's grid
+
+    @classmethod
+    def from_config(cls, compare: Mapping) -> CompareSettings:
+        return cls(filter=compare["filter"], test_fraction=compare["test_fraction"],
+                   cv_folds=compare["cv_folds"],
+                   alphas={k: list(v) for k, v in compare["alphas"].items()},
+                   l1_ratio=compare["l1_ratio"], scad_gamma=compare["scad_gamma"],
+                   mcp_gamma=compare["mcp_gamma"],
+                   xgboost_max_depth=list(compare["xgboost_max_depth"]))
+
+
+def xgb_classifier(params: XGBoostSettings, seed: int):
+    """XGBoost (Chen & Guestrin 2016) with `params`, histogram trees.
 
     One thread per model: the stage runs models side by side instead (`_map`), because
     XGBoost's OpenMP threads busy-wait and slow down tenfold on a shared, busy machine.
     """
     from xgboost import XGBClassifier
 
-    return XGBClassifier(**params, tree_method="hist", random_state=seed, n_jobs=1,
-                         eval_metric="logloss")
+    return XGBClassifier(**dataclasses.asdict(params), tree_method="hist", random_state=seed,
+                         n_jobs=1, eval_metric="logloss")
 
 
 def _map(fn, items, n_jobs: int) -> list:
@@ -130,17 +174,17 @@ class Comparison:
     grouping: pd.DataFrame     # best algorithm's test AUC with the split by patient and without
 
 
-def _tune(name: str, xtr: np.ndarray, ytr: np.ndarray, cv: list, settings: dict,
-          xgb_params: dict, seed: int, n_jobs: int) -> GridSearchCV:
+def _tune(name: str, xtr: np.ndarray, ytr: np.ndarray, cv: list, settings: CompareSettings,
+          xgb_params: XGBoostSettings, seed: int, n_jobs: int) -> GridSearchCV:
     """One algorithm tuned by CV AUC over the given folds (refit on the whole training part)."""
     if name == "xgboost":
         est = xgb_classifier(xgb_params, seed)
-        grid = {"max_depth": settings["xgboost_max_depth"]}
+        grid = {"max_depth": settings.xgboost_max_depth}
     else:
-        gamma = {"scad": settings["scad_gamma"], "mcp": settings["mcp_gamma"]}.get(name, 3.0)
+        gamma = {"scad": settings.scad_gamma, "mcp": settings.mcp_gamma}.get(name, 3.0)
         est = make_pipeline(StandardScaler(), PenalisedLogistic(
-            name, gamma=gamma, l1_ratio=settings["l1_ratio"], seed=seed))
-        grid = {"penalisedlogistic__alpha": settings["alphas"][name]}
+            name, gamma=gamma, l1_ratio=settings.l1_ratio, seed=seed))
+        grid = {"penalisedlogistic__alpha": settings.alphas[name]}
     with parallel_backend("threading", n_jobs=n_jobs):
         return GridSearchCV(est, grid, scoring="roc_auc", cv=cv, refit=True,
                             n_jobs=n_jobs).fit(xtr, ytr)
@@ -150,14 +194,14 @@ def _params(search: GridSearchCV) -> str:
     return ", ".join(f"{k.split('__')[-1]}={v:g}" for k, v in search.best_params_.items())
 
 
-def compare_algorithms(X: pd.DataFrame, y: pd.Series, settings: dict, xgb_params: dict,
-                       seed: int, n_jobs: int = 1, groups: pd.Series | None = None
-                       ) -> Comparison:
+def compare_algorithms(X: pd.DataFrame, y: pd.Series, settings: CompareSettings,
+                       xgb_params: XGBoostSettings, seed: int, n_jobs: int = 1,
+                       groups: pd.Series | None = None) -> Comparison:
     """Seven classifiers on one stratified split by patient (`grouped_split`), tuned by k-fold
     CV AUC by patient (`grouped_folds`) on its training part.
 
-    settings: config `classify.compare` (test_fraction, cv_folds, alphas per penalised
-    algorithm, l1_ratio, scad_gamma, mcp_gamma, xgboost_max_depth grid). The best test AUC is
+    settings: test_fraction, cv_folds, alphas per penalised algorithm, l1_ratio, scad_gamma,
+    mcp_gamma, xgboost_max_depth grid. The best test AUC is
     compared with each other by the paired DeLong test. groups: patient per sample (None:
     one sample each). `grouping` repeats the best algorithm's tuning and test on a split of
     samples that ignores patients (split and tuning folds), beside the grouped result, with
@@ -169,10 +213,10 @@ def compare_algorithms(X: pd.DataFrame, y: pd.Series, settings: dict, xgb_params
         raise _too_few("compare", y, g, f"a held-out test part needs at least 1 patient of "
                        f"each class and its training part {MIN_PER_CLASS} for the tuning "
                        f"folds: at least {MIN_PER_CLASS + 1} of each")
-    train, test = grouped_split(y, g, settings["test_fraction"], seed)
+    train, test = grouped_split(y, g, settings.test_fraction, seed)
     xtr, xte = X.to_numpy()[train], X.to_numpy()[test]
     ytr, yte = y.to_numpy()[train], y.to_numpy()[test]
-    cv = grouped_folds(y.iloc[train], g.iloc[train], settings["cv_folds"], seed,
+    cv = grouped_folds(y.iloc[train], g.iloc[train], settings.cv_folds, seed,
                        "compare (tuning folds of the training part)")
     scores, params = {}, {}
     for name in ALGORITHMS:
@@ -214,11 +258,12 @@ def _straddling(g: pd.Series, train: np.ndarray, test: np.ndarray) -> int:
     return int(g.iloc[test].isin(set(g.iloc[train])).sum())
 
 
-def _ungrouped(X: pd.DataFrame, y: pd.Series, g: pd.Series, name: str, settings: dict,
-               xgb_params: dict, seed: int, n_jobs: int) -> dict:
+def _ungrouped(X: pd.DataFrame, y: pd.Series, g: pd.Series, name: str,
+               settings: CompareSettings, xgb_params: XGBoostSettings, seed: int,
+               n_jobs: int) -> dict:
     """`name` tuned and tested as if every sample were its own patient (the leaky split)."""
-    train, test = grouped_split(y, None, settings["test_fraction"], seed)
-    cv = grouped_folds(y.iloc[train], None, settings["cv_folds"], seed,
+    train, test = grouped_split(y, None, settings.test_fraction, seed)
+    cv = grouped_folds(y.iloc[train], None, settings.cv_folds, seed,
                        "compare (ungrouped tuning folds)")
     x, yy = X.to_numpy(), y.to_numpy()
     search = _tune(name, x[train], yy[train], cv, settings, xgb_params, seed, n_jobs)

@@ -7,6 +7,8 @@ small-cohort limits (`MIN_PER_CLASS`, `MIN_TEST_N`, `MAX_SMALL_PANEL`) live here
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -31,38 +33,56 @@ MIN_TEST_N = 20       # held-out sets smaller than this are marked unreliable
 MAX_SMALL_PANEL = 2   # panels of at most this many genes are marked unreliable
 
 
-def labels(samples: pd.DataFrame, sheet: dict, path=None) -> pd.Series:
-    """1 for cases, 0 for controls (config `samples`), for the case and control samples only.
+@dataclass(frozen=True)
+class CaseControl:
+    """The sample sheet's case-control coding and its patients (config `samples`)."""
 
-    Samples of a group listed in `samples.other_groups` belong to neither side of a
-    case-control classifier: they are left out (logged). Any other value is refused.
+    group_column: str
+    case: str
+    control: str
+    other_groups: list[str]  # groups that are neither side of a classifier (left out)
+    patient_column: str  # repeat samples of one patient share its value
+
+    @classmethod
+    def from_config(cls, sheet: Mapping) -> CaseControl:
+        """From config `samples` as the schema fills it (the rules' `sheet` param)."""
+        return cls(group_column=sheet["group_column"], case=sheet["case"],
+                   control=sheet["control"], other_groups=list(sheet["other_groups"]),
+                   patient_column=sheet["patient_column"])
+
+
+def labels(samples: pd.DataFrame, coding: CaseControl, path=None) -> pd.Series:
+    """1 for cases, 0 for controls, for the case and control samples only.
+
+    Samples of a group listed in `other_groups` belong to neither side of a case-control
+    classifier: they are left out (logged). Any other value is refused.
     """
-    col = sheet["group_column"]
+    col = coding.group_column
     if col not in samples.columns:
         raise InputError("sample table has no group column", path=path, column=col)
     group = samples[col].astype(str)
-    known = [str(sheet["case"]), str(sheet["control"])]
-    other = ~group.isin(known) & group.isin([str(g) for g in sheet["other_groups"]])
+    known = [str(coding.case), str(coding.control)]
+    other = ~group.isin(known) & group.isin([str(g) for g in coding.other_groups])
     bad = ~group.isin(known) & ~other
     if bad.any():
         raise InputError(f"group '{group[bad].iloc[0]}' of sample '{group.index[bad][0]}' is "
-                         f"neither '{sheet['case']}' nor '{sheet['control']}' (nor one of "
+                         f"neither '{coding.case}' nor '{coding.control}' (nor one of "
                          "samples.other_groups)", path=path, column=col)
     if other.any():
         counts = group[other].value_counts().sort_index()
         log.info("classify uses the %s and %s samples only: %d sample(s) of other groups left "
-                 "out (%s)", sheet["case"], sheet["control"], int(other.sum()),
+                 "out (%s)", coding.case, coding.control, int(other.sum()),
                  ", ".join(f"{g} {n}" for g, n in counts.items()))
-    return (group[~other] == sheet["case"]).astype(int)
+    return (group[~other] == coding.case).astype(int)
 
 
-def patients(samples: pd.DataFrame, sheet: dict) -> pd.Series:
+def patients(samples: pd.DataFrame, patient_column: str) -> pd.Series:
     """The patient of every sample (config `samples.patient_column`): repeat samples of one
     patient share it. Without that column every sample is its own patient; a sample with a
     missing patient id is its own patient ("sample <id>")."""
     own = pd.Series("sample " + samples.index.astype(str), index=samples.index)
-    col = sheet.get("patient_column")
-    if not col or col not in samples.columns:
+    col = patient_column
+    if col not in samples.columns:
         log.info("no patient column '%s': every sample is its own patient", col)
         return own.rename("patient")
     ids = samples[col].astype(str).where(samples[col].notna(), own)
@@ -189,20 +209,39 @@ def standardise(expr: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(z.T, index=expr.columns, columns=expr.index)
 
 
-def deg_filter(toptable: pd.DataFrame, spec: dict) -> list[str]:
-    """Gene ids passing a DEG filter: adj.P.Val < fdr, |logFC| > min_abs_logfc and
-    AveExpr > min_ave_expr (each optional), in the top table's order."""
+@dataclass(frozen=True)
+class DEGFilter:
+    """A DEG filter (config `classify.filters.<name>`): adj.P.Val < fdr, |logFC| >
+    min_abs_logfc and AveExpr > min_ave_expr; None leaves that test out."""
+
+    fdr: float | None
+    min_abs_logfc: float | None
+    min_ave_expr: float | None
+
+    @classmethod
+    def from_config(cls, spec: Mapping) -> DEGFilter:
+        """From the filter's keys, each optional (an absent one is not tested)."""
+        return cls(fdr=spec.get("fdr"), min_abs_logfc=spec.get("min_abs_logfc"),
+                   min_ave_expr=spec.get("min_ave_expr"))
+
+    def __str__(self) -> str:
+        return ", ".join(f"{k} {v:g}" for k, v in vars(self).items() if v is not None)
+
+
+def deg_filter(toptable: pd.DataFrame, spec: DEGFilter) -> list[str]:
+    """Gene ids passing a DEG filter, in the top table's order."""
     keep = np.ones(len(toptable), dtype=bool)
-    if "fdr" in spec:
-        keep &= (toptable["adj.P.Val"] < spec["fdr"]).to_numpy()
-    if "min_abs_logfc" in spec:
-        keep &= (toptable["logFC"].abs() > spec["min_abs_logfc"]).to_numpy()
-    if "min_ave_expr" in spec:
-        keep &= (toptable["AveExpr"] > spec["min_ave_expr"]).to_numpy()
+    if spec.fdr is not None:
+        keep &= (toptable["adj.P.Val"] < spec.fdr).to_numpy()
+    if spec.min_abs_logfc is not None:
+        keep &= (toptable["logFC"].abs() > spec.min_abs_logfc).to_numpy()
+    if spec.min_ave_expr is not None:
+        keep &= (toptable["AveExpr"] > spec.min_ave_expr).to_numpy()
     return toptable["gene_id"].astype(str)[keep].tolist()
 
 
-def gene_sets(toptable: pd.DataFrame, filters: dict, available: pd.Index) -> dict[str, list]:
+def gene_sets(toptable: pd.DataFrame, filters: Mapping[str, DEGFilter],
+              available: pd.Index) -> dict[str, list]:
     """The genes of every DEG filter that are in the residual expression; empty is refused."""
     sets = {}
     for name, spec in filters.items():

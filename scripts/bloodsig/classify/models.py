@@ -4,27 +4,107 @@ tables; the training data and model files of the `classify` stage."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_curve
 
-from ..core.cohort import read_samples
 from ..core.errors import InputError
-from ..core.io import atomic_path, read_tsv
+from ..core.io import atomic_path, read_tsv, write_text
 from ..stats import delong
 from ..stats.limma import remove_batch_effect
 from ..stats.normalize import calc_norm_factors, log2cpm_voom
-from .algorithms import _gain, xgb_classifier
-from .features import _groups, gene_sets, labels, patients, reliability, standardise
-from .panel_selection import ENSEMBLE, UNION, Panels, _panel_size
+from .algorithms import CompareSettings, XGBoostSettings, _gain, xgb_classifier
+from .features import (
+    CaseControl,
+    DEGFilter,
+    _groups,
+    gene_sets,
+    labels,
+    patients,
+    reliability,
+    standardise,
+)
+from .panel_selection import ENSEMBLE, UNION, Panels, RFESettings, _panel_size
 
 log = logging.getLogger(__name__)
 
 
-def cohort_features(counts: pd.DataFrame, samples: pd.DataFrame, prep: dict,
+@dataclass(frozen=True)
+class ExternalSettings:
+    """How a new cohort is prepared and scored by the saved models (config
+    `classify.external`)."""
+
+    min_count: int  # genes with more than min_count counts ...
+    min_samples: int  # ... in more than min_samples samples are kept
+    technical: list[str]  # sample-sheet covariates removed within the cohort
+    missing_genes: str  # refit or missing (see `score_cohort`)
+    threshold: float  # a sample is called a case at this probability
+
+    @classmethod
+    def from_config(cls, external: Mapping) -> ExternalSettings:
+        return cls(min_count=external["min_count"], min_samples=external["min_samples"],
+                   technical=list(external["technical"]),
+                   missing_genes=external["missing_genes"], threshold=external["threshold"])
+
+
+@dataclass(frozen=True)
+class ClassifySettings:
+    """The classify rules' settings (config `classify`, as the schema fills it). A rule's
+    params carry the blocks it reads; the blocks it does not read are None."""
+
+    filters: dict[str, DEGFilter]  # DEG filter name -> filter
+    xgboost: XGBoostSettings
+    compare: CompareSettings | None
+    rfe: RFESettings | None
+    outer_folds: int | None  # nested CV (config classify.nested)
+    external: ExternalSettings | None
+
+    @classmethod
+    def from_config(cls, classify: Mapping) -> ClassifySettings:
+        """From a classify rule's params (config `classify`'s blocks that it reads)."""
+        def block(key, make):
+            return make(classify[key]) if key in classify else None
+
+        return cls(filters={k: DEGFilter.from_config(v) for k, v in classify["filters"].items()},
+                   xgboost=XGBoostSettings.from_config(classify["xgboost"]),
+                   compare=block("compare", CompareSettings.from_config),
+                   rfe=block("rfe", RFESettings.from_config),
+                   outer_folds=block("nested", lambda nested: nested["outer_folds"]),
+                   external=block("external", ExternalSettings.from_config))
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What scoring a new cohort needs besides the models (saved as preprocessing.json):
+    the external settings, the normalisation, the ensemble's members, XGBoost's parameters
+    (to refit a model without missing genes) and the seed."""
+
+    min_count: int
+    min_samples: int
+    technical: list[str]
+    normalisation: str
+    missing_genes: str
+    threshold: float
+    ensemble: list[str]
+    xgboost: XGBoostSettings
+    seed: int
+
+    @classmethod
+    def from_json(cls, text: str) -> Preprocessing:
+        prep = json.loads(text)
+        return cls(**{**prep, "xgboost": XGBoostSettings.from_config(prep["xgboost"])})
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+
+
+def cohort_features(counts: pd.DataFrame, samples: pd.DataFrame, prep: Preprocessing,
                     path=None) -> pd.DataFrame:
     """A cohort's standardised expression (samples x genes) as the saved models expect.
 
@@ -38,14 +118,14 @@ def cohort_features(counts: pd.DataFrame, samples: pd.DataFrame, prep: dict,
     if len(missing):
         raise InputError(f"sample '{missing[0]}' of the sample table has no counts", path=path)
     counts = counts[samples.index]
-    keep = (counts > prep["min_count"]).sum(axis=1) > prep["min_samples"]
+    keep = (counts > prep.min_count).sum(axis=1) > prep.min_samples
     counts = counts[keep]
     if counts.shape[0] < 2:
-        raise InputError(f"only {counts.shape[0]} gene(s) have more than {prep['min_count']} "
-                         f"counts in more than {prep['min_samples']} samples", path=path)
+        raise InputError(f"only {counts.shape[0]} gene(s) have more than {prep.min_count} "
+                         f"counts in more than {prep.min_samples} samples", path=path)
     expr = log2cpm_voom(counts, norm_factors=calc_norm_factors(counts.to_numpy()))
     blocks = []
-    for var in prep["technical"]:
+    for var in prep.technical:
         if var not in samples.columns:
             raise InputError("technical covariate is not a sample-table column", path=path,
                              column=var)
@@ -64,7 +144,7 @@ def cohort_features(counts: pd.DataFrame, samples: pd.DataFrame, prep: dict,
         rem = pd.concat(blocks, axis=1).to_numpy()
         expr = remove_batch_effect(expr, np.ones((len(samples), 1)), rem)
     log.info("cohort features: %d genes x %d samples, technical %s", expr.shape[0],
-             expr.shape[1], prep["technical"])
+             expr.shape[1], prep.technical)
     return standardise(expr)
 
 
@@ -77,8 +157,9 @@ def align_panels(target: pd.DataFrame, panels: dict[str, list]) -> tuple[dict, p
 
 
 def score_cohort(target: pd.DataFrame, models: dict, panels: dict[str, list], policy: str,
-                 train_X: pd.DataFrame | None, train_y: pd.Series | None, xgb_params: dict,
-                 seed: int, n_jobs: int = 1, path=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 train_X: pd.DataFrame | None, train_y: pd.Series | None,
+                 xgb_params: XGBoostSettings, seed: int, n_jobs: int = 1, path=None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Case probabilities of the target's samples for every saved model and the ensemble.
 
     Panel genes missing from the target (not measured, or removed by its expression filter)
@@ -147,7 +228,7 @@ def validation_metrics(pred: pd.DataFrame, y: pd.Series, threshold: float,
                                        "specificity", "accuracy", "reliability"])
 
 
-def unseen_patients(target: pd.DataFrame, training: pd.DataFrame, sheet: dict,
+def unseen_patients(target: pd.DataFrame, training: pd.DataFrame, patient_column: str,
                     path=None) -> pd.Index:
     """The target cohort's samples whose patient has no sample among the training samples.
 
@@ -157,8 +238,8 @@ def unseen_patients(target: pd.DataFrame, training: pd.DataFrame, sheet: dict,
     all samples count. If every target sample is left out the cohort is refused: its patient
     ids are those of the training cohort (or number patients the same way).
     """
-    col = sheet.get("patient_column")
-    if not col or col not in target.columns or col not in training.columns:
+    col = patient_column
+    if col not in target.columns or col not in training.columns:
         return target.index
     seen = set(training[col].dropna().astype(str))
     shared = target[col].notna() & target[col].astype(str).isin(seen)
@@ -193,27 +274,28 @@ class TrainingData:
 
 
 def training_data(toptable: pd.DataFrame, residuals: pd.DataFrame, samples: pd.DataFrame,
-                  sheet: dict, filters: dict, samples_path=None) -> TrainingData:
+                  coding: CaseControl, filters: Mapping[str, DEGFilter],
+                  samples_path=None) -> TrainingData:
     """Standardised residual expression (samples x genes) of the case and control samples,
     labels, patients and DEG-filter gene sets (samples of other groups left out)."""
     missing = residuals.columns.difference(samples.index)
     if len(missing):
         raise InputError(f"sample '{missing[0]}' of the residual expression is not in the "
                          "sample table", path=samples_path)
-    y = labels(samples.loc[residuals.columns], sheet, samples_path)
+    y = labels(samples.loc[residuals.columns], coding, samples_path)
     X = standardise(residuals[y.index])
-    return TrainingData(X, y, patients(samples.loc[y.index], sheet),
+    return TrainingData(X, y, patients(samples.loc[y.index], coding.patient_column),
                         gene_sets(toptable, filters, X.columns))
 
 
-def read_training_data(toptable, residuals, samples, sheet: dict, filters: dict
-                       ) -> TrainingData:
-    """`training_data` from the DE stage's files: top table, residual expression (genes x
-    samples) and the QC'd sample table."""
+def read_training_data(toptable, residuals, samples: pd.DataFrame, coding: CaseControl,
+                       filters: Mapping[str, DEGFilter], samples_path=None) -> TrainingData:
+    """`training_data` from the DE stage's files: top table and residual expression (genes x
+    samples), with the QC'd sample table (read from `samples_path`)."""
     return training_data(
         read_tsv(toptable, required=["gene_id", "adj.P.Val", "logFC", "AveExpr"]),
         read_tsv(residuals, index_col=0, dtype={"gene_id": str}),
-        read_samples(samples, sheet), sheet, filters, samples)
+        samples, coding, filters, samples_path)
 
 
 def save_model(model, path) -> None:
@@ -251,11 +333,24 @@ def panel_tables(panels: Panels, models: dict, names: pd.Series
     return curves, ranking, pd.concat(rows, ignore_index=True)
 
 
-def preprocessing(external: dict, xgb_params: dict, seed: int, filters: list[str]) -> dict:
-    """What scoring a new cohort needs besides the models (saved as preprocessing.json)."""
-    return {"min_count": external["min_count"], "min_samples": external["min_samples"],
-            "technical": list(external["technical"]),
-            "normalisation": "TMM (edgeR) log2-CPM (voom), technical covariates removed "
-                             "(removeBatchEffect), z-score per gene within the cohort",
-            "missing_genes": external["missing_genes"], "threshold": external["threshold"],
-            "ensemble": list(filters), "xgboost": dict(xgb_params), "seed": seed}
+def preprocessing(external: ExternalSettings, xgb_params: XGBoostSettings, seed: int,
+                  filters: list[str]) -> Preprocessing:
+    """What scoring a new cohort needs besides the models."""
+    return Preprocessing(
+        min_count=external.min_count, min_samples=external.min_samples,
+        technical=list(external.technical),
+        normalisation="TMM (edgeR) log2-CPM (voom), technical covariates removed "
+                      "(removeBatchEffect), z-score per gene within the cohort",
+        missing_genes=external.missing_genes, threshold=external.threshold,
+        ensemble=list(filters), xgboost=xgb_params, seed=seed)
+
+
+def read_preprocessing(path) -> Preprocessing:
+    """A saved preprocessing.json."""
+    with open(path) as fh:
+        return Preprocessing.from_json(fh.read())
+
+
+def write_preprocessing(prep: Preprocessing, path) -> None:
+    """preprocessing.json (keys sorted, written atomically)."""
+    write_text(prep.to_json(), path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,13 +14,28 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from ..stats import delong
-from .algorithms import _gain, _map, xgb_classifier
+from .algorithms import XGBoostSettings, _gain, _map, xgb_classifier
 from .features import _groups, grouped_folds, reliability
 
 log = logging.getLogger(__name__)
 
 
 ENSEMBLE, UNION = "ensemble", "union"
+
+
+@dataclass(frozen=True)
+class RFESettings:
+    """`select_panels`' recursive feature elimination (config `classify.rfe`)."""
+
+    drop_fraction: float  # of the genes, dropped at each step ...
+    stepwise_below: int  # ... until this many remain, then one at a time
+    cv_folds: int
+    knee_max_genes: int | None  # the knee is sought among panels of at most this many genes
+
+    @classmethod
+    def from_config(cls, rfe: Mapping) -> RFESettings:
+        return cls(drop_fraction=rfe["drop_fraction"], stepwise_below=rfe["stepwise_below"],
+                   cv_folds=rfe["cv_folds"], knee_max_genes=rfe["knee_max_genes"])
 
 
 def rfe_schedule(n_features: int, drop_fraction: float, stepwise_below: int) -> list[int]:
@@ -41,7 +57,7 @@ class RFEResult:
     rank: pd.Series      # gene -> rank (1 = eliminated last); the panel of size k = rank <= k
 
 
-def rfe(X: pd.DataFrame, y: pd.Series, xgb_params: dict, drop_fraction: float,
+def rfe(X: pd.DataFrame, y: pd.Series, xgb_params: XGBoostSettings, drop_fraction: float,
         stepwise_below: int, folds: int, seed: int, n_jobs: int = 1,
         groups: pd.Series | None = None, stage: str = "RFE") -> RFEResult:
     """Recursive feature elimination with XGBoost and stratified k-fold CV AUC, folds by
@@ -102,18 +118,18 @@ class Panels:
     knees: dict[str, int]
 
 
-def select_panels(X: pd.DataFrame, y: pd.Series, sets: dict[str, list], settings: dict,
-                  seed: int, n_jobs: int = 1, groups: pd.Series | None = None,
-                  stage: str = "RFE") -> Panels:
-    """RFE per DEG filter, kneedle panel, and the union of the panels (settings: config
-    `classify`: xgboost, rfe {drop_fraction, stepwise_below, cv_folds, knee_max_genes});
-    RFE folds by patient (groups)."""
-    r = settings["rfe"]
+def select_panels(X: pd.DataFrame, y: pd.Series, sets: dict[str, list],
+                  rfe_settings: RFESettings,
+                  xgb_params: XGBoostSettings, seed: int, n_jobs: int = 1,
+                  groups: pd.Series | None = None, stage: str = "RFE") -> Panels:
+    """RFE per DEG filter, kneedle panel, and the union of the panels; RFE folds by patient
+    (groups)."""
+    r = rfe_settings
     genes, curves, knees = {}, {}, {}
     for name, members in sets.items():
-        res = rfe(X[members], y, settings["xgboost"], r["drop_fraction"], r["stepwise_below"],
-                  r["cv_folds"], seed, n_jobs, groups, f"{stage} ({name})")
-        k = knee(res.curve, r["knee_max_genes"])
+        res = rfe(X[members], y, xgb_params, r.drop_fraction, r.stepwise_below, r.cv_folds,
+                  seed, n_jobs, groups, f"{stage} ({name})")
+        k = knee(res.curve, r.knee_max_genes)
         curves[name], knees[name] = res, k
         genes[name] = res.rank[res.rank <= k].sort_values(kind="stable").index.tolist()
         log.info("panel %s: knee at %d genes", name, k)
@@ -124,8 +140,8 @@ def select_panels(X: pd.DataFrame, y: pd.Series, sets: dict[str, list], settings
     return Panels(genes, curves, knees)
 
 
-def fit_panel_models(X: pd.DataFrame, y: pd.Series, panels: dict[str, list], xgb_params: dict,
-                     seed: int, n_jobs: int = 1) -> dict:
+def fit_panel_models(X: pd.DataFrame, y: pd.Series, panels: dict[str, list],
+                     xgb_params: XGBoostSettings, seed: int, n_jobs: int = 1) -> dict:
     """One XGBoost model per panel (the union included), trained on all of X's samples."""
     fitted = _map(lambda genes: xgb_classifier(xgb_params, seed).fit(X[genes].to_numpy(),
                                                                    y.to_numpy()),
@@ -149,9 +165,9 @@ def _panel_size(panels: dict[str, list], name: str) -> int:
     return len({g for k, v in panels.items() if k != UNION for g in v})
 
 
-def panel_cv_auc(X: pd.DataFrame, y: pd.Series, panels: dict[str, list], xgb_params: dict,
-                 folds: int, seed: int, n_jobs: int = 1, groups: pd.Series | None = None
-                 ) -> pd.DataFrame:
+def panel_cv_auc(X: pd.DataFrame, y: pd.Series, panels: dict[str, list],
+                 xgb_params: XGBoostSettings, folds: int, seed: int, n_jobs: int = 1,
+                 groups: pd.Series | None = None) -> pd.DataFrame:
     """Mean k-fold CV AUC (folds by patient) of fixed panels and the ensemble on the samples
     that chose them: the study's optimistic, in-sample figure.
 
@@ -173,25 +189,25 @@ def panel_cv_auc(X: pd.DataFrame, y: pd.Series, panels: dict[str, list], xgb_par
                          for m, auc in mean.items()])
 
 
-def nested_cv(X: pd.DataFrame, y: pd.Series, sets: dict[str, list], settings: dict, seed: int,
+def nested_cv(X: pd.DataFrame, y: pd.Series, sets: dict[str, list], outer_folds: int,
+              rfe_settings: RFESettings, xgb_params: XGBoostSettings, seed: int,
               n_jobs: int = 1, groups: pd.Series | None = None
               ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Honest estimate: in each outer stratified fold (by patient), run `select_panels` (its
-    RFE folds by patient too) and fit the panel models on the outer-training samples only,
-    then score the held-out fold.
+    """Honest estimate: in each of `outer_folds` stratified folds (by patient), run
+    `select_panels` (its RFE folds by patient too) and fit the panel models on the
+    outer-training samples only, then score the held-out fold.
 
     Returns per-fold AUCs (fold, model, n_genes, n_test, n_test_cases, n_test_controls, auc)
     and the out-of-fold probabilities.
     """
     g = _groups(y, groups)
-    outer = grouped_folds(y, g, settings["nested"]["outer_folds"], seed,
-                          "nested CV (outer folds)")
+    outer = grouped_folds(y, g, outer_folds, seed, "nested CV (outer folds)")
     rows, oof = [], []
     for fold, (tr, te) in enumerate(outer, start=1):
         xtr, ytr = X.iloc[tr], y.iloc[tr]
-        panels = select_panels(xtr, ytr, sets, settings, seed, n_jobs, g.iloc[tr],
-                               f"nested CV, RFE inside outer fold {fold}")
-        models = fit_panel_models(xtr, ytr, panels.genes, settings["xgboost"], seed, n_jobs)
+        panels = select_panels(xtr, ytr, sets, rfe_settings, xgb_params, seed, n_jobs,
+                               g.iloc[tr], f"nested CV, RFE inside outer fold {fold}")
+        models = fit_panel_models(xtr, ytr, panels.genes, xgb_params, seed, n_jobs)
         pred = predict_panels(models, panels.genes, X.iloc[te])
         yte = y.iloc[te]
         for name in pred.columns:
