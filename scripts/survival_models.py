@@ -9,11 +9,12 @@ from bloodsig.survival import models as prognosis
 
 
 def main(smk):
-    settings, names = smk.params.settings, smk.params.cohorts
+    settings = prognosis.ModelSettings.from_config(smk.params.settings)
+    names = smk.params.cohorts
     files = [(smk.input.expression, smk.input.cases)]
     if len(names) > 1:
         files.append((smk.input.ext_expression, smk.input.ext_cases))
-    cohorts = {name: (inputs.read_expression(e), inputs.read_cases(c, settings))
+    cohorts = {name: (inputs.read_expression(e), inputs.read_cases(c, settings.cases.clinical))
                for name, (e, c) in zip(names, files, strict=True)}
     selected = read_tsv(smk.input.selected, required=["model", "gene_id"],
                         dtype={"gene_id": str})
@@ -29,8 +30,8 @@ def main(smk):
                                                     if len(names) > 1 else []), strict=True):
         risk = res.risk[res.risk["cohort"] == name]
         save_figure(km_plot(risk["time"], risk["event"], risk["group"],
-                            title=f"{name}: risk groups ({settings['risk_model']} model)",
-                            unit=settings["time_unit"]), path)
+                            title=f"{name}: risk groups ({settings.risk_model} model)",
+                            unit=settings.time_unit), path)
 
 
 run(main, snakemake)  # noqa: F821

@@ -9,8 +9,9 @@ from bloodsig.survival import inputs, selection
 def main(smk):
     settings = smk.params.settings
     expr, cases, clin = inputs.read_case_data(smk.input.expression, smk.input.cases,
-                                                 settings)
-    sel = selection.select_genes(expr, clin, cases["time"], cases["event"], settings,
+                                              inputs.CaseSettings.from_config(settings))
+    sel = selection.select_genes(expr, clin, cases["time"], cases["event"],
+                                 selection.SelectionSettings.from_config(settings),
                                  smk.params.seed)
     genes = load_annotation(smk.input.genes)
     modules, soft_threshold = selection.module_tables(sel)

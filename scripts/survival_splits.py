@@ -8,9 +8,9 @@ from bloodsig.survival import models as prognosis
 
 
 def main(smk):
-    settings = smk.params.settings
+    settings = prognosis.SplitSettings.from_config(smk.params.settings)
     expr, cases, clin = inputs.read_case_data(smk.input.expression, smk.input.cases,
-                                                 settings)
+                                              settings.cases)
     selected = read_tsv(smk.input.selected, required=["model", "gene_id"],
                         dtype={"gene_id": str})
     splits = prognosis.split_evaluation(expr, clin, cases["time"], cases["event"],
@@ -18,8 +18,7 @@ def main(smk):
                                         smk.params.seed)
     write_tsv(splits, smk.output.splits)
     write_tsv(prognosis.split_tests(splits), smk.output.tests)
-    save_figure(td_auc_plot(splits, unit=settings["time_unit"]),
-                smk.output.figure)
+    save_figure(td_auc_plot(splits, unit=settings.time_unit), smk.output.figure)
 
 
 run(main, snakemake)  # noqa: F821

@@ -57,7 +57,8 @@ def step_seconds(X, y, settings, n_genes: int, threads: int) -> tuple[float, flo
     splits = list(StratifiedKFold(settings["rfe"]["cv_folds"], shuffle=True,
                                   random_state=1).split(xs, yy))
     t, c = time.perf_counter(), time.process_time()
-    algorithms._map(lambda s: algorithms.xgb_classifier(settings["xgboost"], 1).fit(
+    xgb = algorithms.XGBoostSettings.from_config(settings["xgboost"])
+    algorithms._map(lambda s: algorithms.xgb_classifier(xgb, 1).fit(
         xs[s[0]], yy[s[0]]), splits, threads)
     return time.perf_counter() - t, time.process_time() - c
 
@@ -76,8 +77,10 @@ def main() -> None:
         total = 0.0
         for n in FILTER_SIZES:
             t = time.perf_counter()
-            panel_selection.rfe(X.iloc[:, :n], y, settings["xgboost"], r["drop_fraction"],
-                         r["stepwise_below"], r["cv_folds"], seed=1, n_jobs=args.threads)
+            panel_selection.rfe(X.iloc[:, :n], y,
+                                algorithms.XGBoostSettings.from_config(settings["xgboost"]),
+                                r["drop_fraction"], r["stepwise_below"], r["cv_folds"], seed=1,
+                                n_jobs=args.threads)
             total += time.perf_counter() - t
             print(f"RFE over {n} genes: {time.perf_counter() - t:.0f} s", flush=True)
         print(f"total {total / 60:.1f} min on {args.threads} threads")

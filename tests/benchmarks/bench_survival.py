@@ -11,6 +11,7 @@ C-index with its Kang (2015) SE and one compareC test, and one honest train/test
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -35,6 +36,7 @@ SETTINGS = {
                          "subsample": [0.8], "colsample_bytree": [0.8],
                          "min_child_weight": [1]}},
 }
+SELECTION = selection.SelectionSettings.from_config(SETTINGS)
 
 
 def simulate(n, n_genes, seed):
@@ -84,7 +86,7 @@ def main():
         clin, expr[cand], sv.CoxData(time_, event), "breslow", 50))
     x = pd.concat([clin, expr[cand]], axis=1)
     timed("XGBoost-Cox grid (4 settings x 5 folds)", lambda: selection.xgboost_cox(
-        x, time_, event, cand, SETTINGS["xgboost"], args.seed))
+        x, time_, event, cand, SELECTION.xgboost, args.seed))
     risk = x.to_numpy() @ np.r_[0.8, 0.03, 0.1, np.zeros(len(cand))]
     timed(f"C-index + Kang SE (n={args.cases})",
           lambda: discrimination.concordance(time_, event, risk))
@@ -95,7 +97,7 @@ def main():
     sub = expr[top]
     timed("one honest split (selection + models)", lambda: selection.select_genes(
         sub.iloc[:320], clin.iloc[:320], time_[:320], event[:320],
-        {**SETTINGS, "logrank_p": 0.05}, args.seed))
+        dataclasses.replace(SELECTION, logrank_p=0.05), args.seed))
 
 
 if __name__ == "__main__":

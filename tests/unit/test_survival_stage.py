@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -26,8 +28,12 @@ SETTINGS = {
     "xgboost": {"folds": 3, "top_genes": 5,
                 "grid": {"max_depth": [2], "learning_rate": [0.1], "n_rounds": [50, 100]}},
     "risk_model": "xgboost", "risk_quantiles": [0.25, 0.75],
-    "auc_times": [12, 24, 36], "splits": 2, "test_fraction": 0.25,
+    "auc_times": [12, 24, 36], "splits": 2, "test_fraction": 0.25, "time_unit": "months",
 }
+# the settings objects the stage's rules make from these keys
+INPUTS = inputs.InputSettings.from_config(SETTINGS, SHEET)
+CASES = INPUTS.cases
+SELECTION = selection.SelectionSettings.from_config(SETTINGS)
 PLANTED = ["G000", "G001", "G002", "G003"]
 
 
@@ -68,16 +74,16 @@ def sample_sheet():
 
 def test_survival_cases_one_per_patient_with_data(caplog):
     with caplog.at_level("INFO"):
-        cases = inputs.survival_cases(sample_sheet(), SHEET, SETTINGS)
+        cases = inputs.survival_cases(sample_sheet(), INPUTS)
     # S2 repeats P1, S3 is a control, S5 has no survival data, S6 lacks its onset segment.
     assert cases.index.tolist() == ["S1", "S4"]
     assert cases["time"].tolist() == [20.0, 35.5] and cases["event"].tolist() == [1, 0]
     assert "patient P1: survival uses sample S1 (first in the sample table), not S2" in caplog.text
     # the first sample in the table's order is kept; missing patient ids are their own
     sheet = sample_sheet().iloc[[1, 0, 2, 3, 4, 5]]
-    assert inputs.survival_cases(sheet, SHEET, SETTINGS).index.tolist() == ["S2", "S4"]
+    assert inputs.survival_cases(sheet, INPUTS).index.tolist() == ["S2", "S4"]
     sheet.loc[["S1", "S4"], "patient_id"] = None
-    assert inputs.survival_cases(sheet, SHEET, SETTINGS).index.tolist() == ["S2", "S1", "S4"]
+    assert inputs.survival_cases(sheet, INPUTS).index.tolist() == ["S2", "S1", "S4"]
 
 
 @pytest.mark.parametrize("column, row, value, words", [
@@ -88,7 +94,7 @@ def test_survival_cases_refuses_bad_values_naming_the_sheet_row(column, row, val
     sheet = sample_sheet()
     sheet.iloc[row - 2, sheet.columns.get_loc(column)] = value
     with pytest.raises(InputError) as err:
-        inputs.survival_cases(sheet, SHEET, SETTINGS, path="samples.tsv")
+        inputs.survival_cases(sheet, INPUTS, path="samples.tsv")
     assert err.value.row == row and err.value.column == column and words in str(err.value)
 
 
@@ -96,11 +102,11 @@ def test_survival_cases_refuses_no_events_and_missing_columns():
     sheet = sample_sheet()
     sheet["survival_event"] = sheet["survival_event"].where(sheet["survival_event"].isna(), 0)
     with pytest.raises(InputError, match="no events"):
-        inputs.survival_cases(sheet, SHEET, SETTINGS)
+        inputs.survival_cases(sheet, INPUTS)
     with pytest.raises(InputError, match="clinical variable"):
-        inputs.survival_cases(sample_sheet().drop(columns="onset_age"), SHEET, SETTINGS)
+        inputs.survival_cases(sample_sheet().drop(columns="onset_age"), INPUTS)
     with pytest.raises(InputError, match="no sample has group = ALS"):
-        inputs.survival_cases(sample_sheet().assign(group="control"), SHEET, SETTINGS)
+        inputs.survival_cases(sample_sheet().assign(group="control"), INPUTS)
 
 
 # ------------------------------------------------------------------ input genes
@@ -118,13 +124,13 @@ def test_input_gene_report_applies_every_filter():
     genes = pd.DataFrame({"gene_name": list("abcdefz"),
                           "gene_type": ["protein_coding", "lncRNA"] + ["protein_coding"] * 5},
                          index=counts.index)
-    report = inputs.input_gene_report(counts, genes, ["A", "B", "E", "F"], SETTINGS["filters"])
+    report = inputs.input_gene_report(counts, genes, ["A", "B", "E", "F"], INPUTS.filters)
     r = report.set_index("gene_id")
     assert r["kept"].tolist() == [True, False, False, False, False, False, False]
     assert not r.loc["B", "gene_type_ok"] and not r.loc["C", "in_external"]
     assert not r.loc["E", "expressed"] and not r.loc["F", "expressed"]
     with pytest.raises(InputError, match="no gene passes"):
-        inputs.input_gene_report(counts, genes, [], SETTINGS["filters"])
+        inputs.input_gene_report(counts, genes, [], INPUTS.filters)
 
 
 def test_model_expression_removes_batch_and_standardises():
@@ -141,8 +147,7 @@ def test_model_expression_removes_batch_and_standardises():
     mu[0] *= shift
     counts = pd.DataFrame(rng.poisson(mu), index=[f"G{i}" for i in range(50)],
                           columns=samples.index)
-    expr = inputs.model_expression(counts, samples, ["G0", "G1"], SETTINGS,
-                               SETTINGS["reference_levels"])
+    expr = inputs.model_expression(counts, samples, ["G0", "G1"], INPUTS)
     assert expr.shape == (n, 2)
     np.testing.assert_allclose(expr.mean(), 0, atol=1e-12)
     np.testing.assert_allclose(expr.std(ddof=1), 1)
@@ -152,8 +157,7 @@ def test_model_expression_removes_batch_and_standardises():
     same = pd.DataFrame(np.tile(counts[["S0"]].to_numpy(), (1, n)), index=counts.index,
                         columns=samples.index)
     with pytest.raises(InputError, match="same expression"):
-        inputs.model_expression(same, samples, ["G1"], {**SETTINGS, "technical": []},
-                            SETTINGS["reference_levels"])
+        inputs.model_expression(same, samples, ["G1"], dataclasses.replace(INPUTS, technical=[]))
 
 
 # -------------------------------------------------------------------- selection
@@ -169,7 +173,7 @@ def test_logrank_screen_finds_planted_genes():
 
 def test_stepwise_keeps_clinical_and_picks_planted_genes():
     expr, cases = simulate()
-    clin = inputs.clinical_matrix(cases, SETTINGS["clinical"], SETTINGS["reference_levels"])
+    clin = inputs.clinical_matrix(cases, CASES.clinical, CASES.reference_levels)
     from bloodsig.stats.survival import CoxData
 
     genes, trace = selection.stepwise_cox(clin, expr.iloc[:, :15], CoxData(cases["time"],
@@ -188,8 +192,8 @@ def test_xgb_label_encodes_censoring_as_negative_time():
 
 def test_select_genes_end_to_end_recovers_planted_genes():
     expr, cases = simulate()
-    clin = inputs.clinical_matrix(cases, SETTINGS["clinical"], SETTINGS["reference_levels"])
-    sel = selection.select_genes(expr, clin, cases["time"], cases["event"], SETTINGS, seed=1)
+    clin = inputs.clinical_matrix(cases, CASES.clinical, CASES.reference_levels)
+    sel = selection.select_genes(expr, clin, cases["time"], cases["event"], SELECTION, seed=1)
     assert len(set(PLANTED) & set(sel.genes["stepwise"])) >= 3
     assert len(set(PLANTED) & set(sel.genes["xgboost"])) >= 3
     assert sel.genes["clinical"] == []
@@ -197,7 +201,7 @@ def test_select_genes_end_to_end_recovers_planted_genes():
     imp = sel.xgb_importance
     assert imp["gain"].sum() == pytest.approx(1.0)
     # Reproducible: the same seed gives the same choices.
-    again = selection.select_genes(expr, clin, cases["time"], cases["event"], SETTINGS, seed=1)
+    again = selection.select_genes(expr, clin, cases["time"], cases["event"], SELECTION, seed=1)
     assert again.genes == sel.genes
 
 
@@ -208,7 +212,8 @@ def test_final_models_gene_models_beat_clinical_and_groups_separate():
     genes = {"clinical": [], "stepwise": PLANTED, "xgboost": PLANTED[:2]}
     half = cases.index[:110], cases.index[110:]
     res = pg.final_models({"a": (expr.loc[half[0]], cases.loc[half[0]]),
-                           "b": (expr.loc[half[1]], cases.loc[half[1]])}, genes, SETTINGS)
+                           "b": (expr.loc[half[1]], cases.loc[half[1]])}, genes,
+                          pg.ModelSettings.from_config(SETTINGS))
     c = res.cindex.set_index(["cohort", "model"])["c_index"]
     for cohort in ("a", "b"):
         assert c[cohort, "stepwise"] > c[cohort, "clinical"] + 0.03
@@ -243,9 +248,10 @@ def test_split_indices_are_seeded_stratified_and_disjoint():
 
 def test_split_evaluation_and_tests():
     expr, cases = simulate(n=160, n_genes=12)
-    clin = inputs.clinical_matrix(cases, SETTINGS["clinical"], SETTINGS["reference_levels"])
+    clin = inputs.clinical_matrix(cases, CASES.clinical, CASES.reference_levels)
     fixed = {"clinical": [], "stepwise": PLANTED, "xgboost": PLANTED}
-    splits = pg.split_evaluation(expr, clin, cases["time"], cases["event"], fixed, SETTINGS, 3)
+    splits = pg.split_evaluation(expr, clin, cases["time"], cases["event"], fixed,
+                                 pg.SplitSettings.from_config(SETTINGS), 3)
     assert set(splits["variant"]) == {"fixed", "honest"}
     assert len(splits) == 2 * 2 * 3 * (len(SETTINGS["auc_times"]) + 1)
     auc = splits[(splits["metric"] == "auc") & (splits["variant"] == "fixed")]

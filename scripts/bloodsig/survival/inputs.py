@@ -6,6 +6,8 @@ and expression tables.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,7 +25,65 @@ log = logging.getLogger(__name__)
 TIME, EVENT = "time", "event"
 
 
-def survival_cases(samples: pd.DataFrame, sheet: dict, settings: dict,
+@dataclass(frozen=True)
+class CaseSettings:
+    """The survival data and clinical variables of the cases: the keys of config `survival`
+    that every rule of the stage reads."""
+
+    time_column: str  # sample-sheet column of the survival time
+    event_column: str  # ... and of the event (1) or censoring (0)
+    clinical: list[str]  # covariates of every model
+    reference_levels: dict  # clinical factor -> reference level
+
+    @classmethod
+    def from_config(cls, survival: Mapping) -> CaseSettings:
+        return cls(time_column=survival["time_column"], event_column=survival["event_column"],
+                   clinical=list(survival["clinical"]),
+                   reference_levels=dict(survival["reference_levels"]))
+
+
+@dataclass(frozen=True)
+class GeneFilters:
+    """Which genes enter the survival models (config `survival.filters`)."""
+
+    filter_by_expr: bool  # edgeR's filterByExpr
+    min_mean_cpm: float  # mean CPM at least this ...
+    min_cpm: float  # ... and CPM >= min_cpm ...
+    min_fraction: float  # ... in at least this fraction of cases
+    gene_types: list[str] | None  # gene types kept (None: all)
+
+    @classmethod
+    def from_config(cls, filters: Mapping) -> GeneFilters:
+        types = filters["gene_types"]
+        return cls(filter_by_expr=filters["filter_by_expr"],
+                   min_mean_cpm=filters["min_mean_cpm"], min_cpm=filters["min_cpm"],
+                   min_fraction=filters["min_fraction"],
+                   gene_types=None if types is None else list(types))
+
+
+@dataclass(frozen=True)
+class InputSettings:
+    """Rule survival_inputs: the cases (with the sample sheet's group, case value and
+    patient column), the input gene filters and the technical covariates regressed out."""
+
+    cases: CaseSettings
+    technical: list[str]  # sample-sheet columns (config survival.technical)
+    filters: GeneFilters
+    group_column: str
+    case: str
+    patient_column: str  # one sample per patient
+
+    @classmethod
+    def from_config(cls, survival: Mapping, sheet: Mapping) -> InputSettings:
+        """From the rule's params: config `survival` and `samples`."""
+        return cls(cases=CaseSettings.from_config(survival),
+                   technical=list(survival["technical"]),
+                   filters=GeneFilters.from_config(survival["filters"]),
+                   group_column=sheet["group_column"], case=sheet["case"],
+                   patient_column=sheet["patient_column"])
+
+
+def survival_cases(samples: pd.DataFrame, settings: InputSettings,
                    path=None) -> pd.DataFrame:
     """Cases with survival data and complete clinical variables, one sample per patient.
 
@@ -34,23 +94,23 @@ def survival_cases(samples: pd.DataFrame, sheet: dict, settings: dict,
     `time`, `event` and the clinical columns. Bad survival values (negative times, events
     not 0/1, no event) raise InputError.
     """
-    group, case = sheet["group_column"], sheet["case"]
+    group, case, columns = settings.group_column, settings.case, settings.cases
     if group not in samples.columns:
         raise InputError("sample table lacks the group column", path=path, column=group)
     cases = samples[samples[group].astype(str) == str(case)]
     if cases.empty:
         raise InputError(f"no sample has {group} = {case}", path=path, column=group)
-    clinical = list(settings["clinical"])
+    clinical = list(columns.clinical)
     missing = [c for c in clinical if c not in cases.columns]
     if missing:
         raise InputError("clinical variable is not in the sample table", path=path,
                          column=missing[0])
     # Row numbers in messages refer to the whole file, so check before subsetting rows.
     checked = sv.check_survival(samples.where(samples[group].astype(str) == str(case)),
-                                settings["time_column"], settings["event_column"], path)
+                                columns.time_column, columns.event_column, path)
     cases = cases.loc[cases.index.intersection(checked.index)]
-    patient = sheet.get("patient_column")
-    if patient and patient in cases.columns:
+    patient = settings.patient_column
+    if patient in cases.columns:
         repeat = cases[patient].notna() & cases[patient].duplicated(keep=False)
         for pid, grp in cases[repeat].groupby(patient, sort=False):
             log.info("patient %s: survival uses sample %s (first in the sample table), not "
@@ -60,12 +120,12 @@ def survival_cases(samples: pd.DataFrame, sheet: dict, settings: dict,
     if (~complete).any():
         log.info("%d cases lack a clinical variable and are left out", int((~complete).sum()))
     cases = cases[complete]
-    out = pd.DataFrame({TIME: checked.loc[cases.index, settings["time_column"]],
-                        EVENT: checked.loc[cases.index, settings["event_column"]]})
+    out = pd.DataFrame({TIME: checked.loc[cases.index, columns.time_column],
+                        EVENT: checked.loc[cases.index, columns.event_column]})
     out = out.join(cases[clinical])
     if out[EVENT].sum() == 0:
         raise InputError("no events among the cases with complete clinical data", path=path,
-                         column=settings["event_column"])
+                         column=columns.event_column)
     log.info("%d cases with survival data, %d events", len(out), int(out[EVENT].sum()))
     return out
 
@@ -90,11 +150,10 @@ def filter_by_expr(counts, min_count: float = 10, min_total_count: float = 15,
 
 
 def input_gene_report(counts: pd.DataFrame, genes: pd.DataFrame, external_genes,
-                      filters: dict) -> pd.DataFrame:
+                      filters: GeneFilters) -> pd.DataFrame:
     """One row per gene of `counts` (cases' columns) with each filter's verdict and `kept`.
 
-    filters: filter_by_expr (bool), min_mean_cpm, min_cpm, min_fraction, gene_types (list or
-    null for all). external_genes: gene ids of the external cohort, or None.
+    external_genes: gene ids of the external cohort, or None.
     """
     y = counts.to_numpy(dtype=float)
     c = cpm(y)
@@ -103,13 +162,13 @@ def input_gene_report(counts: pd.DataFrame, genes: pd.DataFrame, external_genes,
         "gene_name": genes["gene_name"].reindex(counts.index).to_numpy(),
         "gene_type": genes["gene_type"].reindex(counts.index).to_numpy(),
         "mean_cpm": c.mean(axis=1),
-        "fraction_cpm": (c >= filters["min_cpm"]).mean(axis=1),
+        "fraction_cpm": (c >= filters.min_cpm).mean(axis=1),
     })
-    report["filter_by_expr"] = (filter_by_expr(y) if filters["filter_by_expr"]
+    report["filter_by_expr"] = (filter_by_expr(y) if filters.filter_by_expr
                                 else np.ones(len(y), bool))
-    report["expressed"] = ((report["mean_cpm"] >= filters["min_mean_cpm"])
-                           & (report["fraction_cpm"] >= filters["min_fraction"]))
-    types = filters.get("gene_types")
+    report["expressed"] = ((report["mean_cpm"] >= filters.min_mean_cpm)
+                           & (report["fraction_cpm"] >= filters.min_fraction))
+    types = filters.gene_types
     if types and report["gene_type"].isna().all():
         log.warning("no gene has a known gene_type (no annotation or GTF): the gene-type "
                     "filter %s is skipped", types)
@@ -127,8 +186,8 @@ def input_gene_report(counts: pd.DataFrame, genes: pd.DataFrame, external_genes,
     return report
 
 
-def model_expression(counts: pd.DataFrame, cases: pd.DataFrame, genes, settings: dict,
-                     reference_levels: dict) -> pd.DataFrame:
+def model_expression(counts: pd.DataFrame, cases: pd.DataFrame, genes,
+                     settings: InputSettings) -> pd.DataFrame:
     """Standardised TMM log2-CPM (samples x genes) of `genes` with technical effects removed.
 
     TMM uses all genes of `counts`; technical columns (config survival.technical) that vary
@@ -137,10 +196,11 @@ def model_expression(counts: pd.DataFrame, cases: pd.DataFrame, genes, settings:
     """
     y = counts[cases.index]
     expr = log2cpm_voom(y, norm_factors=calc_norm_factors(y.to_numpy())).loc[list(genes)]
-    technical = [t for t in settings["technical"]
+    technical = [t for t in settings.technical
                  if t in cases.columns and cases[t].nunique(dropna=True) > 1]
     if technical:
-        keep = model_matrix("~ " + " + ".join(settings["clinical"]), cases, reference_levels)
+        keep = model_matrix("~ " + " + ".join(settings.cases.clinical), cases,
+                            settings.cases.reference_levels)
         rem = model_matrix("~ " + " + ".join(technical), cases).drop(columns="(Intercept)")
         expr = remove_batch_effect(expr, keep.to_numpy(), (rem - rem.mean()).to_numpy())
     x = expr.T
@@ -165,11 +225,11 @@ def expression_table(expr: pd.DataFrame) -> pd.DataFrame:
     return expr.T.rename_axis("gene_id").reset_index()
 
 
-def read_case_data(expression, cases, settings: dict
+def read_case_data(expression, cases, settings: CaseSettings
                    ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The stage's expression (samples x genes), case table and clinical design matrix."""
-    table = read_cases(cases, settings)
-    clin = clinical_matrix(table, settings["clinical"], settings["reference_levels"])
+    table = read_cases(cases, settings.clinical)
+    clin = clinical_matrix(table, settings.clinical, settings.reference_levels)
     return read_expression(expression), table, clin
 
 
@@ -183,9 +243,9 @@ def cases_table(cases: pd.DataFrame) -> pd.DataFrame:
     return cases.rename_axis("sample_id").reset_index()
 
 
-def read_cases(path, settings: dict) -> pd.DataFrame:
+def read_cases(path, clinical: list[str]) -> pd.DataFrame:
     """A stage case table (sample_id, time, event, clinical columns) indexed by sample id."""
-    df = read_tsv(path, required=["sample_id", TIME, EVENT, *settings["clinical"]],
+    df = read_tsv(path, required=["sample_id", TIME, EVENT, *clinical],
                   what="survival case table", dtype={"sample_id": str})
     return df.set_index("sample_id").rename_axis(None)
 

@@ -5,6 +5,7 @@ train/test splits with the genes fixed or re-selected in each split."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,13 +14,54 @@ from scipy import stats
 
 from ..stats import discrimination
 from ..stats import survival as sv
-from .inputs import EVENT, TIME, clinical_matrix
-from .selection import MODELS, select_genes
+from .inputs import EVENT, TIME, CaseSettings, clinical_matrix
+from .selection import MODELS, SelectionSettings, select_genes
 
 log = logging.getLogger(__name__)
 
 
 GROUPS = ("shorter", "intermediate", "longer")
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Rule survival_models: the final models and their risk groups (config `survival`)."""
+
+    cases: CaseSettings
+    ties: str  # Cox partial likelihood: breslow or efron
+    risk_model: str  # the model whose linear predictor makes the risk groups
+    risk_quantiles: tuple[float, float]  # longer at or below the first, shorter above the second
+    time_unit: str  # of the survival times, for the figures
+
+    @classmethod
+    def from_config(cls, survival: Mapping) -> ModelSettings:
+        """From the rule's params (config `survival`)."""
+        low, high = survival["risk_quantiles"]
+        return cls(cases=CaseSettings.from_config(survival), ties=survival["ties"],
+                   risk_model=survival["risk_model"], risk_quantiles=(low, high),
+                   time_unit=survival["time_unit"])
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    """Rule survival_splits: the seeded train/test splits and the time-dependent AUC (config
+    `survival`); each split reselects its genes with `selection`."""
+
+    cases: CaseSettings
+    selection: SelectionSettings
+    auc_times: list[float]  # AUC(t) at these times
+    splits: int
+    test_fraction: float
+    time_unit: str  # of the survival times, for the figure
+
+    @classmethod
+    def from_config(cls, survival: Mapping) -> SplitSettings:
+        """From the rule's params (config `survival`)."""
+        return cls(cases=CaseSettings.from_config(survival),
+                   selection=SelectionSettings.from_config(survival),
+                   auc_times=[float(t) for t in survival["auc_times"]],
+                   splits=int(survival["splits"]), test_fraction=float(survival["test_fraction"]),
+                   time_unit=survival["time_unit"])
 
 
 def fit_models(expr: pd.DataFrame, clin: pd.DataFrame, time, event, genes: dict,
@@ -99,14 +141,15 @@ def split_indices(event, n_splits: int, test_fraction: float, seed: int):
         yield s + 1, np.setdiff1d(np.arange(len(event)), test), test
 
 
-def _evaluate_split(expr, clin, time, event, fixed, settings, seed, split, train, test):
+def _evaluate_split(expr, clin, time, event, fixed, settings: SplitSettings, seed, split, train,
+                    test):
     """The rows of one split (see split_evaluation)."""
-    times = np.asarray(settings["auc_times"], float)
+    times = np.asarray(settings.auc_times, float)
     tr = (expr.iloc[train], clin.iloc[train], time[train], event[train])
-    honest = select_genes(*tr, settings, seed + split).genes
+    honest = select_genes(*tr, settings.selection, seed + split).genes
     rows = []
     for variant, genes in (("fixed", fixed), ("honest", honest)):
-        fits = fit_models(*tr, genes, settings["ties"])
+        fits = fit_models(*tr, genes, settings.selection.ties)
         risk = predict(fits, expr.iloc[test], clin.iloc[test])
         for m in MODELS:
             auc = discrimination.cumulative_dynamic_auc(time[test], event[test], risk[m], times)
@@ -118,7 +161,7 @@ def _evaluate_split(expr, clin, time, event, fixed, settings, seed, split, train
 
 
 def split_evaluation(expr: pd.DataFrame, clin: pd.DataFrame, time, event, fixed: dict,
-                     settings: dict, seed: int) -> pd.DataFrame:
+                     settings: SplitSettings, seed: int) -> pd.DataFrame:
     """AUC(t) and C-index on the test part of each split, for each model and variant.
 
     Variant "fixed" refits the models on the training part with the genes selected on all
@@ -127,8 +170,8 @@ def split_evaluation(expr: pd.DataFrame, clin: pd.DataFrame, time, event, fixed:
     """
     time, event = np.asarray(time, float), np.asarray(event, int)
     rows = []
-    for split, train, test in split_indices(event, int(settings["splits"]),
-                                            float(settings["test_fraction"]), seed):
+    for split, train, test in split_indices(event, settings.splits, settings.test_fraction,
+                                            seed):
         rows += _evaluate_split(expr, clin, time, event, fixed, settings, seed, split, train,
                                 test)
     return pd.DataFrame(rows, columns=["variant", "split", "model", "metric", "time", "value"])
@@ -169,7 +212,7 @@ class Evaluation:
     group_tests: pd.DataFrame
 
 
-def final_models(cohorts: dict, genes: dict, settings: dict) -> Evaluation:
+def final_models(cohorts: dict, genes: dict, settings: ModelSettings) -> Evaluation:
     """Fit MODELS on the first cohort (discovery) and evaluate them on every cohort.
 
     cohorts: name -> (expression samples x genes, cases table); the first is the discovery.
@@ -177,20 +220,20 @@ def final_models(cohorts: dict, genes: dict, settings: dict) -> Evaluation:
     """
     names = list(cohorts)
     expr, cases = cohorts[names[0]]
-    ref = settings["reference_levels"]
-    clin = clinical_matrix(cases, settings["clinical"], ref)
-    fits = fit_models(expr, clin, cases[TIME], cases[EVENT], genes, settings["ties"])
+    clinical, ref = settings.cases.clinical, settings.cases.reference_levels
+    clin = clinical_matrix(cases, clinical, ref)
+    fits = fit_models(expr, clin, cases[TIME], cases[EVENT], genes, settings.ties)
     coefficients = pd.concat([fit.table().assign(model=m) for m, fit in fits.items()])
     coefficients = coefficients[["model", *coefficients.columns[:-1]]]
     parts: dict[str, list] = {"cindex": [], "tests": [], "risk": [], "summary": [], "group": []}
     for name in names:
         e, c = cohorts[name]
-        x = clinical_matrix(c, settings["clinical"], ref, columns=clin.columns)
+        x = clinical_matrix(c, clinical, ref, columns=clin.columns)
         risk = predict(fits, e, x)
         t, d = c[TIME].to_numpy(), c[EVENT].to_numpy()
         parts["cindex"].append(cindex_table(risk, t, d, name))
         parts["tests"].append(cindex_tests(risk, t, d, name))
-        group = risk_groups(risk[settings["risk_model"]], settings["risk_quantiles"])
+        group = risk_groups(risk[settings.risk_model], settings.risk_quantiles)
         parts["risk"].append(pd.concat([pd.DataFrame({"cohort": name, "sample_id": c.index,
                                                       TIME: t, EVENT: d}, index=c.index),
                                         risk, pd.Series(group, index=c.index, name="group")],

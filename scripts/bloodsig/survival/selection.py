@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,58 @@ log = logging.getLogger(__name__)
 
 
 MODELS = ("clinical", "stepwise", "xgboost")
+
+
+@dataclass(frozen=True)
+class CoexpressionSettings:
+    """The co-expression hubs (config `survival.coexpression`; see
+    `bloodsig.stats.coexpression.coexpression_hubs`)."""
+
+    power: int | str  # soft-threshold power, or "auto"
+    r2_cutoff: float
+    cut_height: float
+    min_module_size: int  # fewer screened genes than this: the step is skipped
+    hub_fraction: float
+
+    @classmethod
+    def from_config(cls, coexpression: Mapping) -> CoexpressionSettings:
+        return cls(power=coexpression["power"], r2_cutoff=coexpression["r2_cutoff"],
+                   cut_height=coexpression["cut_height"],
+                   min_module_size=int(coexpression["min_module_size"]),
+                   hub_fraction=coexpression["hub_fraction"])
+
+
+@dataclass(frozen=True)
+class XGBoostCoxSettings:
+    """XGBoost-Cox's tuning (config `survival.xgboost`)."""
+
+    folds: int  # of the cross-validated C-index
+    top_genes: int  # genes kept, by gain
+    grid: dict[str, list]  # XGBoost parameter (and n_rounds) -> the values tried
+
+    @classmethod
+    def from_config(cls, xgboost: Mapping) -> XGBoostCoxSettings:
+        return cls(folds=int(xgboost["folds"]), top_genes=int(xgboost["top_genes"]),
+                   grid={k: list(v) for k, v in xgboost["grid"].items()})
+
+
+@dataclass(frozen=True)
+class SelectionSettings:
+    """`select_genes`' settings (config `survival`: logrank_p, coexpression, ties, stepwise,
+    xgboost)."""
+
+    logrank_p: float  # the log-rank screen's cutoff
+    coexpression: CoexpressionSettings
+    ties: str  # Cox partial likelihood: breslow or efron
+    max_steps: int  # of the stepwise Cox selection
+    xgboost: XGBoostCoxSettings
+
+    @classmethod
+    def from_config(cls, survival: Mapping) -> SelectionSettings:
+        return cls(logrank_p=survival["logrank_p"],
+                   coexpression=CoexpressionSettings.from_config(survival["coexpression"]),
+                   ties=survival["ties"], max_steps=int(survival["stepwise"]["max_steps"]),
+                   xgboost=XGBoostCoxSettings.from_config(survival["xgboost"]))
 
 
 def logrank_screen(expr: pd.DataFrame, time, event, p_cutoff: float) -> pd.DataFrame:
@@ -86,7 +139,7 @@ def _xgb_params(combo: dict, seed: int) -> tuple[dict, int]:
     return params, int(combo["n_rounds"])
 
 
-def xgboost_cox(x: pd.DataFrame, time, event, gene_columns, settings: dict,
+def xgboost_cox(x: pd.DataFrame, time, event, gene_columns, settings: XGBoostCoxSettings,
                 seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Grid search by k-fold CV C-index, refit on all cases, genes ranked by gain.
 
@@ -97,11 +150,11 @@ def xgboost_cox(x: pd.DataFrame, time, event, gene_columns, settings: dict,
     import xgboost as xgb
 
     time, event = np.asarray(time, float), np.asarray(event, int)
-    grid = settings["grid"]
+    grid = settings.grid
     keys = sorted(grid)
     combos = [dict(zip(keys, values, strict=True))
               for values in itertools.product(*(grid[k] for k in keys))]
-    folds = _stratified_folds(event, int(settings["folds"]), seed)
+    folds = _stratified_folds(event, settings.folds, seed)
     label = xgb_label(time, event)
     xv = x.to_numpy(dtype=float)
     names = list(x.columns)
@@ -127,7 +180,7 @@ def xgboost_cox(x: pd.DataFrame, time, event, gene_columns, settings: dict,
     imp = pd.DataFrame({"feature": names, "gain": [gain.get(f, 0.0) / total for f in names]})
     imp["is_gene"] = imp["feature"].isin(list(gene_columns))
     imp = imp.sort_values(["gain", "feature"], ascending=[False, True], kind="stable")
-    top = imp[imp["is_gene"] & (imp["gain"] > 0)]["feature"].head(int(settings["top_genes"]))
+    top = imp[imp["is_gene"] & (imp["gain"] > 0)]["feature"].head(settings.top_genes)
     log.info("XGBoost-Cox: best %s (CV C %.3f); %d genes kept", best,
              table["cv_c_index"].max(), len(top))
     return table, imp.reset_index(drop=True), top.tolist()
@@ -156,28 +209,28 @@ class Selection:
     genes: dict  # model name -> list of gene ids (clinical: [])
 
 
-def select_genes(expr: pd.DataFrame, clin: pd.DataFrame, time, event, settings: dict,
-                 seed: int) -> Selection:
+def select_genes(expr: pd.DataFrame, clin: pd.DataFrame, time, event,
+                 settings: SelectionSettings, seed: int) -> Selection:
     """Log-rank screen -> co-expression hubs -> stepwise Cox and XGBoost-Cox gene lists."""
-    screen = logrank_screen(expr, time, event, settings["logrank_p"])
+    screen = logrank_screen(expr, time, event, settings.logrank_p)
     screened = screen.loc[screen["selected"], "gene_id"].tolist()
-    co = settings["coexpression"]
+    co = settings.coexpression
     modules = None
     candidates = screened
-    if len(screened) >= max(3, int(co["min_module_size"])):
-        modules = coexpression_hubs(expr[screened], power=co["power"],
-                                    r2_cutoff=co["r2_cutoff"], cut_height=co["cut_height"],
-                                    min_module_size=int(co["min_module_size"]),
-                                    hub_fraction=co["hub_fraction"])
+    if len(screened) >= max(3, co.min_module_size):
+        modules = coexpression_hubs(expr[screened], power=co.power, r2_cutoff=co.r2_cutoff,
+                                    cut_height=co.cut_height,
+                                    min_module_size=co.min_module_size,
+                                    hub_fraction=co.hub_fraction)
         candidates = modules.table.loc[modules.table["hub"], "gene_id"].tolist()
     else:
         log.info("co-expression skipped: %d screened genes, fewer than a module (%s)",
-                 len(screened), co["min_module_size"])
+                 len(screened), co.min_module_size)
     data = sv.CoxData(time, event)
-    step_genes, trace = stepwise_cox(clin, expr[candidates], data, settings["ties"],
-                                     int(settings["stepwise"]["max_steps"]))
+    step_genes, trace = stepwise_cox(clin, expr[candidates], data, settings.ties,
+                                     settings.max_steps)
     x = pd.concat([clin, expr[candidates]], axis=1)
-    grid, importance, xgb_genes = xgboost_cox(x, time, event, candidates, settings["xgboost"],
+    grid, importance, xgb_genes = xgboost_cox(x, time, event, candidates, settings.xgboost,
                                               seed)
     return Selection(screen, modules, candidates, trace, grid, importance,
                      {"clinical": [], "stepwise": step_genes, "xgboost": xgb_genes})
