@@ -2,23 +2,23 @@
 
 from bloodsig.cells import adjustment
 from bloodsig.cells import proportions as cells
+from bloodsig.cells.settings import CellsSettings
 from bloodsig.core.cohort import read_samples
 from bloodsig.core.io import read_tsv, write_tsv
 from bloodsig.core.script import run
 
 
 def main(smk):
-    settings, sheet = smk.params.settings, smk.params.sheet
+    settings, sheet = CellsSettings.from_config(smk.params.settings), smk.params.sheet
     files = dict(smk.input.items())
     estimates = cells.read_estimates(files, read_samples(smk.input.sheet, sheet).index,
-                                     settings["sum_tolerance"])
+                                     settings.sum_tolerance)
     validation = read_tsv(smk.input.validation[0]) if smk.input.validation else None
-    chosen = cells.choose_estimate(settings["estimate"], list(estimates), validation,
-                                   settings["groups"])
+    chosen = cells.choose_estimate(settings.estimate, list(estimates), validation,
+                                   settings.groups)
     samples = read_samples(smk.input.samples, sheet)
-    col = settings["collinearity"]
-    res = adjustment.drop_collinear(estimates[chosen], samples, col["covariates"], col["max_vif"],
-                               col["drop"], source=files[chosen])
+    res = adjustment.drop_collinear(estimates[chosen], samples, settings.collinearity,
+                                    source=files[chosen])
     fractions = estimates[chosen].loc[samples.index].rename_axis("sample_id").reset_index()
     write_tsv(fractions, smk.output.fractions)
     write_tsv(fractions[["sample_id", *res.kept]], smk.output.for_de)

@@ -7,6 +7,7 @@ from scipy import stats
 
 from bloodsig.cells import adjustment
 from bloodsig.cells import proportions as cells
+from bloodsig.cells.settings import CellsSettings, CollinearitySettings, PCAssociationSettings
 from bloodsig.core.errors import InputError
 from bloodsig.plots.cells import pc_association_heatmap, validation_scatter
 
@@ -120,7 +121,8 @@ def test_drop_collinear_removes_one_type_of_a_simplex():
     _, truth, rng = planted(n=120)
     samples = pd.DataFrame({"age": rng.normal(60, 10, 120),
                             "batch": rng.choice(["B1", "B2", "B3"], 120)}, index=truth.index)
-    res = adjustment.drop_collinear(truth, samples, ["age", "batch"], max_vif=10)
+    res = adjustment.drop_collinear(truth, samples, CollinearitySettings(["age", "batch"], 10,
+                                                                         "auto"))
     # Exact collinearity: every VIF is huge and, as in the near-collinear limit, proportional
     # to the type's variance, so the most variable type (neutrophils) goes.
     assert res.dropped == ["Neu"] and res.kept == TYPES[:5]
@@ -129,12 +131,13 @@ def test_drop_collinear_removes_one_type_of_a_simplex():
     assert first.loc["Neu", "dropped"] and first["dropped"].sum() == 1
     last = res.table[res.table["step"] == 2]
     assert (last["vif"] < 10).all() and not last["dropped"].any()
-    forced = adjustment.drop_collinear(truth, samples, ["age"], drop="CD4T")
+    forced = adjustment.drop_collinear(truth, samples, CollinearitySettings(["age"], 10, "CD4T"))
     assert forced.dropped == ["CD4T"] and "CD4T" not in forced.kept
     with pytest.raises(InputError, match="not a cell type"):
-        adjustment.drop_collinear(truth, samples, [], drop="Eos")
+        adjustment.drop_collinear(truth, samples, CollinearitySettings([], 10, "Eos"))
     with pytest.raises(InputError, match="'S000' of the expression has no cell fractions"):
-        adjustment.drop_collinear(truth.iloc[1:], samples, [], source="f.tsv")
+        adjustment.drop_collinear(truth.iloc[1:], samples, CollinearitySettings([], 10, "auto"),
+                                  source="f.tsv")
 
 
 def test_pc_association_bonferroni_and_flags():
@@ -161,20 +164,20 @@ def write(tmp_path, name, df):
 
 def test_read_fractions_refuses_bad_tables(tmp_path):
     ok = pd.DataFrame({"sample_id": ["S1", "S2"], "Neu": [0.6, 0.7], "Lym": [0.4, 0.3]})
-    got = cells.read_fractions(write(tmp_path, "ok.tsv", ok), ["S1", "S2", "S3"])
+    got = cells.read_fractions(write(tmp_path, "ok.tsv", ok), ["S1", "S2", "S3"], 0.05)
     assert list(got.index) == ["S1", "S2"] and list(got.columns) == ["Neu", "Lym"]
     neg = ok.assign(Neu=[0.6, -0.01])
     with pytest.raises(InputError, match=r"neg.tsv, row 3, column 'Neu'.*'-0.01'"):
-        cells.read_fractions(write(tmp_path, "neg.tsv", neg))
+        cells.read_fractions(write(tmp_path, "neg.tsv", neg), None, 0.05)
     off = ok.assign(Lym=[0.4, 0.1])
     with pytest.raises(InputError, match=r"off.tsv, row 3: fractions of sample 'S2' sum to 0.8"):
-        cells.read_fractions(write(tmp_path, "off.tsv", off))
-    assert len(cells.read_fractions(tmp_path / "off.tsv", sum_tolerance=0.25)) == 2
+        cells.read_fractions(write(tmp_path, "off.tsv", off), None, 0.05)
+    assert len(cells.read_fractions(tmp_path / "off.tsv", None, sum_tolerance=0.25)) == 2
     with pytest.raises(InputError, match=r"row 3, column 'sample_id'.*'S2' is not in the"):
-        cells.read_fractions(tmp_path / "ok.tsv", ["S1"])
+        cells.read_fractions(tmp_path / "ok.tsv", ["S1"], 0.05)
     bad_name = ok.rename(columns={"Lym": "T cells"})
     with pytest.raises(InputError, match="column 'T cells': cell-type name must be"):
-        cells.read_fractions(write(tmp_path, "name.tsv", bad_name))
+        cells.read_fractions(write(tmp_path, "name.tsv", bad_name), None, 0.05)
 
 
 def test_read_signature(tmp_path):
@@ -220,5 +223,22 @@ def test_figures_draw_every_panel():
     gids = {c.get_gid() for ax in fig.axes for c in ax.collections}
     assert gids == {f"rna:{c}" for c in TYPES}
     pcs = pd.DataFrame(rng.normal(size=(40, 2)), index=truth.index, columns=["RNA_PC1", "PC2"])
-    heat = pc_association_heatmap(adjustment.pc_association(truth, pcs))
+    heat = pc_association_heatmap(adjustment.pc_association(truth, pcs, 0.25, 0.05))
     assert heat.axes[0].images[0].get_array().shape == (6, 2)
+
+
+def test_settings_from_the_schema_defaults():
+    from pathlib import Path
+
+    from bloodsig.core.configcheck import section_defaults
+    from bloodsig.core.sheets import load_schema
+
+    schema = load_schema(Path(__file__).parents[2] / "config/schemas/config.schema.yaml")
+    cfg = section_defaults(schema["properties"]["cells"])
+    settings = CellsSettings.from_config(cfg)
+    assert settings.collinearity == CollinearitySettings([], 10, "auto")
+    assert (settings.estimate, settings.sum_tolerance, settings.groups) == ("auto", 0.05, {})
+    pcs = PCAssociationSettings.from_config(cfg["pc_association"])
+    assert (pcs.n_pcs, pcs.min_abs_r, pcs.alpha) == (10, 0.25, 0.05)
+    no_block = {k: v for k, v in cfg.items() if k != "collinearity"}
+    assert CellsSettings.from_config(no_block).collinearity is None

@@ -16,6 +16,7 @@ from ..core.errors import InputError
 from ..de.covariates import residual_pca
 from ..stats.design import model_matrix
 from ..stats.normalize import calc_norm_factors, log2cpm_voom
+from .settings import CollinearitySettings
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +53,17 @@ class Collinearity:
     table: pd.DataFrame  # step, column, cell_type (bool), vif, dropped (bool)
 
 
-def drop_collinear(fractions: pd.DataFrame, samples: pd.DataFrame, covariates: list[str],
-                   max_vif: float = 10.0, drop: str = "auto", source=None) -> Collinearity:
+def drop_collinear(fractions: pd.DataFrame, samples: pd.DataFrame,
+                   settings: CollinearitySettings, source=None) -> Collinearity:
     """Drop cell types for collinearity with each other and the model's other covariates.
 
-    The design of `covariates` (sample-sheet columns, factors dummy-coded) plus the cell
-    types is scored by `variance_inflation`. drop="auto": while the worst cell type's VIF
-    exceeds `max_vif`, drop it and recompute (fractions summing to one always lose one
-    type). drop=<cell type>: drop that type (the reference study's CD4T), then report.
+    The design of the settings' `covariates` (sample-sheet columns, factors dummy-coded) plus
+    the cell types is scored by `variance_inflation`. drop="auto": while the worst cell
+    type's VIF exceeds `max_vif`, drop it and recompute (fractions summing to one always lose
+    one type). drop=<cell type>: drop that type (the reference study's CD4T), then report.
     Every sample of `samples` needs fractions (`source` names their file in the message).
     """
+    covariates, max_vif, drop = settings.covariates, settings.max_vif, settings.drop
     missing = samples.index.difference(fractions.index, sort=False)
     if len(missing):
         raise InputError(f"sample '{missing[0]}' of the expression has no cell fractions "
@@ -104,8 +106,8 @@ def rna_pcs(counts: pd.DataFrame, n_pcs: int) -> pd.DataFrame:
     return residual_pca(expr, n_max=n_pcs)[0]
 
 
-def pc_association(fractions: pd.DataFrame, pcs: pd.DataFrame, min_abs_r: float = 0.25,
-                   alpha: float = 0.05) -> pd.DataFrame:
+def pc_association(fractions: pd.DataFrame, pcs: pd.DataFrame, min_abs_r: float,
+                   alpha: float) -> pd.DataFrame:
     """Pearson r of every cell type with every RNA PC over their shared samples, its p-value
     (t test, n - 2 df), the Bonferroni-adjusted p over all pairs, and `flagged` for pairs
     with |r| > min_abs_r and adjusted p < alpha. Columns: cell_type, pc, n, r, p_value,

@@ -50,12 +50,12 @@ def _check_names(columns, path) -> None:
                              "or '.', not starting with a digit)", path=path, column=column)
 
 
-def read_fractions(path, known_samples=None, sum_tolerance: float = 0.05) -> pd.DataFrame:
+def read_fractions(path, known_samples, sum_tolerance: float) -> pd.DataFrame:
     """Read and check a cell-fraction table (sample_id + one column per cell type).
 
     Refuses (InputError naming file, row and column) values outside [0, 1] or not numeric,
     duplicated samples, rows whose sum differs from one by more than `sum_tolerance`,
-    samples not in `known_samples` (when given) and cell-type names that are not formula
+    samples not in `known_samples` (None: any) and cell-type names that are not formula
     terms. Returns samples x cell types, indexed by sample id.
     """
     df = read_cell_fractions(path)
@@ -77,7 +77,7 @@ def read_fractions(path, known_samples=None, sum_tolerance: float = 0.05) -> pd.
     return df
 
 
-def read_estimates(files: dict, known_samples=None, sum_tolerance: float = 0.05
+def read_estimates(files: dict, known_samples, sum_tolerance: float
                    ) -> dict[str, pd.DataFrame]:
     """The cohort's estimates by name (supplied, rna: the ones in `files`), each checked by
     `read_fractions`, in the order of ESTIMATES."""
