@@ -94,20 +94,20 @@ def survival_cases(samples: pd.DataFrame, settings: InputSettings,
     `time`, `event` and the clinical columns. Bad survival values (negative times, events
     not 0/1, no event) raise InputError.
     """
-    group, case, columns = settings.group_column, settings.case, settings.cases
+    group, case, data = settings.group_column, settings.case, settings.cases
     if group not in samples.columns:
         raise InputError("sample table lacks the group column", path=path, column=group)
     cases = samples[samples[group].astype(str) == str(case)]
     if cases.empty:
         raise InputError(f"no sample has {group} = {case}", path=path, column=group)
-    clinical = list(columns.clinical)
+    clinical = list(data.clinical)
     missing = [c for c in clinical if c not in cases.columns]
     if missing:
         raise InputError("clinical variable is not in the sample table", path=path,
                          column=missing[0])
     # Row numbers in messages refer to the whole file, so check before subsetting rows.
     checked = sv.check_survival(samples.where(samples[group].astype(str) == str(case)),
-                                columns.time_column, columns.event_column, path)
+                                data.time_column, data.event_column, path)
     cases = cases.loc[cases.index.intersection(checked.index)]
     patient = settings.patient_column
     if patient in cases.columns:
@@ -120,12 +120,12 @@ def survival_cases(samples: pd.DataFrame, settings: InputSettings,
     if (~complete).any():
         log.info("%d cases lack a clinical variable and are left out", int((~complete).sum()))
     cases = cases[complete]
-    out = pd.DataFrame({TIME: checked.loc[cases.index, columns.time_column],
-                        EVENT: checked.loc[cases.index, columns.event_column]})
+    out = pd.DataFrame({TIME: checked.loc[cases.index, data.time_column],
+                        EVENT: checked.loc[cases.index, data.event_column]})
     out = out.join(cases[clinical])
     if out[EVENT].sum() == 0:
         raise InputError("no events among the cases with complete clinical data", path=path,
-                         column=columns.event_column)
+                         column=data.event_column)
     log.info("%d cases with survival data, %d events", len(out), int(out[EVENT].sum()))
     return out
 
