@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from .. import html as h
 from ..files import Results
-from .common import absent, pic, trim_text
+from .common import pic, settings_sentence, stage_section, table, trim_text
 
 
 # ------------------------------------------------------------------------------- pathways
 def pathways_section(res: Results, cfg: dict) -> h.Section:
-    if not res.any("enrich/*"):
-        return absent("Pathways", "enrich")
-    sec = h.Section("Pathways")
-    e = cfg["enrich"]
+    return stage_section(res, cfg, "enrich", _pathways)
+
+
+def _pathways(sec: h.Section, res: Results, e: dict) -> None:
     fdr = e["fdr"]
-    sec.add(h.settings(
-        f"ORA of the up and down DEGs (universe: {h.esc(e['universe'])}; sets of "
-        f"{e['min_size']}-{e['max_size']} genes); significant: BH FDR &lt; "
-        f"{fdr:g}. Only significant terms are listed."))
     for key in res.glob("enrich/*/ora_*.tsv"):
         analysis, coll = key.split("/")[1], key.split("ora_")[1][:-4]
         ora = res.tsv(key)
@@ -48,9 +44,9 @@ def pathways_section(res: Results, cfg: dict) -> h.Section:
             if c in shown:
                 shown[c] = shown[c].map(lambda v, f=floor: h.fmt_p(v, f))
         sec.add(f"<h3>GSEA {h.esc(analysis)} / {h.esc(coll)}</h3>",
-                h.settings(f"Preranked by -log10(P) x sign(logFC); {permutations} "
-                           "gene-set permutations, so p and FDR below 1/permutations read "
-                           "&lt; 1/permutations."),
+                settings_sentence("Preranked by -log10(P) x sign(logFC); {permutations} "
+                                  "gene-set permutations, so p and FDR below 1/permutations "
+                                  "read &lt; 1/permutations.", e["gsea"]),
                 h.static_table(trim_text(shown)),
                 pic(res, key.replace(".tsv", ".png"), "Enrichment plots of the sets with the "
                      "smallest FDR.", "70%"))
@@ -58,22 +54,14 @@ def pathways_section(res: Results, cfg: dict) -> h.Section:
         comp = res.tsv(key)
         sec.add(f"<h3>Terms gained and lost with cell adjustment ({h.esc(key[15:-4])})</h3>",
                 h.static_table(trim_text(comp.head(30))))
-    return sec
 
 
 # ------------------------------------------------------------------------- connectivity
 def candidates_section(res: Results, cfg: dict) -> h.Section:
-    if not res.any("connectivity/*"):
-        return absent("Drug candidates", "connectivity")
-    sec = h.Section("Drug candidates")
-    c = cfg["connectivity"]
-    cand = c["candidates"]
-    sec.add(h.settings(
-        f"Core genes: DEGs at FDR &lt; {c['fdr']} and |logFC| &gt; "
-        f"{c['min_abs_logfc']} shared with the disease tissues; "
-        f"{h.esc(cand['direction'])} perturbagens with FDR q &lt; "
-        f"{cand['max_fdr']}, known mechanism required: {cand['require_moa']};"
-        f" ranked by tau."))
+    return stage_section(res, cfg, "connectivity", _candidates)
+
+
+def _candidates(sec: h.Section, res: Results, block: dict) -> None:
     for key in res.glob("connectivity/*/overlaps.tsv"):
         sec.add(f"<h3>Core genes: {h.esc(key.split('/')[1])}</h3>",
                 h.static_table(trim_text(res.tsv(key))),
@@ -88,22 +76,15 @@ def candidates_section(res: Results, cfg: dict) -> h.Section:
                      "70%"))
     sec.add(h.caveat("Connectivity scores come from cell lines, not blood: candidates are "
                      "hypotheses to test, not treatments."))
-    return sec
 
 
 # ------------------------------------------------------------------------------- subtypes
 def subtypes_section(res: Results, cfg: dict) -> h.Section:
-    if not res.any("subtypes/*"):
-        return absent("Immune subtypes", "subtypes")
-    sec = h.Section("Immune subtypes")
-    s = cfg["subtypes"]
-    sec.add(h.settings(
-        f"Samples {h.esc(s['subset'] or 'all')}; k = {s['k']}; "
-        f"{h.esc(s['linkage'])} linkage on correlation distance; DE of C1 against the "
-        f"others: padj &lt; {s['de']['fdr']}, |log2FC| &gt; "
-        f"{s['de']['min_abs_log2fc']}."))
-    if res.has("subtypes/summary.tsv"):
-        sec.add(h.static_table(res.tsv("subtypes/summary.tsv")))
+    return stage_section(res, cfg, "subtypes", _subtypes)
+
+
+def _subtypes(sec: h.Section, res: Results, block: dict) -> None:
+    sec.add(table(res, "subtypes/summary.tsv"))
     if res.has("subtypes/clusters.tsv"):
         cl = res.tsv("subtypes/clusters.tsv")
         sec.add(h.para(f"{len(cl)} samples clustered (subtypes/clusters.tsv)."))
@@ -112,7 +93,6 @@ def subtypes_section(res: Results, cfg: dict) -> h.Section:
             pic(res, "subtypes/correlation.png", "Sample correlation; repeat samples of a "
                  "patient marked.", "48%"),
             pic(res, "subtypes/volcano.png", "DE between the clusters.", "48%"))
-    return sec
 
 
 # ----------------------------------------------------------------------------------- qPCR
@@ -121,9 +101,9 @@ def qpcr_section(res: Results, cfg: dict) -> h.Section | None:
         return None
     sec = h.Section("qPCR")
     q = cfg["report"]["qpcr"]
-    sec.add(h.settings(f"Delta-delta-Ct against the mean of "
-                       f"{h.esc(', '.join(q['reference_genes']))}; compared with the "
-                       f"RNA-seq logFC of analysis {h.esc(q['analysis'])}."))
+    sec.add(settings_sentence("Delta-delta-Ct against the mean of {reference_genes}; compared "
+                              "with the RNA-seq logFC of analysis {analysis}.", q,
+                              reference_genes=", ".join(q["reference_genes"])))
     t = res.tsv("report/qpcr.tsv")
     if "P.Value" in t:
         t["P.Value"] = t["P.Value"].map(h.fmt_p)

@@ -12,7 +12,7 @@ from ...plots import interactive
 from ...stats.normalize import calc_norm_factors, cpm
 from .. import html as h
 from ..files import Results
-from .common import absent, analysis_n, pic, trim_text
+from .common import absent, analysis_n, pic, settings_sentence, stage_section, table, trim_text
 
 
 # -------------------------------------------------------------------- differential expression
@@ -67,11 +67,10 @@ def de_section(res: Results, cfg: dict, counts: pd.DataFrame | None = None,
     sec = h.Section("Differential expression")
     fdr, lfc = de["fdr"], de["min_abs_logfc"]
     scfg = cfg["samples"]
-    sec.add(h.settings(
-        f"Engine {h.esc(de['engine'])}; a DEG has adj.P.Val &lt; {fdr:g} "
-        f"(Benjamini-Hochberg) and |logFC| &gt; {lfc:g}; technical covariates "
-        f"{h.esc(', '.join(map(str, de['technical'])) or 'none')}; RNA-PC method "
-        f"{h.esc(de['covariates']['method'])}."))
+    sec.add(settings_sentence(
+        "Engine {engine}; a DEG has adj.P.Val &lt; {fdr:g} (Benjamini-Hochberg) and |logFC| "
+        "&gt; {min_abs_logfc:g}; technical covariates {technical}; RNA-PC method "
+        "{covariates[method]}.", de, technical=", ".join(map(str, de["technical"])) or "none"))
     counts_rows, tables, expr_genes = [], {}, []
     for a in analyses:
         tt = res.tsv(f"de/{a}/toptable.tsv")
@@ -172,21 +171,14 @@ def _analysis_block(res: Results, a: str, tt: pd.DataFrame, fdr: float, lfc: flo
 
 # ----------------------------------------------------------------------------- cells
 def cells_section(res: Results, cfg: dict) -> h.Section:
-    if not res.any("cells/*"):
-        return absent("Cell composition", "cells")
-    sec = h.Section("Cell composition")
-    c = cfg["cells"]
-    sec.add(h.settings(f"Estimate used: {h.esc(c['estimate'])}; a cell type is "
-                       f"dropped while its VIF exceeds "
-                       f"{c['collinearity']['max_vif']}."))
-    if res.has("cells/summary.tsv"):
-        sec.add(h.static_table(res.tsv("cells/summary.tsv")))
-    if res.has("cells/vif.tsv"):
-        sec.add("<h3>Collinearity (VIF)</h3>", h.static_table(res.tsv("cells/vif.tsv")))
+    return stage_section(res, cfg, "cells", _cells)
+
+
+def _cells(sec: h.Section, res: Results, block: dict) -> None:
+    sec.add(table(res, "cells/summary.tsv"), table(res, "cells/vif.tsv", "Collinearity (VIF)"))
     sec.add(pic(res, "cells/validation.png", "Estimated against flow-cytometry fractions.",
                  "48%"),
             pic(res, "cells/pc_association.png", "Correlation of RNA PCs with cell types.",
                  "48%"))
     sec.add(h.caveat("Cell proportions shift with disease in blood: adjusting for them removes "
                      "part of the case-control signal as well as confounding."))
-    return sec

@@ -6,7 +6,15 @@ import pandas as pd
 
 from .. import html as h
 from ..files import Results
-from .common import absent, analysis_n, best_classifier_line, n_groups, pic
+from .common import (
+    absent,
+    analysis_n,
+    best_classifier_line,
+    n_groups,
+    pic,
+    settings_sentence,
+    table,
+)
 
 
 # ---------------------------------------------------------------------------------- headlines
@@ -77,16 +85,16 @@ def cohort_section(res: Results, cfg: dict) -> h.Section:
         return absent("Cohort", "expression_qc")
     samples = res.tsv("expression_qc/samples.tsv")
     qc = cfg["expression_qc"]
-    sec.add(h.settings(
-        f"{n_groups(samples, cfg['samples'])} after expression QC. A gene is kept with "
-        f"&ge; {qc['min_count']} counts in all but {qc['max_fraction_below']:g}"
-        f" of samples; globin genes removed: {qc['remove_globin']}; samples whose "
-        f"inferred sex disagrees with the sheet dropped: {qc['drop_sex_mismatches']}."))
+    sec.add(settings_sentence(
+        "{n} after expression QC. A gene is kept with &ge; {min_count} counts in all but "
+        "{max_fraction_below:g} of samples; globin genes removed: {remove_globin}; samples "
+        "whose inferred sex disagrees with the sheet dropped: {drop_sex_mismatches}.", qc,
+        n=n_groups(samples, cfg["samples"])))
     if res.has("report/cohort_table.tsv"):
-        table = res.tsv("report/cohort_table.tsv")
-        if "p_value" in table:
-            table["p_value"] = table["p_value"].map(h.fmt_p)
-        sec.add("<h3>Table 1</h3>", h.static_table(table.fillna("")))
+        table1 = res.tsv("report/cohort_table.tsv")
+        if "p_value" in table1:
+            table1["p_value"] = table1["p_value"].map(h.fmt_p)
+        sec.add("<h3>Table 1</h3>", h.static_table(table1.fillna("")))
     else:
         sec.add(h.para("Table 1 is written by stage report (report/cohort_table.tsv); "
                        "not in this run."))
@@ -118,9 +126,7 @@ def cohort_section(res: Results, cfg: dict) -> h.Section:
 # ---------------------------------------------------------------------------- provenance
 def provenance_section(res: Results, cfg: dict) -> h.Section:
     sec = h.Section("Provenance")
-    if res.has("results/provenance/versions.tsv"):
-        sec.add("<h3>Software versions</h3>",
-                h.static_table(res.tsv("results/provenance/versions.tsv")))
+    sec.add(table(res, "results/provenance/versions.tsv", "Software versions"))
     if res.has("results/provenance/checksums.tsv"):
         sums = res.tsv("results/provenance/checksums.tsv")
         sec.add(f"<details><summary>Input checksums ({len(sums)} files)</summary>"

@@ -5,21 +5,15 @@ from __future__ import annotations
 
 from .. import html as h
 from ..files import Results
-from .common import absent, best_classifier_line, pic, trim_text
+from .common import best_classifier_line, pic, stage_section, trim_text
 
 
 # ------------------------------------------------------------------------------ classifiers
 def classify_section(res: Results, cfg: dict) -> h.Section:
-    if not res.any("classify/*"):
-        return absent("Classifiers", "classify")
-    sec = h.Section("Classifiers")
-    c = cfg["classify"]
-    comp = c["compare"]
-    sec.add(h.settings(
-        f"Genes of DE analysis {h.esc(c['analysis'])} (filter "
-        f"{h.esc(comp['filter'])}); held-out test part {comp['test_fraction']}"
-        f" of the patients; nested CV with {c['nested']['outer_folds']} "
-        "outer folds; AUC confidence intervals by DeLong."))
+    return stage_section(res, cfg, "classify", _classifiers)
+
+
+def _classifiers(sec: h.Section, res: Results, block: dict) -> None:
     if res.has("classify/compare/auc.tsv"):
         auc = res.tsv("classify/compare/auc.tsv")
         sec.add("<h3>Comparison of algorithms (held-out test split)</h3>",
@@ -56,22 +50,14 @@ def classify_section(res: Results, cfg: dict) -> h.Section:
                 h.static_table(trim_text(res.tsv(key))),
                 pic(res, f"classify/external/{name}/roc.png", f"ROC in cohort {name}.",
                      "48%"))
-    return sec
 
 
 # ------------------------------------------------------------------------------- survival
 def survival_section(res: Results, cfg: dict) -> h.Section:
-    if not res.any("survival/*"):
-        return absent("Survival", "survival")
-    sec = h.Section("Survival")
-    s = cfg["survival"]
-    sec.add(h.settings(
-        f"Cases with {h.esc(s['time_column'])} ({h.esc(s['time_unit'])}) and "
-        f"{h.esc(s['event_column'])}; clinical covariates "
-        f"{h.esc(', '.join(s['clinical']))}; log-rank screen P &lt; "
-        f"{s['logrank_p']}; {s['splits']} train/test splits "
-        f"({s['test_fraction']} test); risk groups by {h.esc(s['risk_model'])}"
-        f" at quantiles {s['risk_quantiles']}."))
+    return stage_section(res, cfg, "survival", _survival)
+
+
+def _survival(sec: h.Section, res: Results, block: dict) -> None:
     for key, title in (("survival/cindex.tsv", "C-index"),
                        ("survival/cindex_tests.tsv", "C-index tests"),
                        ("survival/splits_tests.tsv", "Across train/test splits"),
@@ -90,4 +76,3 @@ def survival_section(res: Results, cfg: dict) -> h.Section:
         ci = res.tsv("survival/cindex.tsv")
         if "events" in ci and (ci["events"] < 50).any():
             sec.add(h.caveat("Some C-indices rest on fewer than 50 events: wide intervals."))
-    return sec
