@@ -111,6 +111,13 @@ def settings(name, *keys):
     return canonical({k: node[k] for k in keys if k in node})
 
 
+def resource(name):
+    """resources/`name`, relative to the working directory as every other input path is: an
+    absolute path would be recorded with each job, so a moved or copied project would rerun
+    the jobs that read it and everything downstream."""
+    return os.path.relpath(Path(workflow.basedir) / "resources" / name)
+
+
 def figure(path, caption, category, subcategory=None):
     """An output shown in `snakemake --report`, captioned by resources/report/<caption>.rst."""
     return report(path, caption=f"../resources/report/{caption}.rst", category=category,

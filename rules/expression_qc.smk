@@ -14,8 +14,8 @@ rule expression_qc:
         counts="results/{cohort}/counts/counts.tsv",
         genes="results/{cohort}/counts/genes.tsv",
         samples="results/{cohort}/counts/samples.tsv",
-        globins=f"{workflow.basedir}/resources/globin_genes.txt",
-        chry=f"{workflow.basedir}/resources/chrY_genes.txt",
+        globins=resource("globin_genes.txt"),
+        chry=resource("chrY_genes.txt"),
     output:
         counts="results/{cohort}/expression_qc/counts.tsv",
         samples="results/{cohort}/expression_qc/samples.tsv",

@@ -249,7 +249,7 @@ rule multiqc:
         idxstats=per_sample(f"{READS_DIR}/samtools/{{sample}}.idxstats"),
         featurecounts=per_sample(f"{READS_DIR}/featurecounts/{{sample}}.tsv.summary"),
         strandedness=f"{READS_DIR}/strandedness.tsv",
-        config=f"{workflow.basedir}/resources/multiqc_config.yaml",
+        config=resource("multiqc_config.yaml"),
     output:
         figure(f"{READS_DIR}/multiqc/multiqc_report.html", "multiqc", "Reads"),
         directory(f"{READS_DIR}/multiqc/multiqc_data"),
