@@ -172,6 +172,7 @@ rule connectivity_batch:
         queries="results/connectivity_batches/{batch}/queries.tsv",
         combined="results/connectivity_batches/{batch}/combined.tsv",
         results=directory("results/connectivity_batches/{batch}/queries"),
+        matrices=directory("results/connectivity_batches/{batch}/matrices"),
     params:
         settings=settings("connectivity", *CONN_SCORING, "min_query_genes", "max_query_genes"),
         seed=config["seed"],

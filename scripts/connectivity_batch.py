@@ -1,5 +1,11 @@
 """Rule connectivity_batch: a clue.io-style batch (GMT of up lists, GMT of down lists) scored
-against the store in one pass: results per query and one combined table ranked per query."""
+against the store in one pass: results per query and one combined table ranked per query.
+
+Per query: perturbagens.tsv, candidates.tsv, ncs_means.tsv and top_signatures.tsv (the
+TOP_SIGNATURES strongest reversing and mimicking signatures). Every signature's scores of every
+query are in matrices/<score>.gctx (signatures x queries, float32; CMap's own format, read by
+cmapPy and cmapR): a full per-signature TSV per query would be 473k rows and cost several
+seconds per query to write, more than scoring it."""
 
 import re
 from pathlib import Path
@@ -13,6 +19,8 @@ from bloodsig.core.errors import InputError
 from bloodsig.core.gmt import read_gmt
 from bloodsig.core.io import write_tsv
 from bloodsig.core.script import run
+
+TOP_SIGNATURES = 1000  # per direction, in each query's top_signatures.tsv
 
 
 def main(smk):
@@ -29,11 +37,16 @@ def main(smk):
                          "digits, '.', '_' or '-' (their result folders would collide)",
                          path=smk.input.up)
     background = np.load(smk.input.background, mmap_mode="r")
-    results = connectivity.analyse_queries(store, queries, background, cfg, smk.params.seed)
+    settings = connectivity.ScoringSettings.from_config(cfg)
+    results = connectivity.analyse_queries(store, queries, background, settings,
+                                           smk.params.seed)
     out = Path(smk.output.results)
     for name, tables in results.items():
-        for table in ("signatures", "perturbagens", "candidates", "ncs_means"):
+        write_tsv(connectivity.signature_table(store, tables, TOP_SIGNATURES),
+                  out / folders[name] / "top_signatures.tsv")
+        for table in ("perturbagens", "candidates", "ncs_means"):
             write_tsv(tables[table], out / folders[name] / f"{table}.tsv")
+    connectivity.write_score_matrices(store, results, smk.output.matrices)
     write_tsv(connectivity.combined_table(results, store.compounds), smk.output.combined)
     write_tsv(queries, smk.output.queries)
 

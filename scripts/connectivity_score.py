@@ -19,11 +19,13 @@ def main(smk):
     queries = read_tsv(smk.input.queries, required=["query", "direction", "gene_name",
                                                     "gene_id"], what="queries", dtype=str)
     background = np.load(smk.input.background, mmap_mode="r")
-    results = connectivity.analyse_queries(store, queries, background, smk.params.settings,
+    settings = connectivity.ScoringSettings.from_config(smk.params.settings)
+    results = connectivity.analyse_queries(store, queries, background, settings,
                                            smk.params.seed)
     for name, tables in results.items():
         outdir = Path(smk.input.queries).parent / name
-        for table in ("signatures", "perturbagens", "candidates", "ncs_means"):
+        write_tsv(connectivity.signature_table(store, tables), outdir / "signatures.tsv")
+        for table in ("perturbagens", "candidates", "ncs_means"):
             write_tsv(tables[table], outdir / f"{table}.tsv")
         core = set(queries.loc[queries["query"] == name, "gene_name"])
         save_figure(drug_target_network(tables["candidates"], core, f"Candidates: {name}"),

@@ -140,10 +140,11 @@ from bloodsig.connectivity import queries as cn
 from bloodsig.connectivity import enrichment
 enrichment.set_threads(2)
 path, n_batch, n_bg = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-SETTINGS = {"weighted": True, "ncs_floor": 0.01, "null_queries": 10, "null_signatures": 5000,
-            "summary_quantiles": [33, 67],
-            "candidates": {"direction": "reversing", "max_fdr": 0.05, "require_moa": True,
-                           "qc_pass": True, "top": 20}}
+SETTINGS = cn.ScoringSettings.from_config(
+    {"weighted": True, "ncs_floor": 0.01, "null_queries": 10, "null_signatures": 5000,
+     "summary_quantiles": [33, 67],
+     "candidates": {"direction": "reversing", "max_fdr": 0.05, "require_moa": True,
+                    "qc_pass": True, "top": 20}})
 rng = np.random.default_rng(7)
 out = {}
 

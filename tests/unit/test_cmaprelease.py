@@ -98,11 +98,13 @@ def score(store):
     rows += [("q", "down", g, sym[g]) for g in ("FOXO3", "RHOA", "EGFR", "PTGS2")]
     queries = pd.DataFrame(rows, columns=["query", "direction", "gene_name", "gene_id"])
     bg = cn.reference_background(store, cn.reference_queries(store, 5, 2, seed=1), True)
-    settings = {"weighted": True, "ncs_floor": 0.01, "null_queries": 10,
-                "null_signatures": 50, "summary_quantiles": [33, 67],
-                "candidates": {"direction": "reversing", "max_fdr": 1.0, "require_moa": False,
-                               "qc_pass": True, "top": 20}}
-    return cn.analyse_queries(store, queries, bg, settings, seed=3)["q"]
+    settings = cn.ScoringSettings.from_config(
+        {"weighted": True, "ncs_floor": 0.01, "null_queries": 10, "null_signatures": 50,
+         "summary_quantiles": [33, 67],
+         "candidates": {"direction": "reversing", "max_fdr": 1.0, "require_moa": False,
+                        "qc_pass": True, "top": 20}})
+    tables = cn.analyse_queries(store, queries, bg, settings, seed=3)["q"]
+    return {**tables, "signatures": cn.signature_table(store, tables)}
 
 
 @pytest.mark.parametrize("release", ["lincs2017", "lincs2020"])

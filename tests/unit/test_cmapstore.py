@@ -94,3 +94,16 @@ def test_siginfo_flags_and_duplicates(tmp_path):
                   "cell_id": "c"}).to_csv(path, sep="\t", index=False)
     with pytest.raises(InputError, match="row 3.*duplicated signature id 'a'"):
         cs.read_siginfo(path, SIG)
+
+
+def test_write_gctx_round_trips_a_score_matrix(tmp_path):
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((7, 3))
+    rows, cols = [f"sig{i}" for i in range(7)], ["qa", "qb", "qc"]
+    cs.write_gctx(tmp_path / "ncs.gctx", matrix, rows, cols, {"cell_id": ["A375"] * 7})
+    got = cs.read_gctx(tmp_path / "ncs.gctx")
+    assert list(got.index) == rows and list(got.columns) == cols
+    np.testing.assert_array_equal(got.to_numpy(), matrix.astype(np.float32))
+    first = (tmp_path / "ncs.gctx").read_bytes()
+    cs.write_gctx(tmp_path / "ncs.gctx", matrix, rows, cols, {"cell_id": ["A375"] * 7})
+    assert (tmp_path / "ncs.gctx").read_bytes() == first  # byte-reproducible

@@ -207,7 +207,7 @@ def test_score_queries_finds_planted_reversers(null_flags):
     background = cn.reference_background(store, refs, weighted=True)
     assert background.shape == (120, 30) and (np.diff(background, axis=1) >= 0).all()
     res = cn.score_queries(store, queries, True, background, null_queries=10,
-                           null_signatures=50, seed=2)["q"].signatures
+                           null_signatures=50, seed=2)["q"].table(store.signatures)
     np.testing.assert_allclose(res["wtcs"], cmap_scores.wtcs(res["es_up"], res["es_down"]))
     lowest = res.nsmallest(6, "ncs")
     assert set(lowest["sig_id"]) == {f"s{i}" for i in range(6)}
@@ -215,5 +215,5 @@ def test_score_queries_finds_planted_reversers(null_flags):
     assert (lowest["tau"] < -90).all()
     assert res["fdr_q"].iloc[6:].median() > 0.2
     again = cn.score_queries(store, queries, True, background, null_queries=10,
-                             null_signatures=50, seed=2)["q"].signatures
+                             null_signatures=50, seed=2)["q"].table(store.signatures)
     pd.testing.assert_frame_equal(res, again)

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from helpers import copy_project
 
+from bloodsig.connectivity import store as cs
 from bloodsig.simulate.cmapdb import write_gctx
 
 pytestmark = pytest.mark.slow  # runs Snakemake
@@ -67,9 +68,13 @@ def test_gmt_batch_gives_results_per_query_and_one_combined_table(built):
     for _, part in combined.groupby("query"):
         assert part["rank"].tolist() == list(range(1, 9))  # 8 perturbagens, ranked per query
         assert part["ncs"].is_monotonic_increasing
+    ncs = cs.read_gctx(out / "matrices" / "ncs.gctx")  # signatures x queries
+    assert ncs.shape == (24, 3) and list(ncs.columns) == ["q0", "q1", "q2"]
     for q in ("q0", "q1", "q2"):
-        sigs = pd.read_csv(out / "queries" / q / "signatures.tsv", sep="\t")
-        assert len(sigs) == 24 and sigs["fdr_q"].between(0, 1).all()
+        sigs = pd.read_csv(out / "queries" / q / "top_signatures.tsv", sep="\t")
+        assert len(sigs) == 24 and sigs["fdr_q"].between(0, 1).all()  # 2 x 1000 > 24: all
+        assert sigs["ncs"].is_monotonic_increasing
+        np.testing.assert_allclose(ncs.loc[sigs["sig_id"], q], sigs["ncs"], rtol=1e-6)
 
 
 def would_run(project, config) -> set[str]:

@@ -24,15 +24,19 @@ only the query genes' rows, in parallel over blocks of signatures.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
 from .enrichment import READ_THREADS, _read_rows, enrichment_scores
 from .scores import fdr_gsea, group_max_quantile, group_order, ncs, tau, wtcs
+from .store import write_gctx
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +44,58 @@ log = logging.getLogger(__name__)
 BACKGROUND_CHUNK = 40  # reference queries scored per pass over the store
 
 
+SCORE_COLUMNS = ("es_up", "es_down", "wtcs", "ncs", "fdr_q", "tau")
+LABEL_COLUMNS = ("sig_id", "pert_id", "pert_name", "pert_type", "cell_id")
+
+
 @dataclass
 class QueryResult:
-    """One query scored against a store: a table per signature and the NCS means."""
+    """One query scored against a store: its per-signature scores as arrays in the store's
+    column order (SCORE_COLUMNS; no 473k-row frame is built unless asked for) and the NCS
+    means."""
 
-    signatures: pd.DataFrame
+    scores: dict[str, np.ndarray]
     ncs_means: pd.DataFrame
+
+    def table(self, info: pd.DataFrame, order: np.ndarray | None = None) -> pd.DataFrame:
+        """The per-signature table: info's labels and the scores, in store order or in
+        `order` (e.g. ncs_order)."""
+        take = (lambda a: a) if order is None else (lambda a: a.take(order))
+        labels = {k: take(info[k].to_numpy()) for k in LABEL_COLUMNS}
+        scores = {k: take(self.scores[k]) for k in SCORE_COLUMNS}
+        index = info.index if order is None else pd.RangeIndex(len(order))
+        return pd.DataFrame({**labels, **scores}, index=index)
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """How queries are scored and summarised (config `connectivity`: weighted, ncs_floor,
+    null_queries, null_signatures, summary_quantiles, candidates)."""
+
+    weighted: bool
+    ncs_floor: float
+    null_queries: int
+    null_signatures: int
+    q_low: float
+    q_high: float
+    direction: str  # candidates: reversing or mimicking
+    max_fdr: float
+    require_moa: bool
+    qc_pass: bool
+    top: int | None
+
+    @classmethod
+    def from_config(cls, connectivity: Mapping) -> ScoringSettings:
+        """From the rule's params: config `connectivity` as the schema fills it."""
+        cand = connectivity["candidates"]
+        q_low, q_high = connectivity["summary_quantiles"]
+        return cls(weighted=bool(connectivity["weighted"]),
+                   ncs_floor=float(connectivity["ncs_floor"]),
+                   null_queries=int(connectivity["null_queries"]),
+                   null_signatures=int(connectivity["null_signatures"]),
+                   q_low=float(q_low), q_high=float(q_high), direction=cand["direction"],
+                   max_fdr=float(cand["max_fdr"]), require_moa=bool(cand["require_moa"]),
+                   qc_pass=bool(cand["qc_pass"]), top=cand["top"])
 
 
 def _groups(info: pd.DataFrame) -> np.ndarray:
@@ -91,14 +141,15 @@ def score_queries(store, queries: dict[str, tuple[np.ndarray, np.ndarray]], weig
     # Group labels are factorised once per batch; the NCS means report names them.
     codes, labels = pd.factorize(pd.Series(_groups(info)), sort=True)
     is_ref = info["is_ncs_sig"].to_numpy(bool)
-    labels_of = {k: info[k].to_numpy() for k in
-                 ("sig_id", "pert_id", "pert_name", "pert_type", "cell_id")}
-    results = {}
-    for i, name in enumerate(names):
+    is_null = info["is_null_sig"].to_numpy(bool)
+    labels = np.asarray(labels)
+
+    def one(i: int) -> QueryResult:
+        name = names[i]
         cs = wtcs(es[2 * i], es[2 * i + 1])
         nc, means = ncs(cs, codes, is_ref, floor)
         if use_null_sigs:
-            q = fdr_gsea(nc, info["is_null_sig"].to_numpy(bool))
+            q = fdr_gsea(nc, is_null)
         elif null_es:
             block = null_es[tuple(len(g) for g in queries[name])]
             null_ncs = _normalise_like(wtcs(block[0::2], block[1::2]), means, codes[cols])
@@ -107,14 +158,24 @@ def score_queries(store, queries: dict[str, tuple[np.ndarray, np.ndarray]], weig
             q = fdr_gsea(pooled, flags)[:n_sig]
         else:
             q = np.ones(n_sig)
-        means["group"] = np.asarray(labels)[means["group"].to_numpy(int)]
-        # One constructor: inserting the scores column by column costs more than scoring.
-        table = pd.DataFrame({**labels_of, "es_up": es[2 * i], "es_down": es[2 * i + 1],
-                              "wtcs": cs, "ncs": nc, "fdr_q": q,
-                              "tau": tau(nc, background) if background is not None
-                              else np.full(n_sig, np.nan)}, index=info.index)
-        results[name] = QueryResult(table, means)
-    return results
+        means["group"] = labels[means["group"].to_numpy(int)]
+        t = tau(nc, background) if background is not None else np.full(n_sig, np.nan)
+        return QueryResult({"es_up": es[2 * i], "es_down": es[2 * i + 1], "wtcs": cs,
+                            "ncs": nc, "fdr_q": q, "tau": t}, means)
+
+    # The queries' scoring after the scan runs on the rule's threads (the sorts, ufuncs and
+    # numba kernels it spends its time in release the GIL).
+    return dict(zip(names, _map(one, range(len(names))), strict=True))
+
+
+def _map(f, items) -> list:
+    """[f(x) for x in items] on numba's thread count (the rule's threads)."""
+    items = list(items)
+    n = min(numba.get_num_threads(), len(items))
+    if n <= 1:
+        return [f(x) for x in items]
+    with ThreadPoolExecutor(n) as pool:
+        return list(pool.map(f, items))
 
 
 def _normalise_like(cs_null: np.ndarray, means: pd.DataFrame, codes: np.ndarray) -> np.ndarray:
@@ -276,39 +337,58 @@ def query_sets(store, queries: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.n
 
 
 def analyse_queries(store, queries: pd.DataFrame, background: np.ndarray | None,
-                    settings: dict, seed: int) -> dict[str, dict[str, pd.DataFrame]]:
+                    settings: ScoringSettings, seed: int) -> dict[str, dict]:
     """Score every query of a queries table in one batch and summarise it.
 
-    settings (config connectivity): weighted, ncs_floor, null_queries, null_signatures,
-    summary_quantiles,
-    candidates {direction, max_fdr, require_moa, qc_pass, top}. Returns per query the
-    tables "signatures" (per signature, by NCS), "perturbagens" (max-quantile summaries) and
-    "candidates" (filtered and ranked).
+    Returns per query: "scores" (the QueryResult: per-signature arrays in store order),
+    "order" (the signatures by NCS, ties by sig_id; signature_table builds the sorted table
+    from both), "perturbagens" (max-quantile summaries, by NCS), "candidates" (filtered and
+    ranked) and "ncs_means".
     """
-    results = score_queries(store, query_sets(store, queries), settings["weighted"],
-                            background, settings["ncs_floor"], settings["null_queries"],
-                            settings["null_signatures"], seed)
-    q_low, q_high = settings["summary_quantiles"]
-    filt = settings["candidates"]
+    s = settings
+    results = score_queries(store, query_sets(store, queries), s.weighted, background,
+                            s.ncs_floor, s.null_queries, s.null_signatures, seed)
     info = store.signatures
-    keep = info["qc_pass"].to_numpy(bool) if filt["qc_pass"] else np.ones(len(info), bool)
-    groups = PerturbagenGroups(info[keep])
+    keep = info["qc_pass"].to_numpy(bool) if s.qc_pass else np.ones(len(info), bool)
+    every = bool(keep.all())
+    groups = PerturbagenGroups(info[keep] if not every else info)
     by_id = np.argsort(info["sig_id"].to_numpy(str), kind="stable")
-    out = {}
-    for name, res in results.items():
-        sigs = res.signatures
-        summary = groups.summarise(sigs["ncs"].to_numpy()[keep], sigs["tau"].to_numpy()[keep],
-                                   sigs["fdr_q"].to_numpy()[keep], q_low, q_high)
-        cands = candidates(summary, store.compounds, filt["max_fdr"], filt["require_moa"],
-                           filt["direction"], filt["top"])
+
+    def one(res: QueryResult) -> dict:
+        sc = res.scores
+        pick = (lambda a: a) if every else (lambda a: a[keep])
+        summary = groups.summarise(pick(sc["ncs"]), pick(sc["tau"]), pick(sc["fdr_q"]),
+                                   s.q_low, s.q_high)
+        cands = candidates(summary, store.compounds, s.max_fdr, s.require_moa, s.direction,
+                           s.top)
         # By NCS, ties by sig_id: one stable sort of the scores taken in sig_id order.
-        order = by_id[np.argsort(sigs["ncs"].to_numpy()[by_id], kind="stable")]
-        table = sigs.iloc[order]
-        table.index = pd.RangeIndex(len(table))  # reset_index would copy the table again
-        out[name] = {"signatures": table,
-                     "perturbagens": groups.by_ncs(summary),
-                     "candidates": cands, "ncs_means": res.ncs_means}
-    return out
+        order = by_id[np.argsort(sc["ncs"][by_id], kind="stable")]
+        return {"scores": res, "order": order, "perturbagens": groups.by_ncs(summary),
+                "candidates": cands, "ncs_means": res.ncs_means}
+
+    return dict(zip(results, _map(one, results.values()), strict=True))
+
+
+def signature_table(store, tables: dict, top: int | None = None) -> pd.DataFrame:
+    """A query's per-signature table (labels, ES up and down, WTCS, NCS, FDR q, tau) from
+    analyse_queries' tables, ordered by NCS (lowest first); with `top`, only the `top`
+    lowest and the `top` highest NCS (the strongest reversers and mimickers)."""
+    order = tables["order"]
+    if top is not None and 2 * top < len(order):
+        order = np.concatenate([order[:top], order[len(order) - top:]])
+    return tables["scores"].table(store.signatures, order)
+
+
+def write_score_matrices(store, results: dict[str, dict], folder) -> None:
+    """Every query's per-signature scores as one GCTX per score under folder
+    (<score>.gctx for SCORE_COLUMNS: signatures x queries, float32, the signatures' sig_id
+    with pert_id, pert_name, pert_type and cell_id as row metadata)."""
+    info = store.signatures
+    meta = {k: info[k].to_numpy() for k in ("pert_id", "pert_name", "pert_type", "cell_id")}
+    for score in SCORE_COLUMNS:
+        matrix = np.stack([t["scores"].scores[score] for t in results.values()], axis=1)
+        write_gctx(Path(folder) / f"{score}.gctx", matrix, info["sig_id"].to_numpy(),
+                   list(results), meta)
 
 
 def combined_table(results: dict[str, dict[str, pd.DataFrame]], compounds: pd.DataFrame

@@ -33,7 +33,7 @@ def ncs(cs: np.ndarray, groups: np.ndarray, is_ref: np.ndarray, floor: float = 0
     cs = np.asarray(cs, dtype=float)
     one = cs.ndim == 1
     cs2 = np.atleast_2d(cs)
-    codes, names = pd.factorize(pd.Series(groups), sort=True)
+    codes, names = _factorize(groups)
     is_ref = np.asarray(is_ref, dtype=bool)
     out = np.zeros_like(cs2)
     n_groups = len(names)
@@ -54,6 +54,17 @@ def ncs(cs: np.ndarray, groups: np.ndarray, is_ref: np.ndarray, floor: float = 0
     report = pd.DataFrame({"group": list(names), "pos_mean": means[1.0][0],
                            "neg_mean": -means[-1.0][0]})
     return (out[0] if one else out), report
+
+
+def _factorize(groups) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize(groups, sort=True); for integer codes (a batch factorises its labels
+    once) without a hash table: the present values in order and each one's position."""
+    g = np.asarray(groups)
+    if g.dtype.kind in "iu" and g.ndim == 1 and len(g) and g.min() >= 0:
+        present = np.bincount(g) > 0
+        return (np.cumsum(present) - 1)[g], np.flatnonzero(present)
+    codes, names = pd.factorize(pd.Series(groups), sort=True)
+    return codes, np.asarray(names)
 
 
 def _ecdf_below(values: np.ndarray):
@@ -114,7 +125,7 @@ def fdr_gsea(ncs_all: np.ndarray, is_null: np.ndarray) -> np.ndarray:
     return q
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, nogil=True, cache=True)
 def _count_below(ref_sorted, x, out):
     for j in numba.prange(x.shape[0]):
         out[j] = np.searchsorted(ref_sorted[j], abs(x[j]), side="left")
@@ -149,7 +160,7 @@ def _less(a, b):
     return a < b or (b != b and a == a)
 
 
-@numba.njit(parallel=True, cache=True)
+@numba.njit(parallel=True, nogil=True, cache=True)
 def _sort_segments(values, perm, start, size, out):
     """out[start[g]:start[g] + size[g]] = values[perm[...]] of each group, sorted stably
     (insertion sort for small groups, merge sort above)."""

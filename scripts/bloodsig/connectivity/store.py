@@ -114,6 +114,28 @@ def rank_descending(scores: np.ndarray) -> np.ndarray:
     return out
 
 
+def write_gctx(path, matrix: np.ndarray, row_ids, col_ids,
+               row_meta: dict[str, np.ndarray] | None = None) -> None:
+    """Write a (n_rows, n_cols) matrix as a GCTX (float32, cmapPy's layout: /0/DATA/0/matrix
+    holds one row per column id; /0/META/ROW and /0/META/COL hold the ids and any row
+    metadata), atomically and byte-reproducibly. read_gctx, cmapPy's parse and cmapR's
+    parse_gctx read it."""
+
+    def put(name, values):
+        data = np.char.encode(np.asarray(values, dtype=str), "utf-8")
+        f.create_dataset(name, data=data, track_times=False)
+
+    matrix = np.asarray(matrix)
+    with atomic_path(Path(path), suffix=".gctx") as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["version"] = np.array([b"GCTX1.0"])
+        f.create_dataset("0/DATA/0/matrix", data=np.ascontiguousarray(matrix.T, np.float32),
+                         track_times=False)
+        put("0/META/ROW/id", row_ids)
+        put("0/META/COL/id", col_ids)
+        for name, values in (row_meta or {}).items():
+            put(f"0/META/ROW/{name}", values)
+
+
 def _feature_space(geneinfo: pd.DataFrame) -> pd.Series:
     """LINCS 2020 geneinfo has feature_space; GSE92742 has pr_is_lm / pr_is_bing flags."""
     if "feature_space" in geneinfo.columns:
