@@ -226,22 +226,63 @@ def _whole_memmap(arr) -> bool:
     return arr.ctypes.data == start + arr.offset % mmap.ALLOCATIONGRANULARITY
 
 
+def _direct(arr) -> bool:
+    """Whether to read arr's file past the page cache (O_DIRECT): when DIRECT_READS says so,
+    or (None) when the file is over a third of the machine's memory, so that the cache could
+    not keep it between queries anyway and would only cost the kernel time to fill and evict
+    (on a 29 GB store, about 1 CPU s per GB read)."""
+    if not hasattr(os, "O_DIRECT"):
+        return False
+    if DIRECT_READS is not None:
+        return DIRECT_READS
+    return 3 * arr.nbytes > os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+DIRECT_READS: bool | None = None  # O_DIRECT reads of a store: always, never, None = by size
+
+
+ALIGN = 4096  # O_DIRECT offsets, lengths and buffers are multiples of this
+
+
 def _read_rows(arr, rows: np.ndarray, c0: int, c1: int, readers) -> np.ndarray:
     """arr[rows, c0:c1] as a new C-ordered array. From a store's memory map, the segments are
     read with pread on a thread pool rather than through page faults: a fault reads the
     device's whole read-ahead window (often MBs) around each small segment, which multiplies
-    the bytes read many times over once the store is larger than the page cache."""
+    the bytes read many times over once the store is larger than the page cache. A store much
+    larger than memory is read with O_DIRECT (_direct): each segment's aligned span into an
+    aligned buffer, then copied."""
     out = np.empty((len(rows), c1 - c0), dtype=arr.dtype)
     if not _whole_memmap(arr):
         out[:] = arr[rows, c0:c1]
         return out
     item, n_sig = arr.dtype.itemsize, arr.shape[1]
-    fd = os.open(arr.filename, os.O_RDONLY)
+    nbytes = (c1 - c0) * item
+    fd = None
+    if _direct(arr):
+        try:
+            fd = os.open(arr.filename, os.O_RDONLY | os.O_DIRECT)
+        except OSError:  # a file system without O_DIRECT (tmpfs)
+            fd = None
+    direct = fd is not None
+    if fd is None:
+        fd = os.open(arr.filename, os.O_RDONLY)
     try:
         def part(lo):
+            if direct:
+                raw = np.empty(nbytes + 3 * ALIGN, np.uint8)
+                shift = -raw.ctypes.data % ALIGN
+                flat = out.reshape(-1).view(np.uint8)
             for i in range(lo, min(lo + READ_ROWS, len(rows))):
-                view = memoryview(out[i]).cast("B")
                 offset = arr.offset + (int(rows[i]) * n_sig + c0) * item
+                if direct:
+                    a0 = offset - offset % ALIGN
+                    a1 = -(-(offset + nbytes) // ALIGN) * ALIGN
+                    buf = raw[shift:shift + a1 - a0]
+                    if os.preadv(fd, [buf], a0) < offset + nbytes - a0:
+                        raise OSError(f"short read from {arr.filename}")
+                    flat[i * nbytes:(i + 1) * nbytes] = buf[offset - a0:offset - a0 + nbytes]
+                    continue
+                view = memoryview(out[i]).cast("B")
                 if os.preadv(fd, [view], offset) != view.nbytes:
                     raise OSError(f"short read from {arr.filename}")
         list(readers.map(part, range(0, len(rows), READ_ROWS)))
