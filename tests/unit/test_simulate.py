@@ -25,7 +25,9 @@ FILES = [
     "genesets/pathways.gmt", "genesets/go_bp.gmt", "genesets/immune_signatures.gmt",
     "disease_tissue/tdp43_neurons.tsv", "disease_tissue/spinal_cord.tsv",
     "cmap/signatures.gctx", "cmap/siginfo.tsv", "cmap/geneinfo.tsv", "cmap/compoundinfo.tsv",
-    "truth/de_genes.tsv", "truth/sex_mislabels.tsv", "truth/survival_genes.tsv",
+    "validation/counts.tsv", "validation/genes.tsv", "validation/samples.tsv",
+    "truth/de_genes.tsv", "truth/modules.tsv", "truth/survival_risk.tsv",
+    "truth/sex_mislabels.tsv", "truth/survival_genes.tsv",
     "truth/subgroups.tsv", "truth/pathways.tsv", "truth/compounds.tsv", "truth/repeats.tsv",
     "truth/params.yaml",
 ]
@@ -58,7 +60,8 @@ def data(demo):
     logcpm = pd.DataFrame(np.log2((counts.to_numpy() + 0.5) / lib * 1e6), index=counts.index,
                           columns=counts.columns)
     truth = {name: _tsv(demo / f"truth/{name}.tsv") for name in
-             ("de_genes", "sex_mislabels", "survival_genes", "subgroups", "subgroup_genes",
+             ("de_genes", "modules", "survival_risk", "sex_mislabels", "survival_genes",
+              "subgroups", "subgroup_genes",
               "cell_proportions", "repeats", "pathways", "compounds")}
     return {"counts": counts, "genes": genes, "samples": samples, "logcpm": logcpm,
             "truth": truth}
@@ -127,12 +130,15 @@ def test_same_seed_same_bytes_other_seed_differs(demo, tmp_path):
 def test_planted_de_recovered_from_counts(data):
     de = data["truth"]["de_genes"].set_index("gene_id")
     samples, logcpm = data["samples"], data["logcpm"]
-    assert 0.04 < len(de) / len(logcpm) < 0.07
+    assert 0.1 < len(de) / len(logcpm) < 0.2
     estimate = _group_effect(logcpm, samples)
     direct = de[de["mechanism"] == "direct"]
-    assert direct["logFC"].abs().between(0.15, 1.0).all()
+    # module genes: loading (0.2-0.5) x case shift (0.3-0.65) / ln 2, most of them small
+    assert direct["logFC"].abs().between(0.08, 0.5).all()
+    assert 0.15 < direct["logFC"].abs().median() < 0.3
+    assert 0.5 < (direct["logFC"] > 0).mean() < 0.65
     slope, _, r, _, _ = stats.linregress(direct["logFC"], estimate[direct.index])
-    assert r > 0.9 and 0.85 < slope < 1.15
+    assert r > 0.8 and 0.75 < slope < 1.25
     null = estimate.drop(de.index)[logcpm.drop(de.index).mean(axis=1) > 3]
     assert null.abs().median() < 0.1
 
@@ -144,6 +150,68 @@ def test_planted_de_recovered_from_counts(data):
                              extra=props[["CD8T", "CD4T", "NK", "Bcell", "Mono"]].to_numpy())
     slope_adj = stats.linregress(mediated["logFC"], adjusted).slope
     assert slope_raw > 0.8 and abs(slope_adj) < 0.3
+
+
+def test_modules_are_coexpressed_and_carry_the_case_differences(data):
+    """Genes of one module move together within each group; the disease modules' genes are
+    the direct DEGs; the groups are no easier to separate with many module genes than with
+    the modules' factors (a few directions, so AUCs stay realistic)."""
+    modules, de = data["truth"]["modules"], data["truth"]["de_genes"]
+    samples, logcpm = data["samples"], data["logcpm"]
+    controls = samples["sample_id"][samples["group"] == "control"]
+    disease = modules[modules["case_shift"] != 0]
+    assert set(disease["gene_id"]) == set(de["gene_id"][de["mechanism"] == "direct"])
+    assert disease["module"].nunique() == 8
+    # correlations within controls, after the library preparation and batch effects
+    sheet = samples.set_index("sample_id").loc[controls]
+    tech = pd.get_dummies(sheet[["batch", "library_type"]]).to_numpy(float)
+    x = logcpm[controls].to_numpy().T
+    resid = pd.DataFrame(x - tech @ np.linalg.lstsq(tech, x, rcond=None)[0],
+                         columns=logcpm.index)
+    within = []
+    for _, genes in modules.groupby("module"):
+        g = genes.sort_values("loading", key=abs).tail(20)
+        r = np.corrcoef(resid[g["gene_id"]].to_numpy() * np.sign(g["loading"].to_numpy()),
+                        rowvar=False)
+        within.append(np.median(r[np.triu_indices_from(r, 1)]))
+    free = logcpm.index.difference(modules["gene_id"]).difference(de["gene_id"])
+    free = free[logcpm.loc[free].mean(axis=1) > 5][:200]
+    r = np.corrcoef(resid[free].to_numpy(), rowvar=False)
+    between = np.median(np.abs(r[np.triu_indices_from(r, 1)]))
+    assert np.median(within) > 0.3 and between < 0.1
+    # The latent prognosis: some modules carry it, with couplings in the planted range.
+    coupling = modules.groupby("module")["prognosis_coupling"].first()
+    assert 0.3 < (coupling > 0).mean() < 0.7 and coupling[coupling > 0].between(0.5, 0.9).all()
+
+
+def test_survival_risk_truth_orders_the_cases(data):
+    from lifelines.utils import concordance_index
+
+    risk = data["truth"]["survival_risk"]
+    samples = data["samples"].set_index("sample_id")
+    disc = risk[risk["cohort"] == "discovery"].set_index("sample_id")
+    assert set(disc.index) == set(samples.index[samples["group"] == "ALS"])
+    cases = samples.loc[disc.index].drop_duplicates("patient_id")
+    c = concordance_index(cases["survival_time"], -disc.loc[cases.index, "log_hazard"],
+                          cases["survival_event"])
+    assert 0.65 < c < 0.8  # the true risk: an upper bound for every model of the stage
+
+
+def test_validation_cohort_covers_most_genes(demo, data):
+    counts = _tsv(demo / "validation/counts.tsv", index_col="gene_id")
+    genes = _tsv(demo / "validation/genes.tsv", index_col="gene_id")
+    samples = _tsv(demo / "validation/samples.tsv")
+    assert list(counts.columns) == samples["sample_id"].tolist()
+    assert list(counts.index) == genes.index.tolist()
+    assert counts.shape == (int(0.6 * len(data["genes"])), external.VALIDATION_SAMPLES)
+    assert set(counts.index) <= set(data["genes"].index)
+    # the best-expressed genes: nearly every planted DEG and every survival gene is there
+    de = data["truth"]["de_genes"]
+    assert de["gene_id"].isin(counts.index).mean() > 0.8
+    assert set(data["truth"]["survival_genes"]["gene_id"]) <= set(counts.index)
+    assert set(samples["batch"]) == {"V1", "V2", "V3"} and samples["patient_id"].is_unique
+    cases = samples[samples["group"] == "ALS"]
+    assert 0.45 < len(cases) / len(samples) < 0.65 and cases["survival_time"].notna().all()
 
 
 def test_cases_have_more_neutrophils(demo, data):
@@ -324,7 +392,7 @@ def test_cmap_database(demo, data):
 
 def test_external_cohort_tables(demo, data):
     samples = _tsv(demo / "external/samples.tsv")
-    assert list(samples.columns) == list(SAMPLE_COLUMNS) and len(samples) == 32
+    assert list(samples.columns) == list(SAMPLE_COLUMNS) and len(samples) == external.N_SAMPLES
     assert 0.45 < (samples["group"] == "ALS").mean() < 0.65
     assert not set(samples["sample_id"]) & set(data["samples"]["sample_id"])
     units = _tsv(demo / "external/units.tsv")
@@ -347,7 +415,8 @@ def test_external_cohort_tables(demo, data):
     is_case = (samples["group"] == "ALS").to_numpy()
     estimate = logcpm.loc[direct].iloc[:, is_case].mean(axis=1) - logcpm.loc[direct].iloc[
         :, ~is_case].mean(axis=1)
-    assert np.corrcoef(estimate, de.loc[direct, "logFC"])[0, 1] > 0.5
+    # (12 samples: the estimates are noisy, the direction is not)
+    assert np.corrcoef(estimate, de.loc[direct, "logFC"])[0, 1] > 0.3
 
 
 def test_external_reads_are_written_for_the_true_counts(tmp_path):

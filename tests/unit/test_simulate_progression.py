@@ -50,6 +50,6 @@ def test_progression_genes_follow_alsfrs_among_cases_only():
     z = (alsfrs[cases] - np.nanmean(alsfrs[cases])) / np.nanstd(alsfrs[cases])
     slope = np.polyfit(z, shift[cases], 1)[0]
     assert abs(slope + PROGRESSION_LOG2FC_PER_SD) < 0.01  # falls as ALSFRS-R rises
-    assert np.abs(shift[~cases]).max() < 0.05  # controls untouched
+    assert np.abs(shift[~cases]).max() < 0.1  # controls untouched (Poisson noise only)
     # no case-control difference on average
     assert abs(shift[cases].mean()) < 0.02

@@ -17,11 +17,14 @@ Layout under outdir (TSV with a header unless noted):
     external/   samples.tsv, units.tsv, true_counts.tsv, genome.fa, genes.gtf,
                 fastq/{sample_id}_R1.fastq.gz, fastq/{sample_id}_R2.fastq.gz
                 (units.tsv names the FASTQ files as outdir/external/fastq/..., i.e. relative
-                to the working directory when outdir is relative)
+                to the working directory when outdir is relative): the reads stage's cohort
+    validation/ counts.tsv, genes.tsv, samples.tsv: the count-matrix validation cohort of the
+                classifiers and survival models (most of the discovery's genes)
     genesets/   pathways.gmt, go_bp.gmt, immune_signatures.gmt
     disease_tissue/  tdp43_neurons.tsv (DESeq2 columns), spinal_cord.tsv (logFC, FDR)
     cmap/       signatures.gctx, siginfo.tsv, geneinfo.tsv, compoundinfo.tsv
-    truth/      de_genes.tsv, sex_mislabels.tsv, survival_genes.tsv, subgroups.tsv,
+    truth/      de_genes.tsv, modules.tsv (co-expression modules), survival_risk.tsv (each
+                case's true log hazard), sex_mislabels.tsv, survival_genes.tsv, subgroups.tsv,
                 subgroup_genes.tsv, cell_proportions.tsv, repeats.tsv, pathways.tsv,
                 compounds.tsv, longitudinal.tsv (per sample of a repeated case),
                 longitudinal_patients.tsv (follow-up patients: unstable, treated),
@@ -43,7 +46,7 @@ import pandas as pd
 import yaml
 
 from ..core.io import atomic_path, write_text, write_tsv
-from . import cells, clinical, cohort, external, longitudinal, qpcr
+from . import cells, clinical, cohort, external, longitudinal, modules, qpcr
 from .cmapdb import make_cmap, write_gctx
 from .genes import CELL_TYPES, make_genes
 from .genesets import make_genesets
@@ -64,7 +67,7 @@ PROGRESSION_PATHWAY = "HALLMARK_INTERFERON_ALPHA_RESPONSE"  # a case-control dec
 QPCR_STREAM = 7  # entropy of the qPCR generator, next to the seed
 LONGITUDINAL_STREAM = 8  # entropy of the follow-up generator, next to the seed
 _STREAMS = ("genes", "biology", "discovery", "cells", "external", "reads", "genesets",
-            "tissue", "cmap")
+            "tissue", "cmap", "validation")
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
@@ -110,6 +113,8 @@ def write_demo(outdir, seed: int, scale: str = "demo", reads: bool = True) -> No
     external.write_external_tables(outdir, bio, ext, ext_rows)
     if reads:
         external.write_external_reads(outdir, bio, ext, ext_rows, rng["reads"])
+    val, val_rows = external.simulate_validation(bio, rng["validation"])
+    external.write_validation(outdir, bio, val, val_rows)
 
     for name, text in gmts.items():
         write_text(text, outdir / "genesets" / name)
@@ -118,6 +123,8 @@ def write_demo(outdir, seed: int, scale: str = "demo", reads: bool = True) -> No
     cmap = make_cmap(bio, rng["cmap"])
     _write_cmap(outdir / "cmap", cmap)
     _write_truth(outdir / "truth", seed, scale, bio, full, ext, set_truth, cmap["truth"])
+    _write_survival_truth(outdir / "truth", bio, {"discovery": (full, design.patient_prefix),
+                                                  "validation": (val, "VP")})
     _write_longitudinal_truth(outdir / "truth", followup)
     # qPCR draws from a generator of its own (not one of _STREAMS), so adding it left every
     # other file's draws unchanged.
@@ -209,10 +216,10 @@ def _write_truth(path: Path, seed: int, scale: str, bio: cohort.Biology, disc: c
         for name, c in (("discovery", disc), ("external", ext))])
     write_tsv(subgroups, path / "subgroups.tsv")
     role = genes["role"].to_numpy()
-    modules = np.flatnonzero(np.isin(role, cohort.SUBGROUPS))
-    write_tsv(pd.DataFrame({"gene_id": genes["gene_id"].to_numpy()[modules],
-                            "gene_name": genes["gene_name"].to_numpy()[modules],
-                            "subgroup": role[modules]}), path / "subgroup_genes.tsv")
+    sub_rows = np.flatnonzero(np.isin(role, cohort.SUBGROUPS))
+    write_tsv(pd.DataFrame({"gene_id": genes["gene_id"].to_numpy()[sub_rows],
+                            "gene_name": genes["gene_name"].to_numpy()[sub_rows],
+                            "subgroup": role[sub_rows]}), path / "subgroup_genes.tsv")
     repeated = samples["patient_id"].duplicated(keep=False)
     write_tsv(samples.loc[repeated, ["sample_id", "patient_id"]], path / "repeats.tsv")
     write_tsv(cells.proportions_table(samples["sample_id"], disc.proportions),
@@ -225,7 +232,20 @@ def _write_truth(path: Path, seed: int, scale: str, bio: cohort.Biology, disc: c
         "case_fraction": CASE_FRACTION,
         "de_genes": {"direct": int((bio.mechanism == "direct").sum()),
                      "cell_mediated": int((bio.mechanism == "cell_mediated").sum()),
-                     "direct_abs_log2fc_range": [0.15, 1.0]},
+                     "note": "direct = genes of the disease co-expression modules (their "
+                             "logFC is loading x case shift / ln 2); cell_mediated = through "
+                             "composition"},
+        "modules": {"disease_modules": modules.DISEASE_MODULES,
+                    "disease_gene_share": modules.DISEASE_GENE_SHARE,
+                    "null_gene_share": modules.NULL_GENE_SHARE,
+                    "case_shift_range": list(modules.SHIFT),
+                    "loading_range": list(modules.LOADING),
+                    "null_loading_range": list(modules.NULL_LOADING),
+                    "prognostic_share": modules.PROGNOSTIC_SHARE,
+                    "prognosis_coupling_range": list(modules.COUPLING),
+                    "prognosis_log_hr_per_sd": cohort.PROGNOSIS_LOG_HR,
+                    "outlier_share": cohort.OUTLIER_SHARE, "outlier_sd": cohort.OUTLIER_SD,
+                    "dropout_max": cohort.DROPOUT_MAX},
         "cell_proportions": {"cell_types": list(CELL_TYPES),
                              "control_mean": cells.CONTROL_MEAN.tolist(),
                              "case_mean": cells.CASE_MEAN.tolist(),
@@ -268,9 +288,33 @@ def _write_truth(path: Path, seed: int, scale: str, bio: cohort.Biology, disc: c
         "batches": dict(zip(BATCHES, BATCH_LIBRARY, strict=True)),
         "external": {"n_samples": len(ext.samples), "n_genes": int(ext.counts.shape[0]),
                      "fragments_per_sample_median": external.FRAGMENTS_PER_SAMPLE},
+        "validation": {"n_samples": external.VALIDATION_SAMPLES,
+                       "gene_share": external.VALIDATION_GENE_SHARE},
     }
     with atomic_path(path / "params.yaml") as tmp:
         tmp.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def _write_survival_truth(path: Path, bio: cohort.Biology, cohorts: dict) -> None:
+    """modules.tsv (each module gene's module, loading, the module's case shift and its share
+    of the latent prognosis) and survival_risk.tsv (cohort, sample_id, log_hazard: the true
+    linear predictor of each case's survival, for the C-index of the true risk)."""
+    genes, mods = bio.genes, bio.modules
+    inside = np.flatnonzero(mods.module >= 0)
+    write_tsv(pd.DataFrame({
+        "gene_id": genes["gene_id"].to_numpy()[inside],
+        "module": [f"M{k + 1}" for k in mods.module[inside]],
+        "loading": np.round(mods.loading[inside], 6),
+        "case_shift": np.round(mods.shift[mods.module[inside]], 6),
+        "prognosis_coupling": np.round(mods.coupling[mods.module[inside]], 6)}),
+        path / "modules.tsv")
+    rows = []
+    for name, (c, prefix) in cohorts.items():
+        cases = c.samples[c.samples["group"] == "ALS"]
+        pidx = cases["patient_id"].str[len(prefix):].astype(int).to_numpy() - 1
+        rows.append(pd.DataFrame({"cohort": name, "sample_id": cases["sample_id"].to_numpy(),
+                                  "log_hazard": np.round(c.patients.log_hazard[pidx], 6)}))
+    write_tsv(pd.concat(rows, ignore_index=True), path / "survival_risk.tsv")
 
 
 def _write_longitudinal_truth(path: Path, followup: longitudinal.FollowUp) -> None:

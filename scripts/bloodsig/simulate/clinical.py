@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-LOG_HR_BULBAR = 0.8
-LOG_HR_ONSET_AGE_PER_10Y = 0.35
+LOG_HR_BULBAR = 1.0
+LOG_HR_ONSET_AGE_PER_10Y = 0.45
 LOG_HR_MALE = 0.15
 MEDIAN_SURVIVAL_MONTHS = 36.0  # for a spinal-onset woman with onset at 60 and mean genes
 WEIBULL_SHAPE = 1.3
@@ -34,8 +34,10 @@ def _censoring_scale(times: np.ndarray, draws: np.ndarray, fraction: float) -> f
 
 
 def simulate_clinical(is_case: np.ndarray, male: np.ndarray, age: np.ndarray,
-                      gene_risk: np.ndarray, rng: np.random.Generator) -> pd.DataFrame:
-    """One row per patient with the CLINICAL_COLUMNS; controls' values are missing.
+                      gene_risk: np.ndarray, rng: np.random.Generator
+                      ) -> tuple[pd.DataFrame, np.ndarray]:
+    """One row per patient with the CLINICAL_COLUMNS (controls' values are missing), and each
+    patient's true log hazard (the linear predictor of the Weibull model).
 
     age: age at sampling (years); gene_risk: log-hazard contribution of the survival genes.
     """
@@ -70,4 +72,4 @@ def simulate_clinical(is_case: np.ndarray, male: np.ndarray, age: np.ndarray,
         "survival_event": pd.array(event.astype(np.int64), dtype="Int64"),
     })
     df.loc[~is_case, list(CLINICAL_COLUMNS)] = pd.NA
-    return df
+    return df, eta

@@ -1,21 +1,25 @@
 """Cohort biology and counts: the planted effects and the negative-binomial count model.
 
 `make_biology` draws what every cohort of the demo shares (per-gene abundance, dispersion,
-library-preparation effects, planted case-control, subgroup and survival effects).
-`simulate_cohort` draws patients and samples from it and returns their counts.
+library-preparation effects, co-expression modules, planted case-control, subgroup and survival
+effects). `simulate_cohort` draws patients and samples from it and returns their counts.
 
 Log-mean of gene g in sample j (natural log, before scaling to the library size):
 
-    log mu_gj = base_g + log(sum_k p_jk S_gk) + ln2 * (lfc_g * case_j + sub_g,s(j))
+    log mu_gj = base_g + log(sum_k p_jk S_gk) + lambda_g * f_m(g),i(j) + ln2 * sub_g,s(j)
                 + prep_g,l(j) + batch_g,b(j) + sex_g,j + age_g * (age_j - 60)
-                + sd_surv * z_g,i(j) + e_g,i(j) + globin_j + ln2 * prog_g * a_i(j)
+                + sd_surv * z_g,i(j) + e_g,i(j) + globin_j + ln2 * prog_g * a_i(j) + o_gj
 
-with i(j) the patient of sample j (repeat samples share e and z); a_i is minus the
+with i(j) the patient of sample j (repeat samples share e, z and the module factors f). The
+case-control differences come from composition (p) and from co-expression modules
+(`simulate.modules`: f has a case shift in disease modules), as in real blood, where they
+are programmes of many genes rather than independent gene effects. a_i is minus the
 standardised ALSFRS-R of case i (0 for controls) and prog_g is non-zero for the progression
-genes only. Counts are gamma-Poisson
-(negative binomial) with dispersion phi_g = (bcv_g / 2)^2 about mu; e_g,i ~ N(0, 0.85 bcv_g)
-carries most of the biological variation, so the total biological CV is about bcv_g, which
-falls from about 0.5 for rare transcripts to 0.2 for abundant ones.
+genes only; o_gj is the extra noise of the few outlier samples. Counts are gamma-Poisson
+(negative binomial) with dispersion phi_g = (bcv_g / 2)^2 about mu, and a few dropouts (zeros)
+among weakly expressed genes; e_g,i ~ N(0, 0.85 bcv_g) carries most of the biological
+variation outside modules, so the total biological CV is about bcv_g, which falls from about
+0.5 for rare transcripts to 0.2 for abundant ones.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import pandas as pd
 
 from . import cells
 from .clinical import CLINICAL_COLUMNS, simulate_clinical
+from .modules import DISEASE_GENE_SHARE, Modules, make_modules
 
 LN2 = np.log(2.0)
 LIBRARY_TYPES = ("polyA", "rRNA_depletion")
@@ -35,6 +40,10 @@ SUBGROUP_UP_LOG2FC = 1.0  # a subgroup's own module, relative to controls
 INFLAMMATORY_FRACTION = 0.45  # of cases
 SURVIVAL_SD = 0.5  # sd (natural log) of a survival gene's patient-level expression
 PROGRESSION_LOG2FC_PER_SD = 0.10  # progression genes: log2 change per sd of lower ALSFRS-R
+PROGNOSIS_LOG_HR = 0.9  # log hazard ratio per sd of the latent prognosis (`simulate.modules`)
+OUTLIER_SHARE = 0.01  # samples with extra noise on every gene (e.g. degraded RNA) ...
+OUTLIER_SD = 0.4  # ... of this sd (natural log)
+DROPOUT_MAX = 0.05  # chance of a zero count, falling as 1 / (1 + (mu / 2)^2) with the mean mu
 SAMPLE_COLUMNS = ("sample_id", "patient_id", "group", "sex", "age", "gPC1", "gPC2", "gPC3",
                   "gPC4", "batch", "library_type", *CLINICAL_COLUMNS)
 
@@ -48,13 +57,14 @@ class Biology:
     bcv: np.ndarray  # biological coefficient of variation
     prep_effect: np.ndarray  # (n_genes, 2): natural-log effect of each library type
     profile: np.ndarray  # (n_genes, 6): relative expression per cell type
-    direct_log2fc: np.ndarray  # case vs control, not through composition (0 elsewhere)
+    direct_log2fc: np.ndarray  # case vs control through the modules (0 elsewhere)
     planted_log2fc: np.ndarray  # direct effect, or the expected composition effect
     mechanism: np.ndarray  # "direct", "cell_mediated" or ""
     subgroup_module: np.ndarray  # index into SUBGROUPS of the module a gene is in, else -1
     survival_rows: np.ndarray  # row indices of the survival genes
     survival_log_hr: np.ndarray  # log hazard ratio per sd of each survival gene's expression
     age_effect: np.ndarray  # natural log per year of age
+    modules: Modules  # co-expression modules (disease, null; some carry the prognosis)
     # Genes whose expression among cases follows ALSFRS-R (a pathway for preranked GSEA):
     # PROGRESSION_LOG2FC_PER_SD per sd of ALSFRS-R below the cases' mean. Set by write_demo.
     progression_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
@@ -87,8 +97,8 @@ def _base_abundance(genes: pd.DataFrame, rng: np.random.Generator) -> np.ndarray
     return base
 
 
-def make_biology(genes: pd.DataFrame, rng: np.random.Generator, de_fraction: float = 0.05,
-                 cell_mediated_share: float = 0.25, n_survival_genes: int = 10) -> Biology:
+def make_biology(genes: pd.DataFrame, rng: np.random.Generator,
+                 cell_mediated_share: float = 0.0125, n_survival_genes: int = 10) -> Biology:
     """Draw the shared per-gene parameters and plant the effects."""
     n = len(genes)
     role = genes["role"].to_numpy()
@@ -108,23 +118,23 @@ def make_biology(genes: pd.DataFrame, rng: np.random.Generator, de_fraction: flo
     prep[no_rrna, 1] = -4.5
     prep[role == "globin", 1] = -1.5
 
-    # Planted case-control genes, drawn from expressed background genes of both preps.
+    # Planted case-control genes, drawn from expressed background genes of both preps:
+    # composition-mediated genes, then the genes of disease and null co-expression modules.
     candidates = np.flatnonzero(background & ~no_polya & ~no_rrna & (base > 0))
     pick = rng.permutation(candidates)
-    n_de = int(round(de_fraction * n))
-    n_cell = int(round(cell_mediated_share * n_de))
-    direct_rows, cell_rows = pick[: n_de - n_cell], pick[n_de - n_cell: n_de]
-    rest = pick[n_de:]
+    n_cell = int(round(cell_mediated_share * n))
+    cell_rows, pool = pick[:n_cell], pick[n_cell:]
+    n_disease = int(round(DISEASE_GENE_SHARE * n))
+    modules = make_modules(n, pool[:n_disease], pool[n_disease:], rng)
+    rest = pool[np.flatnonzero(modules.module[pool] < 0)]
     # Survival genes are well expressed, so a per-gene screen can find them.
     survival_rows = np.sort(rest[base[rest] > 4][:n_survival_genes])
     age_rows = np.setdiff1d(rest, survival_rows)[: n // 50]
 
+    direct = modules.expected_log2fc()
     mechanism = np.full(n, "", dtype=object)
-    mechanism[direct_rows] = "direct"
+    mechanism[direct != 0] = "direct"
     mechanism[cell_rows] = "cell_mediated"
-    direct = np.zeros(n)
-    magnitude = 0.15 + 0.85 * rng.beta(1.2, 2.5, len(direct_rows))  # mostly modest effects
-    direct[direct_rows] = magnitude * np.where(rng.random(len(direct_rows)) < 0.55, 1, -1)
 
     profile = cells.marker_profiles(role, rng)
     half = len(cell_rows) // 2
@@ -148,7 +158,7 @@ def make_biology(genes: pd.DataFrame, rng: np.random.Generator, de_fraction: flo
     return Biology(genes=genes, log2_base=base, bcv=bcv, prep_effect=prep, profile=profile,
                    direct_log2fc=direct, planted_log2fc=planted, mechanism=mechanism,
                    subgroup_module=module, survival_rows=survival_rows,
-                   survival_log_hr=log_hr, age_effect=age_effect)
+                   survival_log_hr=log_hr, age_effect=age_effect, modules=modules)
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,9 @@ class Patients:
     own_fraction: np.ndarray  # share of the case samples in each subgroup
     clinical: pd.DataFrame  # CLINICAL_COLUMNS per patient
     gpc: np.ndarray  # (n_patients, 4)
+    module_factor: np.ndarray  # (n_modules, n_patients): f_ik of `simulate.modules`
+    prognosis: np.ndarray  # per patient: the latent prognosis P_i (sd 1)
+    log_hazard: np.ndarray  # per patient: the true linear predictor of the survival model
 
 
 def _subgroup_log2fc(module: np.ndarray, subgroup: np.ndarray,
@@ -243,7 +256,10 @@ def simulate_cohort(bio: Biology, design: CohortDesign, rng: np.random.Generator
     sub_p = np.where(is_case_p, np.where(rng.random(n_patients) < INFLAMMATORY_FRACTION, 0, 1),
                      -1)
     z_p = rng.normal(0, 1, (len(bio.survival_rows), n_patients))
-    clinical = simulate_clinical(is_case_p, male_p, age_p, bio.survival_log_hr @ z_p, rng)
+    prognosis_p = rng.normal(0, 1, n_patients)
+    factor_p = bio.modules.factors(is_case_p, prognosis_p, rng)
+    clinical, log_hazard_p = simulate_clinical(is_case_p, male_p, age_p, bio.survival_log_hr
+                                               @ z_p + PROGNOSIS_LOG_HR * prognosis_p, rng)
 
     # Per sample: repeats of a patient differ slightly in composition and in sequencing.
     is_case, male, age = is_case_p[pidx], male_p[pidx], age_p[pidx]
@@ -272,9 +288,12 @@ def simulate_cohort(bio: Biology, design: CohortDesign, rng: np.random.Generator
     prog_z = (np.nan_to_num(-(alsfrs - np.nanmean(alsfrs)) / np.nanstd(alsfrs))
               if is_case_p.sum() > 1 else np.zeros(n_patients))
     patients = Patients(is_case_p, male_p, age_p, props_p, sub_p, z_p, noise_p, prog_z,
-                        batch_effect, own, clinical, gpc_p)
+                        batch_effect, own, clinical, gpc_p, factor_p, prognosis_p,
+                        log_hazard_p)
     log_mu = sample_log_mean(bio, rows, patients, pidx, props, subgroup_s, lib_idx, batch_idx,
                              globin_factor)
+    outliers = np.flatnonzero(rng.random(n) < OUTLIER_SHARE)
+    log_mu[:, outliers] += rng.normal(0, OUTLIER_SD, (len(rows), len(outliers)))
     counts = draw_counts(bio, rows, log_mu, lib_size, rng)
 
     width = design.id_width
@@ -306,11 +325,14 @@ def sample_log_mean(bio: Biology, rows: np.ndarray, patients: Patients, pidx: np
     """log mu_gj of the module docstring (before scaling to the library size), genes `rows` x
     samples; pidx: each sample's patient, subgroup: each sample's SUBGROUPS index (-1 for
     controls; a follow-up sample may differ from its patient's first)."""
-    is_case, male, age = patients.is_case[pidx], patients.male[pidx], patients.age[pidx]
+    male, age = patients.male[pidx], patients.age[pidx]
     role = bio.genes["role"].to_numpy()
     g_role = role[rows]
     log_mu = LN2 * bio.log2_base[rows, None] + np.log(bio.profile[rows] @ props.T)
-    log_mu += LN2 * bio.direct_log2fc[rows, None] * is_case[None, :]
+    module = bio.modules.module[rows]
+    inside = np.flatnonzero(module >= 0)
+    log_mu[inside] += (bio.modules.loading[rows[inside], None]
+                       * patients.module_factor[module[inside]][:, pidx])
     log_mu += LN2 * _subgroup_log2fc(bio.subgroup_module[rows], subgroup, patients.own_fraction)
     log_mu += bio.prep_effect[rows][:, lib_idx] + patients.batch_effect[rows][:, batch_idx]
     log_mu += bio.age_effect[rows, None] * (age - 60)[None, :]
@@ -332,12 +354,15 @@ def sample_log_mean(bio: Biology, rows: np.ndarray, patients: Patients, pidx: np
 
 def draw_counts(bio: Biology, rows: np.ndarray, log_mu: np.ndarray, lib_size: np.ndarray,
                 rng: np.random.Generator) -> np.ndarray:
-    """Gamma-Poisson counts about exp(log_mu) scaled to `lib_size` (log_mu is overwritten)."""
+    """Gamma-Poisson counts about exp(log_mu) scaled to `lib_size`, with dropouts of weakly
+    expressed genes (log_mu is overwritten)."""
     log_mu -= log_mu.max(axis=0, keepdims=True)
     mu = np.exp(log_mu, out=log_mu)
     mu *= lib_size / mu.sum(axis=0)
     phi = (bio.bcv[rows] / 2)[:, None] ** 2
-    return rng.poisson(rng.gamma(1.0 / phi, mu * phi))
+    counts = rng.poisson(rng.gamma(1.0 / phi, mu * phi))
+    counts[rng.random(mu.shape) < DROPOUT_MAX / (1.0 + (mu / 2.0) ** 2)] = 0
+    return counts
 
 
 def counts_table(genes: pd.DataFrame, cohort: Cohort, gene_rows=None) -> pd.DataFrame:
