@@ -14,7 +14,8 @@ STAGE_TARGETS["report"] = lambda: [
     "results/provenance/config.yaml",
     "results/provenance/versions.tsv",
     "results/provenance/checksums.tsv",
-] + ([f"{REPORT_DIR}/qpcr.tsv", f"{REPORT_DIR}/qpcr.png"] if QPCR else [])
+] + ([f"{REPORT_DIR}/qpcr.tsv", f"{REPORT_DIR}/qpcr.png"] if QPCR else []) + (
+    [f"{REPORT_DIR}/calibration.tsv"] if stage_on("demo") else [])
 
 
 rule report_cohort_table:
@@ -63,6 +64,53 @@ rule report_qpcr:
         PYENV
     script:
         "../scripts/report_qpcr.py"
+
+
+# The demo measured against the reference study (issue 18): each statistic of the pipeline's
+# outputs beside the study's value and a band (resources/calibration.tsv), and the recovery of
+# the planted truth. Only for the embedded demo (its truth/ files); a stage that is off gives
+# rows "not run".
+def calibration_inputs(wildcards):
+    files = {
+        "bands": resource("calibration.tsv"),
+        "toptable": f"results/{wildcards.cohort}/de/{CLASSIFY['analysis']}/toptable.tsv",
+        "planted": "results/demo/truth/de_genes.tsv",
+    }
+    if stage_on("classify"):
+        files |= {name: f"results/{wildcards.cohort}/classify/{path}" for name, path in (
+            ("auc", "compare/auc.tsv"), ("panels", "panels/panels.tsv"),
+            ("performance", "panels/performance.tsv"))}
+        if CLASSIFY_EXTERNAL:
+            files["external"] = (f"results/{wildcards.cohort}/classify/external/"
+                                 f"{CLASSIFY_EXTERNAL}/metrics.tsv")
+    if stage_on("survival"):
+        files |= {name: f"{SURVIVAL_DIR}/{name}.tsv" for name in ("splits", "logrank", "cases")}
+        files["risk"] = "results/demo/truth/survival_risk.tsv"
+    return files
+
+
+rule report_calibration:
+    input:
+        unpack(calibration_inputs),
+    output:
+        "results/{cohort}/report/calibration.tsv",
+    params:
+        scale=config["demo"]["scale"],
+        fdr=config["de"]["fdr"],
+        min_abs_logfc=config["de"]["min_abs_logfc"],
+        time_unit=SURVIVAL["time_unit"],
+    log:
+        "logs/{cohort}/report/calibration.log",
+    benchmark:
+        "logs/{cohort}/report/calibration.benchmark.tsv"
+    threads: 1
+    resources:
+        mem_mb=attempt_mem(1000),
+        runtime=5,
+    conda:
+        PYENV
+    script:
+        "../scripts/report_calibration.py"
 
 
 # The study report: one self-contained HTML page of every stage that is on, built from the
