@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 from numba.cpython.unsafe.numbers import trailing_zeros
 
-BLOCK_BYTES = 384 * 2**20  # store values read per block of signatures (ranks + scores)
+BLOCK_BYTES = 2**30  # store values read per block of signatures (ranks + scores); two blocks
+# are held (one scored, one read). Large blocks make long row segments: a batch of 25 queries
+# reads ~5,400 rows, and each read request costs the VM kernel time whatever its length.
 
 
 READ_THREADS = 8  # concurrent reads of a block's row segments ...
@@ -31,7 +34,7 @@ CHUNK = 256  # signatures per parallel work item within a block ...
 GROUP_GENES = 600  # genes per kernel call within a block (an up + down query: 300)
 
 
-TILE_VALUES = 32768  # ... copied in tiles of at most this many (signature, gene) values
+TILE_VALUES = 65536  # ... copied in tiles of at most this many (signature, gene) values
 _U1, _U6, _U63 = np.uint64(1), np.uint64(6), np.uint64(63)
 
 
@@ -193,22 +196,28 @@ def enrichment_scores(ranks: np.ndarray, scores: np.ndarray, gene_sets: list[np.
         blocks.append((b0, b1))
         b0 = b1
 
-    def read(block):
-        b0, b1 = block
+    # Two buffers per array, reused block after block (one scored, one being read): fresh
+    # arrays per block cost a page fault per 4 KB, ~0.3 CPU s per GB read.
+    buffers = [(np.empty(len(genes) * step, ranks.dtype), np.empty(len(genes) * step,
+                                                                   scores.dtype))
+               for _ in range(min(2, len(blocks)))]
+
+    def read(i):
+        b0, b1 = blocks[i]
         c0, c1 = int(where[b0]), int(where[b1 - 1]) + 1
-        rk = _read_rows(ranks, genes, c0, c1, readers)
-        sc = _read_rows(scores, genes, c0, c1, readers)
+        rk = _read_rows(ranks, genes, c0, c1, readers, buffers[i % 2][0])
+        sc = _read_rows(scores, genes, c0, c1, readers, buffers[i % 2][1])
         if c1 - c0 == b1 - b0:  # every column of the span
             return rk, sc
         pick = where[b0:b1] - c0
         return np.ascontiguousarray(rk[:, pick]), np.ascontiguousarray(sc[:, pick])
 
     with ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(READ_THREADS) as readers:
-        pending = pool.submit(read, blocks[0])
+        pending = pool.submit(read, 0)
         for i, (b0, b1) in enumerate(blocks):
             rk, sc = pending.result()
             if i + 1 < len(blocks):
-                pending = pool.submit(read, blocks[i + 1])
+                pending = pool.submit(read, i + 1)
             for first, last, rows, ptr, memb in groups:
                 block = np.zeros((last - first, b1 - b0))
                 _es_block(rk, sc, rows, ptr, memb, max_rank, bool(weighted), block)
@@ -244,14 +253,30 @@ DIRECT_READS: bool | None = None  # O_DIRECT reads of a store: always, never, No
 ALIGN = 4096  # O_DIRECT offsets, lengths and buffers are multiples of this
 
 
-def _read_rows(arr, rows: np.ndarray, c0: int, c1: int, readers) -> np.ndarray:
+_scratch = threading.local()  # each reader thread's aligned O_DIRECT buffer
+
+
+def _aligned(nbytes: int) -> np.ndarray:
+    """This thread's ALIGN-aligned scratch buffer of at least nbytes (kept between calls)."""
+    raw = getattr(_scratch, "raw", None)
+    if raw is None or len(raw) < nbytes + ALIGN:
+        raw = _scratch.raw = np.empty(nbytes + ALIGN, np.uint8)
+    shift = -raw.ctypes.data % ALIGN
+    return raw[shift:shift + nbytes]
+
+
+def _read_rows(arr, rows: np.ndarray, c0: int, c1: int, readers,
+               buffer: np.ndarray | None = None) -> np.ndarray:
     """arr[rows, c0:c1] as a new C-ordered array. From a store's memory map, the segments are
     read with pread on a thread pool rather than through page faults: a fault reads the
     device's whole read-ahead window (often MBs) around each small segment, which multiplies
     the bytes read many times over once the store is larger than the page cache. A store much
     larger than memory is read with O_DIRECT (_direct): each segment's aligned span into an
-    aligned buffer, then copied."""
-    out = np.empty((len(rows), c1 - c0), dtype=arr.dtype)
+    aligned buffer, then copied. buffer: a flat array of arr's dtype to hold the result
+    (its first len(rows) x (c1 - c0) values), instead of a new array."""
+    shape = (len(rows), c1 - c0)
+    out = (np.empty(shape, dtype=arr.dtype) if buffer is None
+           else buffer[:shape[0] * shape[1]].reshape(shape))
     if not _whole_memmap(arr):
         out[:] = arr[rows, c0:c1]
         return out
@@ -269,15 +294,14 @@ def _read_rows(arr, rows: np.ndarray, c0: int, c1: int, readers) -> np.ndarray:
     try:
         def part(lo):
             if direct:
-                raw = np.empty(nbytes + 3 * ALIGN, np.uint8)
-                shift = -raw.ctypes.data % ALIGN
+                span = _aligned(nbytes + 2 * ALIGN)
                 flat = out.reshape(-1).view(np.uint8)
             for i in range(lo, min(lo + READ_ROWS, len(rows))):
                 offset = arr.offset + (int(rows[i]) * n_sig + c0) * item
                 if direct:
                     a0 = offset - offset % ALIGN
                     a1 = -(-(offset + nbytes) // ALIGN) * ALIGN
-                    buf = raw[shift:shift + a1 - a0]
+                    buf = span[:a1 - a0]
                     if os.preadv(fd, [buf], a0) < offset + nbytes - a0:
                         raise OSError(f"short read from {arr.filename}")
                     flat[i * nbytes:(i + 1) * nbytes] = buf[offset - a0:offset - a0 + nbytes]
