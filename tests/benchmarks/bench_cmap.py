@@ -182,6 +182,18 @@ batch = table(store, [f"q{i}" for i in range(n_batch)])
 out["full_batch_per_query"], res = timed(lambda: cn.analyse_queries(store, batch, bg, SETTINGS, 1),
                                          n_batch)
 out["batch_queries"] = len(res)
+
+def write_batch():  # what rule connectivity_batch writes (top tables, summaries, GCTX matrices)
+    from bloodsig.core.io import write_tsv
+    d = os.path.join(os.path.dirname(path), "batch_out")
+    for name, tables in res.items():
+        write_tsv(cn.signature_table(store, tables, 1000), f"{d}/{name}/top_signatures.tsv")
+        for t in ("perturbagens", "candidates", "ncs_means"):
+            write_tsv(tables[t], f"{d}/{name}/{t}.tsv")
+    cn.write_score_matrices(store, res, d + "/matrices")
+    write_tsv(cn.combined_table(res, store.compounds), d + "/combined.tsv")
+
+out["batch_write_per_query"], _ = timed(write_batch, n_batch)
 out["peak_rss_mb"] = peak_mb()
 print(json.dumps(out))
 """
@@ -271,6 +283,7 @@ def report(n_sig, n_part, direct, gctx, part_build, build, query, args) -> None:
     rows = [("first query after the build (fresh process)", "first_query"),
             ("one query (median of 3)", "full_single"),
             (f"batch of {args.batch}, per query", "full_batch_per_query"),
+            ("writing the batch's results, per query", "batch_write_per_query"),
             ("enrichment scan alone, one query", "es_single"),
             ("reference background, per reference query", "background_per_query")]
     missed = []
