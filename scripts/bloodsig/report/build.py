@@ -25,6 +25,7 @@ def report_page(res: Results, cfg: dict, title: str, counts: pd.DataFrame | None
         biology.candidates_section(res, cfg),
         biology.subtypes_section(res, cfg),
         biology.qpcr_section(res, cfg),
+        overview.calibration_section(res, cfg),
         overview.provenance_section(res, cfg),
     ]
     ran = [p for p in parts if p is not None]

@@ -123,6 +123,27 @@ def cohort_section(res: Results, cfg: dict) -> h.Section:
 
 
 
+# ------------------------------------------------------------------------------- calibration
+def calibration_section(res: Results, cfg: dict) -> h.Section | None:
+    """The demo against the reference study (report/calibration.tsv; demo runs only)."""
+    if not res.has("report/calibration.tsv"):
+        return None
+    cal = res.tsv("report/calibration.tsv")
+    sec = h.Section("Calibration of the demo")
+    outside = cal[cal["within_band"] == "no"]
+    sec.add(h.para(
+        "The simulated cohort measured as the reference study was: each statistic of this "
+        "run beside the study's value and the band it should fall in at the demo's scale "
+        "(resources/calibration.tsv); rows truth_* measure the recovery of the demo's planted "
+        "truth. "
+        f"{len(cal) - len(outside)} of {len(cal)} rows within their band."))
+    if not outside.empty:
+        sec.add(h.caveat("Outside the band: " + ", ".join(h.esc(v) for v in
+                                                            outside["statistic"]) + "."))
+    sec.add(h.static_table(cal.fillna("")))
+    return sec
+
+
 # ---------------------------------------------------------------------------- provenance
 def provenance_section(res: Results, cfg: dict) -> h.Section:
     sec = h.Section("Provenance")
