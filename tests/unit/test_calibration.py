@@ -40,7 +40,7 @@ def test_classify_statistics():
 
 def test_survival_statistics():
     splits = pd.DataFrame({
-        "variant": ["fixed"] * 4 + ["honest"] * 2 + ["fixed"],
+        "variant": ["honest"] * 4 + ["fixed"] * 2 + ["honest"],
         "split": [1, 2, 1, 2, 1, 2, 1],
         "model": ["clinical", "clinical", "xgboost", "xgboost", "clinical", "xgboost", "clinical"],
         "metric": ["c_index"] * 6 + ["auc"],

@@ -1,6 +1,6 @@
 """Stage survival on the embedded demo (fixture `demo`): planted prognostic genes are among
 the selected ones, the gene models beat the clinical-only model internally, the risk groups
-separate, and the external cohort is scored with the discovery models."""
+separate, and the validation cohort is scored with the discovery models."""
 
 import pandas as pd
 import pytest
@@ -21,7 +21,7 @@ def test_outputs_exist(demo):
                  "risk_groups.tsv", "risk_group_summary.tsv", "risk_group_tests.tsv",
                  "km.png", "splits.tsv", "splits_tests.tsv", "td_auc.png"]:
         assert (demo / SURVIVAL / name).stat().st_size > 0
-    assert (demo / "results/external/survival/km.png").stat().st_size > 0
+    assert (demo / "results/validation/survival/km.png").stat().st_size > 0
 
 
 def test_planted_prognostic_genes_selected(demo):
@@ -53,8 +53,8 @@ def test_gene_models_beat_clinical_internally(demo):
     tests = read(demo, "cindex_tests.tsv").set_index(["cohort", "model_a", "model_b"])
     assert tests.loc[("discovery", "xgboost", "clinical"), "p_value"] < 0.05
     # External validation ran on the discovery models (a small cohort: no threshold on C).
-    assert set(c.loc["external"].index) == {"clinical", "stepwise", "xgboost"}
-    assert c.loc["external", "n"].iloc[0] >= 10
+    assert set(c.loc["validation"].index) == {"clinical", "stepwise", "xgboost"}
+    assert c.loc["validation", "n"].iloc[0] >= 10
 
 
 def test_risk_groups_separate(demo):

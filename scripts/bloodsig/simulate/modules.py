@@ -29,7 +29,7 @@ GENES_PER_NULL_MODULE = 100  # median size of a null module (log-normal, sd 0.5 
 SHIFT = (0.3, 0.65)  # |delta_k| of the disease modules, evenly spread
 UP_SHARE = 0.6  # of the disease modules (in a shuffled order, so exactly this share)
 LOADING = (0.2, 0.5)  # |lambda_g| of a disease module's gene, uniform; natural log per unit
-NULL_LOADING = (0.15, 0.35)  # of a null module's gene: weaker, as the RNA PCs would otherwise
+NULL_LOADING = (0.1, 0.25)  # of a null module's gene: weaker, as the RNA PCs would otherwise
                              # mix them with the disease modules (the study's PCs associated
                              # with group are dropped; a mixed one is kept and biases DE)
 FLIPPED_SHARE = 0.1  # genes of a module that go against it (negative loading)
