@@ -482,3 +482,23 @@ def report_html_inputs(wc):
         files += [t for t in STAGE_TARGETS["report"]()
                   if t != REPORT_HTML]
     return sorted(set(files))
+
+
+# Rule report_calibration's inputs: the statistics' tables of the stages that are on.
+def calibration_inputs(wildcards):
+    files = {
+        "bands": resource("calibration.tsv"),
+        "toptable": f"results/{wildcards.cohort}/de/{CLASSIFY['analysis']}/toptable.tsv",
+        "planted": "results/demo/truth/de_genes.tsv",
+    }
+    if stage_on("classify"):
+        files |= {name: f"results/{wildcards.cohort}/classify/{path}" for name, path in (
+            ("auc", "compare/auc.tsv"), ("panels", "panels/panels.tsv"),
+            ("performance", "panels/performance.tsv"))}
+        if CLASSIFY_EXTERNAL:
+            files["external"] = (f"results/{wildcards.cohort}/classify/external/"
+                                 f"{CLASSIFY_EXTERNAL}/metrics.tsv")
+    if stage_on("survival"):
+        files |= {name: f"{SURVIVAL_DIR}/{name}.tsv" for name in ("splits", "logrank", "cases")}
+        files["risk"] = "results/demo/truth/survival_risk.tsv"
+    return files

@@ -70,25 +70,6 @@ rule report_qpcr:
 # outputs beside the study's value and a band (resources/calibration.tsv), and the recovery of
 # the planted truth. Only for the embedded demo (its truth/ files); a stage that is off gives
 # rows "not run".
-def calibration_inputs(wildcards):
-    files = {
-        "bands": resource("calibration.tsv"),
-        "toptable": f"results/{wildcards.cohort}/de/{CLASSIFY['analysis']}/toptable.tsv",
-        "planted": "results/demo/truth/de_genes.tsv",
-    }
-    if stage_on("classify"):
-        files |= {name: f"results/{wildcards.cohort}/classify/{path}" for name, path in (
-            ("auc", "compare/auc.tsv"), ("panels", "panels/panels.tsv"),
-            ("performance", "panels/performance.tsv"))}
-        if CLASSIFY_EXTERNAL:
-            files["external"] = (f"results/{wildcards.cohort}/classify/external/"
-                                 f"{CLASSIFY_EXTERNAL}/metrics.tsv")
-    if stage_on("survival"):
-        files |= {name: f"{SURVIVAL_DIR}/{name}.tsv" for name in ("splits", "logrank", "cases")}
-        files["risk"] = "results/demo/truth/survival_risk.tsv"
-    return files
-
-
 rule report_calibration:
     input:
         unpack(calibration_inputs),
