@@ -85,8 +85,63 @@ def _select(a, lo, hi, k):
     return a[k]
 
 
+_NBINS = 4096  # histogram bins of ``_order_pair``
+
+
 @numba.njit(cache=True)
-def _rank_bounds(x, n, lo, hi, scratch):
+def _order_pair(src, n, k1, k2, buf, hist):
+    """The k1-th and k2-th smallest (0-based, k1 <= k2 < n) of src[:n] (finite, not
+    modified), exactly. One pass counts the values into equal-width bins over their range,
+    a second copies into ``buf`` the values of the two bins that hold ranks k1 and k2, and
+    ``_select`` finishes within those few: a bin index is monotone in the value (rounding
+    and floor are), so the order statistics lie in those bins, ties together. Quickselect
+    alone costs ~10 ns per value on 20,000 values (unpredictable branches); this ~2 ns."""
+    lo = hi = src[0]
+    for j in range(1, n):
+        v = src[j]
+        if v < lo:
+            lo = v
+        elif v > hi:
+            hi = v
+    if lo == hi:
+        return lo, lo
+    nb = min(hist.shape[0], max(16, n // 4))
+    scale = nb / (hi - lo)
+    if not (scale > 0 and scale < np.inf):  # a range too wide or too narrow to bin
+        buf[:n] = src[:n]
+        a = _select(buf, 0, n - 1, k1)
+        return a, _select(buf, k1, n - 1, k2)
+    hist[:nb] = 0
+    for j in range(n):
+        hist[min(int((src[j] - lo) * scale), nb - 1)] += 1
+    b1 = b2 = -1
+    base1 = base2 = c = 0
+    for b in range(nb):
+        if b1 < 0 and c + hist[b] > k1:
+            b1, base1 = b, c
+        if c + hist[b] > k2:
+            b2, base2 = b, c
+            break
+        c += hist[b]
+    m1 = m2 = 0
+    n1 = hist[b1]
+    for j in range(n):  # bin b1's values go to buf[:n1], bin b2's (if another) after them
+        v = src[j]
+        b = min(int((v - lo) * scale), nb - 1)
+        if b == b1:
+            buf[m1] = v
+            m1 += 1
+        elif b == b2:
+            buf[n1 + m2] = v
+            m2 += 1
+    a = _select(buf, 0, m1 - 1, k1 - base1)
+    if b1 == b2:
+        return a, _select(buf, k1 - base1, m1 - 1, k2 - base1)
+    return a, _select(buf, n1, n1 + m2 - 1, n1 + k2 - base2)
+
+
+@numba.njit(cache=True)
+def _rank_bounds(x, n, lo, hi, scratch, hist):
     """rank(x[:n], ties='average') in [lo, hi] (1-based, lo <= hi) as (vlo, vhi, take_lo,
     take_hi): x is kept if vlo < x < vhi, or x == vlo and take_lo, or x == vhi and take_hi.
     Rank is monotone in the value, so only values equal to the two boundary order statistics
@@ -94,9 +149,7 @@ def _rank_bounds(x, n, lo, hi, scratch):
     klo, khi = int(lo) - 1, min(int(np.ceil(hi)) - 1, n - 1)
     if klo > khi:
         return 0.0, 0.0, False, False, False
-    scratch[:n] = x[:n]
-    vlo = _select(scratch, 0, n - 1, klo)
-    vhi = _select(scratch, klo, n - 1, khi)
+    vlo, vhi = _order_pair(x, n, klo, khi, scratch, hist)
     below_lo = eq_lo = below_hi = eq_hi = 0
     for k in range(n):
         v = x[k]
@@ -114,7 +167,8 @@ def _rank_within(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     ``_rank_bounds`` as the TMM kernel applies it."""
     x = np.ascontiguousarray(x, dtype=np.float64)
     vlo, vhi, take_lo, take_hi, some = _rank_bounds(x, x.shape[0], float(lo), float(hi),
-                                                    np.empty_like(x))
+                                                    np.empty_like(x),
+                                                    np.empty(_NBINS, dtype=np.int64))
     if not some:
         return np.zeros(x.shape[0], dtype=bool)
     return ((x > vlo) & (x < vhi)) | ((x == vlo) & take_lo) | ((x == vhi) & take_hi)
@@ -135,11 +189,11 @@ def _upper_quartiles(y, rows):
     gamma = pos - klo
     out = np.empty(ns)
     for i in numba.prange(ns):
-        buf = np.empty(m)
+        col, buf = np.empty(m), np.empty(m)
+        hist = np.empty(_NBINS, dtype=np.int64)
         for k in range(m):
-            buf[k] = y[rows[k], i]
-        a = _select(buf, 0, m - 1, klo)
-        b = _select(buf, klo, m - 1, khi)
+            col[k] = y[rows[k], i]
+        a, b = _order_pair(col, m, klo, khi, buf, hist)
         diff = b - a
         out[i] = b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
     return out
@@ -163,6 +217,8 @@ def _tmm_kernel(y, rows, ref_counts, lib, nr, log_ratio_trim, sum_trim, weightin
     f = np.empty(ns)
     for i in numba.prange(ns):
         logr, abse, var, scratch = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+        hist = np.empty(_NBINS, dtype=np.int64)
+        log2obs = np.full(_NBINS, np.nan)  # log2(count / lib) of the small whole counts
         libi = lib[i]
         n = 0
         biggest = 0.0
@@ -172,7 +228,14 @@ def _tmm_kernel(y, rows, ref_counts, lib, nr, log_ratio_trim, sum_trim, weightin
                 continue
             obs = yv / libi
             lr = np.log2(obs / ref[k])
-            ae = (np.log2(obs) + log2ref[k]) / 2
+            if yv < _NBINS and yv == int(yv):  # the same value, computed once per count
+                lo = log2obs[int(yv)]
+                if np.isnan(lo):
+                    lo = np.log2(obs)
+                    log2obs[int(yv)] = lo
+            else:
+                lo = np.log2(obs)
+            ae = (lo + log2ref[k]) / 2
             if np.isfinite(lr) and np.isfinite(ae) and ae > a_cutoff:
                 logr[n], abse[n] = lr, ae
                 var[n] = (libi - yv) / libi / yv + vref[k]
@@ -184,9 +247,9 @@ def _tmm_kernel(y, rows, ref_counts, lib, nr, log_ratio_trim, sum_trim, weightin
         lo_l = np.floor(n * log_ratio_trim) + 1
         lo_s = np.floor(n * sum_trim) + 1
         l_lo, l_hi, l_take_lo, l_take_hi, l_any = _rank_bounds(logr, n, lo_l, n + 1 - lo_l,
-                                                               scratch)
+                                                               scratch, hist)
         s_lo, s_hi, s_take_lo, s_take_hi, s_any = _rank_bounds(abse, n, lo_s, n + 1 - lo_s,
-                                                               scratch)
+                                                               scratch, hist)
         num = den = 0.0
         kept = 0
         if l_any and s_any:
