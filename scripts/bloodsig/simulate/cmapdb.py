@@ -20,7 +20,7 @@ from ..core.io import atomic_path
 from .cohort import Biology
 
 N_GENES = 1000
-MAX_PLANTED_GENES = 600
+MAX_PLANTED_GENES = 800
 N_SIGNATURES = 200
 N_COMPOUNDS = 60
 N_REVERSING = 4

@@ -24,7 +24,10 @@ def _tissue_test(bio: Biology, overlap: float, rng: np.random.Generator) -> pd.D
     padj; only genes with padj < 0.05 and |log2FoldChange| > 0.5 are returned."""
     n = len(bio.genes)
     planted = np.flatnonzero(bio.mechanism != "")
-    shared = rng.choice(planted, int(round(overlap * len(planted))), replace=False)
+    # the stronger a blood effect, the likelier the tissue shares it
+    weight = bio.planted_log2fc[planted] ** 2
+    shared = rng.choice(planted, int(round(overlap * len(planted))), replace=False,
+                        p=weight / weight.sum())
     others = np.setdiff1d(np.arange(n), planted)
     own = rng.choice(others, int(round(OWN_DEG_FRACTION * n)), replace=False)
     lfc = rng.normal(0, 0.1, n)
