@@ -66,6 +66,23 @@ def test_rank_window_matches_average_ranks(lo, hi):
     np.testing.assert_array_equal(normalize._rank_within(x, lo, hi), expected)
 
 
+@pytest.mark.parametrize("kind", ["normal", "ties", "counts", "wide", "constant", "tiny"])
+def test_order_pair_matches_sorting(kind):
+    rng = np.random.default_rng(len(kind))
+    n = 3 if kind == "tiny" else 5001
+    x = {"normal": rng.normal(0, 1, n), "ties": rng.integers(0, 5, n).astype(float),
+         "counts": rng.negative_binomial(0.5, 0.001, n).astype(float),
+         "wide": np.concatenate([rng.normal(0, 1, n - 2), [-1e308, 1e308]]),
+         "constant": np.full(n, 2.5), "tiny": np.array([3.0, -1.0, 3.0])}[kind]
+    ordered = np.sort(x)
+    hist = np.empty(normalize._NBINS, dtype=np.int64)
+    for k1, k2 in [(0, n - 1), (n // 4, n // 4 + 1), (n // 3, 2 * n // 3), (n // 2, n // 2)]:
+        before = x.copy()
+        got = normalize._order_pair(x, n, k1, k2, np.empty(2 * n), hist)
+        assert got == (ordered[k1], ordered[k2])
+        np.testing.assert_array_equal(x, before)
+
+
 def test_cpm_by_hand():
     y = np.array([[0.0, 10.0], [5.0, 30.0], [15.0, 0.0]])
     lib = np.array([20.0, 40.0])

@@ -89,13 +89,57 @@ _NBINS = 4096  # histogram bins of ``_order_pair``
 
 
 @numba.njit(cache=True)
+def _bin_of(v, lo, scale, nb):
+    return min(int((v - lo) * scale), nb - 1)
+
+
+@numba.njit(cache=True)
+def _kth(a, m, k, hist):
+    """The k-th smallest (0-based) of a[:m], exactly; ``a`` is scratch (reordered). Values
+    are counted into equal-width bins over their range and those outside the bin that holds
+    rank k are dropped (compacting a in place), a few times, then ``_select`` finishes on
+    the few left: a bin index is monotone in the value (rounding and floor are), so the
+    order statistic lies in that bin, ties together."""
+    for _ in range(8):
+        if m <= 64:
+            break
+        lo = hi = a[0]
+        for j in range(1, m):
+            v = a[j]
+            if v < lo:
+                lo = v
+            elif v > hi:
+                hi = v
+        if lo == hi:
+            return lo
+        nb = min(hist.shape[0], max(16, m // 4))
+        scale = nb / (hi - lo)
+        if not (scale > 0 and scale < np.inf):  # a range too wide or too narrow to bin
+            break
+        hist[:nb] = 0
+        for j in range(m):
+            hist[_bin_of(a[j], lo, scale, nb)] += 1
+        c = 0
+        for b in range(nb):
+            if c + hist[b] > k:
+                break
+            c += hist[b]
+        kept = 0
+        for j in range(m):
+            v = a[j]
+            if _bin_of(v, lo, scale, nb) == b:
+                a[kept] = v
+                kept += 1
+        m, k = kept, k - c
+    return _select(a, 0, m - 1, k)
+
+
+@numba.njit(cache=True)
 def _order_pair(src, n, k1, k2, buf, hist):
-    """The k1-th and k2-th smallest (0-based, k1 <= k2 < n) of src[:n] (finite, not
-    modified), exactly. One pass counts the values into equal-width bins over their range,
-    a second copies into ``buf`` the values of the two bins that hold ranks k1 and k2, and
-    ``_select`` finishes within those few: a bin index is monotone in the value (rounding
-    and floor are), so the order statistics lie in those bins, ties together. Quickselect
-    alone costs ~10 ns per value on 20,000 values (unpredictable branches); this ~2 ns."""
+    """The k1-th and k2-th smallest (0-based, k1 <= k2 < n) of src[:n] (not modified;
+    ``buf`` holds 2n values). One binning pass as in ``_kth`` serves both ranks: the values
+    of their bins are copied out and ``_kth`` goes on within each. Quickselect alone costs
+    ~10 ns per value on 20,000 values (unpredictable branches); this ~3 ns."""
     lo = hi = src[0]
     for j in range(1, n):
         v = src[j]
@@ -109,11 +153,11 @@ def _order_pair(src, n, k1, k2, buf, hist):
     scale = nb / (hi - lo)
     if not (scale > 0 and scale < np.inf):  # a range too wide or too narrow to bin
         buf[:n] = src[:n]
-        a = _select(buf, 0, n - 1, k1)
-        return a, _select(buf, k1, n - 1, k2)
+        buf[n:2 * n] = src[:n]
+        return _kth(buf[:n], n, k1, hist), _kth(buf[n:2 * n], n, k2, hist)
     hist[:nb] = 0
     for j in range(n):
-        hist[min(int((src[j] - lo) * scale), nb - 1)] += 1
+        hist[_bin_of(src[j], lo, scale, nb)] += 1
     b1 = b2 = -1
     base1 = base2 = c = 0
     for b in range(nb):
@@ -124,20 +168,19 @@ def _order_pair(src, n, k1, k2, buf, hist):
             break
         c += hist[b]
     m1 = m2 = 0
-    n1 = hist[b1]
-    for j in range(n):  # bin b1's values go to buf[:n1], bin b2's (if another) after them
+    for j in range(n):  # bin b1's values go to buf[:n], bin b2's (if another) to buf[n:]
         v = src[j]
-        b = min(int((v - lo) * scale), nb - 1)
+        b = _bin_of(v, lo, scale, nb)
         if b == b1:
             buf[m1] = v
             m1 += 1
         elif b == b2:
-            buf[n1 + m2] = v
+            buf[n + m2] = v
             m2 += 1
-    a = _select(buf, 0, m1 - 1, k1 - base1)
     if b1 == b2:
-        return a, _select(buf, k1 - base1, m1 - 1, k2 - base1)
-    return a, _select(buf, n1, n1 + m2 - 1, n1 + k2 - base2)
+        buf[n:n + m1] = buf[:m1]
+        m2 = m1
+    return _kth(buf[:m1], m1, k1 - base1, hist), _kth(buf[n:n + m2], m2, k2 - base2, hist)
 
 
 @numba.njit(cache=True)
@@ -167,7 +210,7 @@ def _rank_within(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     ``_rank_bounds`` as the TMM kernel applies it."""
     x = np.ascontiguousarray(x, dtype=np.float64)
     vlo, vhi, take_lo, take_hi, some = _rank_bounds(x, x.shape[0], float(lo), float(hi),
-                                                    np.empty_like(x),
+                                                    np.empty(2 * x.shape[0]),
                                                     np.empty(_NBINS, dtype=np.int64))
     if not some:
         return np.zeros(x.shape[0], dtype=bool)
@@ -189,7 +232,7 @@ def _upper_quartiles(y, rows):
     gamma = pos - klo
     out = np.empty(ns)
     for i in numba.prange(ns):
-        col, buf = np.empty(m), np.empty(m)
+        col, buf = np.empty(m), np.empty(2 * m)
         hist = np.empty(_NBINS, dtype=np.int64)
         for k in range(m):
             col[k] = y[rows[k], i]
@@ -216,7 +259,7 @@ def _tmm_kernel(y, rows, ref_counts, lib, nr, log_ratio_trim, sum_trim, weightin
         vref[k] = (nr - ref_counts[k]) / nr / ref_counts[k]
     f = np.empty(ns)
     for i in numba.prange(ns):
-        logr, abse, var, scratch = np.empty(m), np.empty(m), np.empty(m), np.empty(m)
+        logr, abse, var, scratch = np.empty(m), np.empty(m), np.empty(m), np.empty(2 * m)
         hist = np.empty(_NBINS, dtype=np.int64)
         log2obs = np.full(_NBINS, np.nan)  # log2(count / lib) of the small whole counts
         libi = lib[i]
