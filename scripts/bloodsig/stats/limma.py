@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..core.errors import InputError
-from .limma_kernels import _NO_WEIGHTS, _count_bad, _voom_weights, _weighted_rss, _wls_batched
+from .limma_kernels import _count_bad, _ols_blocks, _voom_weights, _wls_batched, blas_single
 from .limma_squeeze import squeeze_var
 from .lowess import lowess
 from .multitest import p_adjust_bh
@@ -57,6 +57,7 @@ def _expr(E) -> tuple[np.ndarray, pd.Index | None]:
     return y, index
 
 
+@blas_single
 def voom(counts, design, lib_size=None, norm_factors=None, span: float = 0.5, weights=None,
          block=None, correlation=None) -> dict:
     """voom precision weights (Law, Chen, Shi & Smyth 2014, Genome Biol 15:R29).
@@ -90,8 +91,8 @@ def voom(counts, design, lib_size=None, norm_factors=None, span: float = 0.5, we
     # fitted points alone give the same values to rounding with a much cheaper search.
     ux, uy = lx[knots], ly[knots]
     # log2(1e-6 * 2^fitted * (L + 1)) simplified: equal to rounding, without 2 passes of exp/log
-    w = fit["coefficients"] @ x.T
-    _voom_weights(w, _log2(lib + 1) - _log2(1e6), ux, uy)
+    w = _voom_weights(np.ascontiguousarray(fit["coefficients"]), np.ascontiguousarray(x.T),
+                      _log2(lib + 1) - _log2(1e6), ux, uy)
     if isinstance(counts, pd.DataFrame):
         e = pd.DataFrame(e, index=counts.index, columns=counts.columns)
         w = pd.DataFrame(w, index=counts.index, columns=counts.columns)
@@ -101,6 +102,7 @@ def voom(counts, design, lib_size=None, norm_factors=None, span: float = 0.5, we
             "trend": (lx, ly), "voom_xy": (sx, sy)}
 
 
+@blas_single
 def lm_fit(E, design, weights=None, block=None, correlation=None) -> dict:
     """Gene-wise (weighted) least squares as limma 3.54 ``lmFit`` / ``lm.series``.
 
@@ -145,13 +147,11 @@ def lm_fit(E, design, weights=None, block=None, correlation=None) -> dict:
     if w is None or w.ndim == 1:
         sw = None if w is None else np.sqrt(w)
         q, r = np.linalg.qr(x if sw is None else x * sw[:, None])
-        ys = y if sw is None else y * sw
-        effects = ys @ q
+        ys = np.ascontiguousarray(y if sw is None else y * sw)
+        effects, rss = _ols_blocks(ys, np.ascontiguousarray(q), np.ascontiguousarray(q.T))
         coef = np.linalg.solve(r, effects.T).T
         rinv = np.linalg.inv(r)
         su = np.broadcast_to(np.sqrt((rinv**2).sum(axis=1)), (ngenes, p)).copy()
-        # Residuals directly: |y|^2 - |Q'y|^2 would lose digits for genes with tiny sigma.
-        rss = _weighted_rss(ys, effects @ q.T, _NO_WEIGHTS)
     else:
         coef, su, rss = _wls_batched(y, x, w)
     df = (nobs - p).astype(np.float64)
