@@ -14,6 +14,7 @@ import numpy as np
 
 from bloodsig.connectivity import coregenes, enrichment
 from bloodsig.connectivity import queries as connectivity
+from bloodsig.connectivity import results as outputs
 from bloodsig.connectivity import store as cmapstore
 from bloodsig.core.errors import InputError
 from bloodsig.core.gmt import read_gmt
@@ -42,12 +43,12 @@ def main(smk):
                                            smk.params.seed)
     out = Path(smk.output.results)
     for name, tables in results.items():
-        write_tsv(connectivity.signature_table(store, tables, TOP_SIGNATURES),
+        write_tsv(outputs.signature_table(store, tables, TOP_SIGNATURES),
                   out / folders[name] / "top_signatures.tsv")
         for table in ("perturbagens", "candidates", "ncs_means"):
             write_tsv(tables[table], out / folders[name] / f"{table}.tsv")
-    connectivity.write_score_matrices(store, results, smk.output.matrices)
-    write_tsv(connectivity.combined_table(results, store.compounds), smk.output.combined)
+    outputs.write_score_matrices(store, results, smk.output.matrices)
+    write_tsv(outputs.combined_table(results, store.compounds), smk.output.combined)
     write_tsv(queries, smk.output.queries)
 
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from bloodsig.connectivity import enrichment
 from bloodsig.connectivity import queries as connectivity
+from bloodsig.connectivity import results as outputs
 from bloodsig.connectivity import store as cmapstore
 from bloodsig.core.io import read_tsv, save_figure, write_tsv
 from bloodsig.core.script import run
@@ -24,7 +25,7 @@ def main(smk):
                                            smk.params.seed)
     for name, tables in results.items():
         outdir = Path(smk.input.queries).parent / name
-        write_tsv(connectivity.signature_table(store, tables), outdir / "signatures.tsv")
+        write_tsv(outputs.signature_table(store, tables), outdir / "signatures.tsv")
         for table in ("perturbagens", "candidates", "ncs_means"):
             write_tsv(tables[table], outdir / f"{table}.tsv")
         core = set(queries.loc[queries["query"] == name, "gene_name"])

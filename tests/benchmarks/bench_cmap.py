@@ -51,6 +51,7 @@ SETUP = r"""
 import json, os, resource, sys, time
 import numpy as np, pandas as pd
 sys.path.insert(0, sys.argv[1] + "/scripts")
+from bloodsig.connectivity import release
 from bloodsig.connectivity import store as cmapstore
 CELLS = ["A375", "A549", "HA1E", "HCC515", "HEPG2", "HT29", "MCF7", "PC3", "VCAP"]
 
@@ -126,9 +127,9 @@ d = sys.argv[2]
 cols = {"sig_id": "sig_id", "pert_id": "pert_id", "pert_name": "pert_name",
         "pert_type": "pert_type", "cell_id": "cell_id"}
 t, c = time.perf_counter(), time.process_time()
-geneinfo = cmapstore.read_geneinfo(d + "/gene_info.txt", {"gene_id": "pr_gene_id",
+geneinfo = release.read_geneinfo(d + "/gene_info.txt", {"gene_id": "pr_gene_id",
                                                           "gene_symbol": "pr_gene_symbol"})
-cmapstore.build_store(d + "/part.gctx", cmapstore.read_siginfo(d + "/siginfo.tsv", cols), geneinfo,
+cmapstore.build_store(d + "/part.gctx", release.read_siginfo(d + "/siginfo.tsv", cols), geneinfo,
                       pd.read_csv(d + "/compounds.tsv", sep="\t", dtype=str), d + "/part_store",
                       "bing")
 print(json.dumps({"build_s": time.perf_counter() - t, "cpu_s": time.process_time() - c,
@@ -137,6 +138,7 @@ print(json.dumps({"build_s": time.perf_counter() - t, "cpu_s": time.process_time
 
 QUERY = SETUP + r"""
 from bloodsig.connectivity import queries as cn
+from bloodsig.connectivity import results as cres
 from bloodsig.connectivity import enrichment
 enrichment.set_threads(2)
 path, n_batch, n_bg = sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
@@ -187,11 +189,11 @@ def write_batch():  # what rule connectivity_batch writes (top tables, summaries
     from bloodsig.core.io import write_tsv
     d = os.path.join(os.path.dirname(path), "batch_out")
     for name, tables in res.items():
-        write_tsv(cn.signature_table(store, tables, 1000), f"{d}/{name}/top_signatures.tsv")
+        write_tsv(cres.signature_table(store, tables, 1000), f"{d}/{name}/top_signatures.tsv")
         for t in ("perturbagens", "candidates", "ncs_means"):
             write_tsv(tables[t], f"{d}/{name}/{t}.tsv")
-    cn.write_score_matrices(store, res, d + "/matrices")
-    write_tsv(cn.combined_table(res, store.compounds), d + "/combined.tsv")
+    cres.write_score_matrices(store, res, d + "/matrices")
+    write_tsv(cres.combined_table(res, store.compounds), d + "/combined.tsv")
 
 out["batch_write_per_query"], _ = timed(write_batch, n_batch)
 out["peak_rss_mb"] = peak_mb()

@@ -11,6 +11,7 @@ import pytest
 
 from bloodsig.connectivity import queries as cn
 from bloodsig.connectivity import release as cr
+from bloodsig.connectivity import results as cres
 from bloodsig.connectivity import store as cs
 from bloodsig.core.errors import InputError
 from bloodsig.simulate.cmapdb import write_gctx
@@ -104,7 +105,7 @@ def score(store):
          "candidates": {"direction": "reversing", "max_fdr": 1.0, "require_moa": False,
                         "qc_pass": True, "top": 20}})
     tables = cn.analyse_queries(store, queries, bg, settings, seed=3)["q"]
-    return {**tables, "signatures": cn.signature_table(store, tables)}
+    return {**tables, "signatures": cres.signature_table(store, tables)}
 
 
 @pytest.mark.parametrize("release", ["lincs2017", "lincs2020"])

@@ -4,12 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bloodsig.connectivity import release
 from bloodsig.connectivity import store as cs
 from bloodsig.core.errors import InputError
 from bloodsig.simulate.cmapdb import write_gctx
 
-SIG = {"sig_id": "sig_id", "pert_id": "pert_id", "pert_name": "pert_iname",
-       "pert_type": "pert_type", "cell_id": "cell_id"}
+SIG = release.COLUMNS["custom"]["siginfo"]  # the custom layout's column names
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def db(tmp_path):
                             "pert_type": "trt_cp", "cell_id": "A375"})
     siginfo = siginfo[siginfo["sig_id"] != "S4"]  # a GCTX signature without info is left out
     siginfo.to_csv(tmp_path / "siginfo.tsv", sep="\t", index=False)
-    siginfo = cs.read_siginfo(tmp_path / "siginfo.tsv", SIG)
+    siginfo = release.read_siginfo(tmp_path / "siginfo.tsv", SIG)
     geneinfo = pd.DataFrame({"gene_id": genes, "gene_symbol": [f"G{g}" for g in genes],
                              "feature_space": ["landmark"] * 10 + ["best inferred"] * 20
                              + ["inferred"] * 10})
@@ -61,7 +61,7 @@ def test_gene_space_ranks_within_the_space(db):
                                  "pr_is_bing": [1] * 30 + [0] * 10})
     path = tmp / "geneinfo_old.tsv"
     geneinfo_old.to_csv(path, sep="\t", index=False)
-    read = cs.read_geneinfo(path, {"gene_id": "pr_gene_id", "gene_symbol": "pr_gene_symbol"})
+    read = release.read_geneinfo(path, {"gene_id": "pr_gene_id", "gene_symbol": "pr_gene_symbol"})
     assert (read["feature_space"] == geneinfo["feature_space"]).all()
 
 
@@ -87,13 +87,13 @@ def test_siginfo_flags_and_duplicates(tmp_path):
     path = tmp_path / "siginfo.tsv"
     pd.DataFrame({"sig_id": ["a", "b"], "pert_id": "P", "pert_iname": "x", "pert_type": "t",
                   "cell_id": "c", "is_null_sig": ["1", "0"]}).to_csv(path, sep="\t", index=False)
-    info = cs.read_siginfo(path, SIG)
+    info = release.read_siginfo(path, SIG)
     assert info["is_null_sig"].tolist() == [True, False]
     assert info["is_ncs_sig"].all() and info["qc_pass"].all()
     pd.DataFrame({"sig_id": ["a", "a"], "pert_id": "P", "pert_iname": "x", "pert_type": "t",
                   "cell_id": "c"}).to_csv(path, sep="\t", index=False)
     with pytest.raises(InputError, match="row 3.*duplicated signature id 'a'"):
-        cs.read_siginfo(path, SIG)
+        release.read_siginfo(path, SIG)
 
 
 def test_write_gctx_round_trips_a_score_matrix(tmp_path):

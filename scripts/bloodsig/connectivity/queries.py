@@ -27,7 +27,6 @@ import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import numba
 import numpy as np
@@ -36,7 +35,6 @@ import pandas as pd
 from ..core.errors import InputError
 from .enrichment import READ_THREADS, _read_rows, enrichment_scores
 from .scores import fdr_gsea, group_max_quantile, group_order, ncs, tau, wtcs
-from .store import write_gctx
 
 log = logging.getLogger(__name__)
 
@@ -387,40 +385,3 @@ def analyse_queries(store, queries: pd.DataFrame, background: np.ndarray | None,
                 "candidates": cands, "ncs_means": res.ncs_means}
 
     return dict(zip(results, _map(one, results.values()), strict=True))
-
-
-def signature_table(store, tables: dict, top: int | None = None) -> pd.DataFrame:
-    """A query's per-signature table (labels, ES up and down, WTCS, NCS, FDR q, tau) from
-    analyse_queries' tables, ordered by NCS (lowest first); with `top`, only the `top`
-    lowest and the `top` highest NCS (the strongest reversers and mimickers)."""
-    order = tables["order"]
-    if top is not None and 2 * top < len(order):
-        order = np.concatenate([order[:top], order[len(order) - top:]])
-    return tables["scores"].table(store.signatures, order)
-
-
-def write_score_matrices(store, results: dict[str, dict], folder) -> None:
-    """Every query's per-signature scores as one GCTX per score under folder
-    (<score>.gctx for SCORE_COLUMNS: signatures x queries, float32, the signatures' sig_id
-    with pert_id, pert_name, pert_type and cell_id as row metadata)."""
-    info = store.signatures
-    meta = {k: info[k].to_numpy() for k in ("pert_id", "pert_name", "pert_type", "cell_id")}
-    for score in SCORE_COLUMNS:
-        matrix = np.stack([t["scores"].scores[score] for t in results.values()], axis=1)
-        write_gctx(Path(folder) / f"{score}.gctx", matrix, info["sig_id"].to_numpy(),
-                   list(results), meta)
-
-
-def combined_table(results: dict[str, dict[str, pd.DataFrame]], compounds: pd.DataFrame
-                   ) -> pd.DataFrame:
-    """One table of every query's perturbagen summaries, ranked within each query (rank 1:
-    the lowest summary NCS, the strongest reverser, as in perturbagens.tsv), with mechanism
-    and targets; queries in batch order."""
-    parts = []
-    for name, tables in results.items():
-        part = tables["perturbagens"].copy()
-        part.insert(0, "rank", np.arange(1, len(part) + 1))
-        part.insert(0, "query", name)
-        parts.append(part)
-    table = pd.concat(parts, ignore_index=True)
-    return table.merge(compounds[["pert_id", "moa", "target"]], on="pert_id", how="left")

@@ -73,7 +73,7 @@ _TABLES = {
 COLUMNS = {release: {table: {name: columns[i] for name, columns in names.items()}
                      for table, names in _TABLES.items()}
            for i, release in enumerate(_RELEASES)}
-_FLAG_TRUE = {"1", "true", "t", "yes", "y", "1.0"}
+FLAG_TRUE = {"1", "true", "t", "yes", "y", "1.0"}
 
 
 def _as_list(value) -> list[str]:
@@ -145,7 +145,7 @@ def _read(paths, required, what) -> pd.DataFrame:
 
 
 def _flag(series: pd.Series) -> np.ndarray:
-    return series.astype(str).str.strip().str.lower().isin(_FLAG_TRUE).to_numpy()
+    return series.astype(str).str.strip().str.lower().isin(FLAG_TRUE).to_numpy()
 
 
 def read_siginfo(paths, columns: dict, release: str = "custom",
@@ -241,11 +241,35 @@ def _annotate(compounds: pd.DataFrame, path) -> pd.DataFrame:
     return out
 
 
+def _feature_space(geneinfo: pd.DataFrame) -> pd.Series:
+    """LINCS 2020 geneinfo has feature_space; GSE92742 has pr_is_lm / pr_is_bing flags."""
+    if "feature_space" in geneinfo.columns:
+        return geneinfo["feature_space"].astype(str)
+    if {"pr_is_lm", "pr_is_bing"} <= set(geneinfo.columns):
+        lm = geneinfo["pr_is_lm"].astype(int) == 1
+        bing = geneinfo["pr_is_bing"].astype(int) == 1
+        return pd.Series(np.where(lm, "landmark", np.where(bing, "best inferred", "inferred")),
+                         index=geneinfo.index)
+    return pd.Series("all", index=geneinfo.index)
+
+
+def read_geneinfo(path, columns: dict) -> pd.DataFrame:
+    """gene_id, gene_symbol, feature_space from a LINCS geneinfo file (names from `columns`)."""
+    df = read_tsv(path, required=[columns["gene_id"], columns["gene_symbol"]],
+                  what="gene info", dtype=str)
+    out = pd.DataFrame({"gene_id": df[columns["gene_id"]].str.strip(),
+                        "gene_symbol": df[columns["gene_symbol"]].str.strip(),
+                        "feature_space": _feature_space(df).to_numpy()})
+    dup = out["gene_id"].duplicated()
+    if dup.any():
+        raise InputError(f"duplicated gene id '{out['gene_id'][dup].iloc[0]}'", path=path,
+                         row=int(np.flatnonzero(dup)[0]) + 2, column=columns["gene_id"])
+    return out
+
+
 def load_tables(spec: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """(siginfo, geneinfo, compounds) of a resolved database spec (resolve), standardised for
     bloodsig.connectivity.store.build_store."""
-    from .store import read_geneinfo
-
     files, cols, release = spec["files"], spec["columns"], spec["release"]
     compounds = read_compounds(files["compoundinfo"], cols["compoundinfo"],
                                spec.get("annotations"))

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ..core.errors import InputError
 from ..core.io import atomic_path, read_tsv, write_text, write_tsv
+from .release import FLAG_TRUE
 
 log = logging.getLogger(__name__)
 FORMAT = "bloodsig-cmap-store"
@@ -134,65 +135,6 @@ def write_gctx(path, matrix: np.ndarray, row_ids, col_ids,
         put("0/META/COL/id", col_ids)
         for name, values in (row_meta or {}).items():
             put(f"0/META/ROW/{name}", values)
-
-
-def _feature_space(geneinfo: pd.DataFrame) -> pd.Series:
-    """LINCS 2020 geneinfo has feature_space; GSE92742 has pr_is_lm / pr_is_bing flags."""
-    if "feature_space" in geneinfo.columns:
-        return geneinfo["feature_space"].astype(str)
-    if {"pr_is_lm", "pr_is_bing"} <= set(geneinfo.columns):
-        lm = geneinfo["pr_is_lm"].astype(int) == 1
-        bing = geneinfo["pr_is_bing"].astype(int) == 1
-        return pd.Series(np.where(lm, "landmark", np.where(bing, "best inferred", "inferred")),
-                         index=geneinfo.index)
-    return pd.Series("all", index=geneinfo.index)
-
-
-def read_geneinfo(path, columns: dict) -> pd.DataFrame:
-    """gene_id, gene_symbol, feature_space from a LINCS geneinfo file (names from `columns`)."""
-    df = read_tsv(path, required=[columns["gene_id"], columns["gene_symbol"]],
-                  what="gene info", dtype=str)
-    out = pd.DataFrame({"gene_id": df[columns["gene_id"]].str.strip(),
-                        "gene_symbol": df[columns["gene_symbol"]].str.strip(),
-                        "feature_space": _feature_space(df).to_numpy()})
-    dup = out["gene_id"].duplicated()
-    if dup.any():
-        raise InputError(f"duplicated gene id '{out['gene_id'][dup].iloc[0]}'", path=path,
-                         row=int(np.flatnonzero(dup)[0]) + 2, column=columns["gene_id"])
-    return out
-
-
-_FLAG_TRUE = {"1", "true", "t", "yes", "y", "1.0"}
-
-
-def read_siginfo(path, columns: dict) -> pd.DataFrame:
-    """Signature info with standard column names: sig_id, pert_id, pert_name, pert_type,
-    cell_id, qc_pass, is_ncs_sig, is_null_sig (flags default to all-true / all-false)."""
-    need = [columns[k] for k in ("sig_id", "pert_id", "pert_name", "pert_type", "cell_id")]
-    df = read_tsv(path, required=need, what="signature info", dtype=str, keep_default_na=False)
-    out = pd.DataFrame({k: df[columns[k]].to_numpy() for k in
-                        ("sig_id", "pert_id", "pert_name", "pert_type", "cell_id")})
-    for key, default in (("qc_pass", True), ("is_ncs_sig", True), ("is_null_sig", False)):
-        col = columns.get(key) or key
-        out[key] = (df[col].str.strip().str.lower().isin(_FLAG_TRUE).to_numpy()
-                    if col in df.columns else default)
-    dup = out["sig_id"].duplicated()
-    if dup.any():
-        raise InputError(f"duplicated signature id '{out['sig_id'][dup].iloc[0]}'", path=path,
-                         row=int(np.flatnonzero(dup)[0]) + 2, column=columns["sig_id"])
-    return out
-
-
-def read_compoundinfo(path, columns: dict) -> pd.DataFrame:
-    """pert_id, pert_name, moa, target ('|'-separated gene symbols)."""
-    need = [columns[k] for k in ("pert_id", "pert_name", "moa", "target")]
-    df = read_tsv(path, required=need, what="compound info", dtype=str, keep_default_na=False)
-    out = pd.DataFrame({k: df[columns[k]].str.strip().to_numpy()
-                        for k in ("pert_id", "pert_name", "moa", "target")})
-    # LINCS 2020 compoundinfo has one row per (compound, target): join targets and MoAs.
-    join = lambda s: "|".join(sorted({x for v in s for x in v.split("|") if x}))  # noqa: E731
-    return out.groupby("pert_id", sort=True).agg(
-        {"pert_name": "first", "moa": join, "target": join}).reset_index()
 
 
 def _open_npy(path: Path, dtype, shape) -> int:
@@ -407,7 +349,7 @@ def open_store(path) -> Store:
     sigs = read_tsv(path / "signatures.tsv", what="store signatures", dtype=str,
                     keep_default_na=False)
     for flag in ("qc_pass", "is_ncs_sig", "is_null_sig"):
-        sigs[flag] = sigs[flag].str.lower().isin(_FLAG_TRUE)
+        sigs[flag] = sigs[flag].str.lower().isin(FLAG_TRUE)
     return Store(path, ranks, scores,
                  read_tsv(path / "genes.tsv", what="store genes", dtype=str),
                  sigs,
