@@ -94,6 +94,19 @@ def _bin_of(v, lo, scale, nb):
 
 
 @numba.njit(cache=True)
+def _range(a, m):
+    """Smallest and largest of a[:m]."""
+    lo = hi = a[0]
+    for j in range(1, m):
+        v = a[j]
+        if v < lo:
+            lo = v
+        elif v > hi:
+            hi = v
+    return lo, hi
+
+
+@numba.njit(cache=True)
 def _kth(a, m, k, hist):
     """The k-th smallest (0-based) of a[:m], exactly; ``a`` is scratch (reordered). Values
     are counted into equal-width bins over their range and those outside the bin that holds
@@ -103,13 +116,7 @@ def _kth(a, m, k, hist):
     for _ in range(8):
         if m <= 64:
             break
-        lo = hi = a[0]
-        for j in range(1, m):
-            v = a[j]
-            if v < lo:
-                lo = v
-            elif v > hi:
-                hi = v
+        lo, hi = _range(a, m)
         if lo == hi:
             return lo
         nb = min(hist.shape[0], max(16, m // 4))
@@ -140,13 +147,7 @@ def _order_pair(src, n, k1, k2, buf, hist):
     ``buf`` holds 2n values). One binning pass as in ``_kth`` serves both ranks: the values
     of their bins are copied out and ``_kth`` goes on within each. Quickselect alone costs
     ~10 ns per value on 20,000 values (unpredictable branches); this ~3 ns."""
-    lo = hi = src[0]
-    for j in range(1, n):
-        v = src[j]
-        if v < lo:
-            lo = v
-        elif v > hi:
-            hi = v
+    lo, hi = _range(src, n)
     if lo == hi:
         return lo, lo
     nb = min(hist.shape[0], max(16, n // 4))
