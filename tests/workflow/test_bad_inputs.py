@@ -22,6 +22,8 @@ import pytest
 import yaml
 from helpers import copy_project
 
+from bloodsig.simulate import external
+
 pytestmark = pytest.mark.slow
 
 DEMO = "results/demo"
@@ -156,6 +158,9 @@ def units_case(edit_lines, fragments):
                                                         edit_lines))
         return "results/external/counts/counts.tsv", fragments, []
     return case
+
+
+APPENDED_ROW = f"row {external.N_SAMPLES + 2}"  # a row appended to the demo's units.tsv
 
 
 def _unknown_unit_sample(lines):
@@ -339,10 +344,10 @@ CASES = {
     "survival_column_missing": survival_column_missing,
     # units: checked against the sheet when the DAG is built
     "units_unknown_sample": units_case(_unknown_unit_sample, [
-        "bad/units.tsv", "row 34", "column 'sample_id'", "sample 'E099' is not in the "
+        "bad/units.tsv", APPENDED_ROW, "column 'sample_id'", "sample 'E099' is not in the "
         "sample sheet"]),
     "units_duplicated": units_case(_duplicated_unit, [
-        "bad/units.tsv", "row 34", "column 'unit'", "unit 'L001' of sample 'E002' is listed "
+        "bad/units.tsv", APPENDED_ROW, "column 'unit'", "unit 'L001' of sample 'E002' is listed "
         "twice"]),
     "units_fastq_missing": units_case(set_cell("fq2", 3, "data/E002_R2.fastq.gz"), [
         "bad/units.tsv", "row 3", "column 'fq2'", "FASTQ file 'data/E002_R2.fastq.gz' not "
