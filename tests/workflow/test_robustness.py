@@ -64,7 +64,7 @@ def test_killed_offline_run_resumes_to_identical_tables(demo, tmp_path):
     assert "classify_nested" in res.stderr  # the killed job was run again
 
     first, second = digests(demo), digests(work)
-    assert len(first) > 250
+    assert len(first) > 200  # every stage's tables (244 in the demo with 12 read-level samples)
     assert set(second) == set(first), set(first) ^ set(second)
     differ = [name for name in second if first[name] != second[name]]
     assert not differ, f"{len(differ)} files differ, e.g. {differ[:5]}"
