@@ -39,18 +39,24 @@ def test_rfe_schedule():
     assert all(a - b == 1 for a, b in zip(sizes[sizes.index(200):], sizes[sizes.index(200) + 1:],
                                             strict=False))
     assert len(sizes) == 28 + 200
+    # the paper's: halves down to 100, then 10% steps (floor, at least one gene)
+    sizes = panel_selection.rfe_schedule(2700, 0.5, 100, 0.1)
+    assert sizes[:6] == [2700, 1350, 675, 337, 168, 100]
+    assert sizes[6:12] == [90, 81, 73, 66, 60, 54]
+    assert sizes[-19:] == [20, *range(18, 0, -1)]
 
 
 def test_rfe_ranks_informative_genes_first():
     X, y = make_data()
-    res = panel_selection.rfe(X, y, XGB, 0.3, 8, 3, seed=1)
-    assert res.curve["n_genes"].tolist() == panel_selection.rfe_schedule(30, 0.3, 8)
+    res = panel_selection.rfe(X, y, XGB, RFESettings(0.3, 8, 0.0, 3, None), seed=1)
+    # the curve starts where the coarse steps (one ranking model, no CV) stop
+    assert res.curve["n_genes"].tolist() == list(range(8, 0, -1))
     assert sorted(res.rank) == list(range(1, 31))
     assert set(res.rank.nsmallest(4).index) == {"G00", "G01", "G02", "G03"}
     best = res.curve.set_index("n_genes")["mean_auc"]
-    assert best[4] > best[30] and best[4] > 0.85
+    assert best[4] > best[8] and best[4] > 0.85
     # deterministic
-    again = panel_selection.rfe(X, y, XGB, 0.3, 8, 3, seed=1)
+    again = panel_selection.rfe(X, y, XGB, RFESettings(0.3, 8, 0.0, 3, None), seed=1)
     pd.testing.assert_series_equal(res.rank, again.rank)
 
 
@@ -66,7 +72,8 @@ def test_knee():
 
 def test_select_panels_and_ensemble():
     X, y = make_data(p=20)
-    settings = RFESettings(drop_fraction=0.3, stepwise_below=8, cv_folds=3, knee_max_genes=8)
+    settings = RFESettings(drop_fraction=0.3, curve_from=8, curve_drop_fraction=0.0, cv_folds=3,
+                           knee_max_genes=8)
     sets = {"a": list(X.columns), "b": list(X.columns[::2])}
     panels = panel_selection.select_panels(X, y, sets, settings, XGB, seed=2)
     assert set(panels.genes) == {"a", "b", "union"}
@@ -86,7 +93,8 @@ def test_select_panels_and_ensemble():
 def test_nested_cv_is_not_more_optimistic_on_noise():
     """On pure noise, the in-sample panel AUC is inflated and the nested estimate is not."""
     X, y = make_data(n=120, p=40, informative=0, seed=3)
-    settings = RFESettings(drop_fraction=0.3, stepwise_below=10, cv_folds=3, knee_max_genes=10)
+    settings = RFESettings(drop_fraction=0.3, curve_from=10, curve_drop_fraction=0.0, cv_folds=3,
+                           knee_max_genes=10)
     sets = {"a": list(X.columns)}
     folds, oof = panel_selection.nested_cv(X, y, sets, 3, settings, XGB, seed=4)
     assert len(folds) == 3 * 3 and list(oof.index) == list(X.index)
@@ -337,9 +345,10 @@ def small_cohort(n_cases, n=30, p=12, seed=11):
 
 def test_small_cohort_adapts_folds_and_marks_caveats(caplog):
     X, y = small_cohort(n_cases=8)
-    settings = RFESettings(drop_fraction=0.3, stepwise_below=4, cv_folds=10, knee_max_genes=6)
+    settings = RFESettings(drop_fraction=0.3, curve_from=4, curve_drop_fraction=0.0, cv_folds=10,
+                           knee_max_genes=6)
     with caplog.at_level("WARNING"):
-        res = panel_selection.rfe(X, y, XGB, 0.3, 4, 10, seed=1)
+        res = panel_selection.rfe(X, y, XGB, settings, seed=1)
     assert "RFE: 8 folds instead of 10 (the smallest class has 8 patients)" in caplog.text
     assert res.curve["mean_auc"].iloc[0] > 0.8
     caplog.clear()
@@ -369,11 +378,12 @@ def test_small_cohort_adapts_folds_and_marks_caveats(caplog):
 
 def test_cohort_with_two_cases_is_refused_with_the_reason():
     X, y = small_cohort(n_cases=2)
-    settings = RFESettings(drop_fraction=0.3, stepwise_below=4, cv_folds=5, knee_max_genes=None)
+    settings = RFESettings(drop_fraction=0.3, curve_from=4, curve_drop_fraction=0.0, cv_folds=5,
+                           knee_max_genes=None)
     reason = (r"classify {}: 2 case and 28 control patient\(s\) \(2 case and 28 control "
               r"samples\); stratified cross-validation needs at least 3 patients of each class")
     with pytest.raises(InputError, match=reason.format("RFE")):
-        panel_selection.rfe(X, y, XGB, 0.3, 4, 5, seed=1)
+        panel_selection.rfe(X, y, XGB, settings, seed=1)
     with pytest.raises(InputError, match=reason.format(r"nested CV \(outer folds\)")):
         panel_selection.nested_cv(X, y, {"a": list(X.columns)}, 3, settings, XGB, seed=1)
     with pytest.raises(InputError, match="classify compare: 2 case and 28 control.*at least 4"):

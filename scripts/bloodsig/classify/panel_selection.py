@@ -27,25 +27,29 @@ ENSEMBLE, UNION = "ensemble", "union"
 class RFESettings:
     """`select_panels`' recursive feature elimination (config `classify.rfe`)."""
 
-    drop_fraction: float  # of the genes, dropped at each step ...
-    stepwise_below: int  # ... until this many remain, then one at a time
+    drop_fraction: float  # of the genes, dropped at each coarse step (one model ranks) ...
+    curve_from: int  # ... until this many remain; from there every size's CV AUC is measured
+    curve_drop_fraction: float  # of the genes, dropped at each curve step (at least one)
     cv_folds: int
     knee_max_genes: int | None  # the knee is sought among panels of at most this many genes
 
     @classmethod
     def from_config(cls, rfe: Mapping) -> RFESettings:
-        return cls(drop_fraction=rfe["drop_fraction"], stepwise_below=rfe["stepwise_below"],
-                   cv_folds=rfe["cv_folds"], knee_max_genes=rfe["knee_max_genes"])
+        return cls(drop_fraction=rfe["drop_fraction"], curve_from=rfe["curve_from"],
+                   curve_drop_fraction=rfe["curve_drop_fraction"], cv_folds=rfe["cv_folds"],
+                   knee_max_genes=rfe["knee_max_genes"])
 
 
-def rfe_schedule(n_features: int, drop_fraction: float, stepwise_below: int) -> list[int]:
-    """Panel sizes visited: drop ceil(fraction * n) while more than `stepwise_below` remain
-    (never below it), then one at a time down to 1."""
+def rfe_schedule(n_features: int, drop_fraction: float, curve_from: int,
+                 curve_drop_fraction: float = 0.0) -> list[int]:
+    """Panel sizes visited: drop ceil(drop_fraction * n) while more than `curve_from` remain
+    (never below it), then floor(curve_drop_fraction * n), at least one, down to 1."""
     sizes, n = [n_features], n_features
     while n > 1:
-        drop = max(1, math.ceil(n * drop_fraction)) if n > stepwise_below else 1
-        if n > stepwise_below:
-            drop = min(drop, n - stepwise_below)
+        if n > curve_from:
+            drop = min(max(1, math.ceil(n * drop_fraction)), n - curve_from)
+        else:
+            drop = max(1, math.floor(n * curve_drop_fraction))
         n -= drop
         sizes.append(n)
     return sizes
@@ -53,38 +57,44 @@ def rfe_schedule(n_features: int, drop_fraction: float, stepwise_below: int) -> 
 
 @dataclass(frozen=True)
 class RFEResult:
-    curve: pd.DataFrame  # n_genes, mean_auc, sd_auc (one row per visited size, decreasing)
+    curve: pd.DataFrame  # n_genes, mean_auc, sd_auc (one row per size from curve_from down)
     rank: pd.Series      # gene -> rank (1 = eliminated last); the panel of size k = rank <= k
 
 
-def rfe(X: pd.DataFrame, y: pd.Series, xgb_params: XGBoostSettings, drop_fraction: float,
-        stepwise_below: int, folds: int, seed: int, n_jobs: int = 1,
-        groups: pd.Series | None = None, stage: str = "RFE") -> RFEResult:
-    """Recursive feature elimination with XGBoost and stratified k-fold CV AUC, folds by
-    patient (`grouped_folds`; groups None: one sample per patient).
+def rfe(X: pd.DataFrame, y: pd.Series, xgb_params: XGBoostSettings, settings: RFESettings,
+        seed: int, n_jobs: int = 1, groups: pd.Series | None = None,
+        stage: str = "RFE") -> RFEResult:
+    """Recursive feature elimination with XGBoost over `rfe_schedule`, folds by patient
+    (`grouped_folds`; groups None: one sample per patient).
 
-    At every visited size the k fold models are trained on the surviving genes; their mean
-    test-fold AUC is the curve's value, and their mean normalised total gain ranks the genes
-    for the next elimination (ties: the earlier gene in X's column order survives).
+    Above `curve_from` genes one model on all samples ranks the genes by total gain (the
+    coarse steps only discard the clearly unused genes; ten fold models there would cost ten
+    times as much at the sizes where a fit is dearest). From `curve_from` down, the k fold
+    models of every visited size give the curve's mean test-fold AUC, and their mean
+    normalised total gain ranks the genes for the next elimination. Ties: the earlier gene
+    in X's column order survives.
     """
     x, yy = X.to_numpy(dtype=float), y.to_numpy()
-    splits = grouped_folds(y, groups, folds, seed, stage)
+    splits = grouped_folds(y, groups, settings.cv_folds, seed, stage)
     alive = np.arange(x.shape[1])
-    sizes = rfe_schedule(x.shape[1], drop_fraction, stepwise_below)
+    sizes = rfe_schedule(x.shape[1], settings.drop_fraction, settings.curve_from,
+                         settings.curve_drop_fraction)
     rows, rank = [], np.zeros(x.shape[1], dtype=int)
     for i, size in enumerate(sizes):
         assert len(alive) == size
+        if size > settings.curve_from:
+            gain = _gain(xgb_classifier(xgb_params, seed).fit(x[:, alive], yy), size)
+        else:
+            def fold(split, alive=alive, size=size):
+                tr, te = split
+                model = xgb_classifier(xgb_params, seed).fit(x[np.ix_(tr, alive)], yy[tr])
+                auc = roc_auc_score(yy[te], model.predict_proba(x[np.ix_(te, alive)])[:, 1])
+                return auc, _gain(model, size)
 
-        def fold(split, alive=alive, size=size):
-            tr, te = split
-            model = xgb_classifier(xgb_params, seed).fit(x[np.ix_(tr, alive)], yy[tr])
-            auc = roc_auc_score(yy[te], model.predict_proba(x[np.ix_(te, alive)])[:, 1])
-            return auc, _gain(model, size)
-
-        results = _map(fold, splits, n_jobs)
-        aucs = [a for a, _ in results]
-        gain = np.sum([g for _, g in results], axis=0)
-        rows.append((size, float(np.mean(aucs)), float(np.std(aucs, ddof=1))))
+            results = _map(fold, splits, n_jobs)
+            aucs = [a for a, _ in results]
+            gain = np.sum([g for _, g in results], axis=0)
+            rows.append((size, float(np.mean(aucs)), float(np.std(aucs, ddof=1))))
         nxt = sizes[i + 1] if i + 1 < len(sizes) else 0
         # most important first; lexsort's last key is primary, position breaks ties
         order = np.lexsort((np.arange(size), -gain))
@@ -127,8 +137,7 @@ def select_panels(X: pd.DataFrame, y: pd.Series, sets: dict[str, list],
     r = rfe_settings
     genes, curves, knees = {}, {}, {}
     for name, members in sets.items():
-        res = rfe(X[members], y, xgb_params, r.drop_fraction, r.stepwise_below, r.cv_folds,
-                  seed, n_jobs, groups, f"{stage} ({name})")
+        res = rfe(X[members], y, xgb_params, r, seed, n_jobs, groups, f"{stage} ({name})")
         k = knee(res.curve, r.knee_max_genes)
         curves[name], knees[name] = res, k
         genes[name] = res.rank[res.rank <= k].sort_values(kind="stable").index.tolist()

@@ -36,7 +36,7 @@ def rfe_curves(curves: pd.DataFrame, knees: dict[str, int], max_genes: int | Non
                ) -> Figure:
     """Mean CV AUC (± sd) against the number of genes per DEG filter, the knee marked.
 
-    curves: filter, n_genes, mean_auc, sd_auc. Left: all sizes (log x); right: sizes up to
+    curves: filter, n_genes, mean_auc, sd_auc. Left: every measured size (log x); right: up to
     max_genes (the region the knee is searched in)."""
     fig = new_figure(10, 4.2)
     axes = fig.subplots(1, 2)
