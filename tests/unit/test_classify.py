@@ -77,6 +77,10 @@ def test_select_panels_and_ensemble():
     sets = {"a": list(X.columns), "b": list(X.columns[::2])}
     panels = panel_selection.select_panels(X, y, sets, settings, XGB, seed=2)
     assert set(panels.genes) == {"a", "b", "union"}
+    # a filter with the same genes as another gets the same search and panel
+    same = panel_selection.select_panels(X, y, {**sets, "c": sets["a"]}, settings, XGB, seed=2)
+    assert same.genes["c"] == same.genes["a"] == panels.genes["a"]
+    pd.testing.assert_frame_equal(same.curves["c"].curve, panels.curves["a"].curve)
     assert set(panels.genes["union"]) == set(panels.genes["a"]) | set(panels.genes["b"])
     assert set(panels.genes["b"]) <= set(sets["b"])
     assert {"G00", "G01", "G02", "G03"} & set(panels.genes["a"])
@@ -98,6 +102,10 @@ def test_nested_cv_is_not_more_optimistic_on_noise():
     sets = {"a": list(X.columns)}
     folds, oof = panel_selection.nested_cv(X, y, sets, 3, settings, XGB, seed=4)
     assert len(folds) == 3 * 3 and list(oof.index) == list(X.index)
+    # the outer folds side by side give the same numbers
+    folds2, oof2 = panel_selection.nested_cv(X, y, sets, 3, settings, XGB, seed=4, n_jobs=2)
+    pd.testing.assert_frame_equal(folds, folds2)
+    pd.testing.assert_frame_equal(oof, oof2)
     panels = panel_selection.select_panels(X, y, sets, settings, XGB, seed=4)
     rfe_auc = panels.curves["a"].curve.set_index("n_genes")["mean_auc"][panels.knees["a"]]
     summary = panel_selection.honest_summary(folds, oof, y, pd.Series({"a": rfe_auc}))

@@ -133,11 +133,17 @@ def select_panels(X: pd.DataFrame, y: pd.Series, sets: dict[str, list],
                   xgb_params: XGBoostSettings, seed: int, n_jobs: int = 1,
                   groups: pd.Series | None = None, stage: str = "RFE") -> Panels:
     """RFE per DEG filter, kneedle panel, and the union of the panels; RFE folds by patient
-    (groups)."""
+    (groups). Filters that keep the same genes share one search (its result is the same)."""
     r = rfe_settings
     genes, curves, knees = {}, {}, {}
+    searched: dict[tuple, RFEResult] = {}
     for name, members in sets.items():
-        res = rfe(X[members], y, xgb_params, r, seed, n_jobs, groups, f"{stage} ({name})")
+        if tuple(members) in searched:
+            log.info("filter %s keeps the genes of an earlier filter: its search is reused", name)
+            res = searched[tuple(members)]
+        else:
+            res = rfe(X[members], y, xgb_params, r, seed, n_jobs, groups, f"{stage} ({name})")
+            searched[tuple(members)] = res
         k = knee(res.curve, r.knee_max_genes)
         curves[name], knees[name] = res, k
         genes[name] = res.rank[res.rank <= k].sort_values(kind="stable").index.tolist()
@@ -211,22 +217,28 @@ def nested_cv(X: pd.DataFrame, y: pd.Series, sets: dict[str, list], outer_folds:
     """
     g = _groups(y, groups)
     outer = grouped_folds(y, g, outer_folds, seed, "nested CV (outer folds)")
-    rows, oof = [], []
-    for fold, (tr, te) in enumerate(outer, start=1):
+
+    def run_fold(item):
+        fold, (tr, te) = item
         xtr, ytr = X.iloc[tr], y.iloc[tr]
-        panels = select_panels(xtr, ytr, sets, rfe_settings, xgb_params, seed, n_jobs,
+        panels = select_panels(xtr, ytr, sets, rfe_settings, xgb_params, seed, 1,
                                g.iloc[tr], f"nested CV, RFE inside outer fold {fold}")
-        models = fit_panel_models(xtr, ytr, panels.genes, xgb_params, seed, n_jobs)
+        models = fit_panel_models(xtr, ytr, panels.genes, xgb_params, seed)
         pred = predict_panels(models, panels.genes, X.iloc[te])
         yte = y.iloc[te]
-        for name in pred.columns:
-            rows.append({"fold": fold, "model": name,
-                         "n_genes": _panel_size(panels.genes, name), "n_test": len(te),
-                         "n_test_cases": int(yte.sum()), "n_test_controls": int((yte == 0).sum()),
-                         "auc": roc_auc_score(yte, pred[name])})
-        oof.append(pred.assign(fold=fold))
+        rows = [{"fold": fold, "model": name, "n_genes": _panel_size(panels.genes, name),
+                 "n_test": len(te), "n_test_cases": int(yte.sum()),
+                 "n_test_controls": int((yte == 0).sum()), "auc": roc_auc_score(yte, pred[name])}
+                for name in pred.columns]
         log.info("outer fold %d: %s", fold, ", ".join(f"{r['model']} {r['auc']:.3f}"
-                                                     for r in rows[-len(pred.columns):]))
+                                                     for r in rows))
+        return rows, pred.assign(fold=fold)
+
+    # the outer folds side by side, each on one thread: a search's coarse steps fit one
+    # model at a time, so threads inside a search would leave a core idle there
+    done = _map(run_fold, enumerate(outer, start=1), n_jobs)
+    rows = [r for fold_rows, _ in done for r in fold_rows]
+    oof = [pred for _, pred in done]
     return pd.DataFrame(rows), pd.concat(oof).loc[X.index]
 
 
