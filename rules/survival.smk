@@ -156,7 +156,9 @@ rule survival_splits:
         f"logs/{DISCOVERY[0]}/survival/survival_splits.log",
     benchmark:
         f"logs/{DISCOVERY[0]}/survival/survival_splits.benchmark.tsv"
-    threads: 1  # XGBoost runs single-threaded (see bloodsig.survival.models)
+    # the splits run in parallel, one per worker process; each runs single-threaded
+    # (XGBoost and BLAS, see bloodsig.core.parallel)
+    threads: 2
     resources:
         mem_mb=attempt_mem(4000),
         runtime=240,

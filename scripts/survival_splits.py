@@ -15,7 +15,7 @@ def main(smk):
                         dtype={"gene_id": str})
     splits = prognosis.split_evaluation(expr, clin, cases["time"], cases["event"],
                                         selection.genes_by_model(selected), settings,
-                                        smk.params.seed)
+                                        smk.params.seed, smk.threads)
     write_tsv(splits, smk.output.splits)
     write_tsv(prognosis.split_tests(splits), smk.output.tests)
     save_figure(td_auc_plot(splits, unit=settings.time_unit), smk.output.figure)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..core.parallel import process_map
 from ..stats import discrimination
 from ..stats import survival as sv
 from .inputs import EVENT, TIME, CaseSettings, clinical_matrix
@@ -141,9 +142,9 @@ def split_indices(event, n_splits: int, test_fraction: float, seed: int):
         yield s + 1, np.setdiff1d(np.arange(len(event)), test), test
 
 
-def _evaluate_split(expr, clin, time, event, fixed, settings: SplitSettings, seed, split, train,
-                    test):
-    """The rows of one split (see split_evaluation)."""
+def _evaluate_split(expr, clin, time, event, fixed, settings: SplitSettings, seed, indices):
+    """The rows of one split (see split_evaluation); indices: (split, train, test)."""
+    split, train, test = indices
     times = np.asarray(settings.auc_times, float)
     tr = (expr.iloc[train], clin.iloc[train], time[train], event[train])
     honest = select_genes(*tr, settings.selection, seed + split).genes
@@ -161,19 +162,20 @@ def _evaluate_split(expr, clin, time, event, fixed, settings: SplitSettings, see
 
 
 def split_evaluation(expr: pd.DataFrame, clin: pd.DataFrame, time, event, fixed: dict,
-                     settings: SplitSettings, seed: int) -> pd.DataFrame:
+                     settings: SplitSettings, seed: int, n_jobs: int = 1) -> pd.DataFrame:
     """AUC(t) and C-index on the test part of each split, for each model and variant.
 
     Variant "fixed" refits the models on the training part with the genes selected on all
     cases (optimistic, as the reference study); "honest" re-selects the genes inside each
     training part. Rows: variant, split, model, metric (auc | c_index), time, value.
+    The splits run on up to n_jobs worker processes; a split's randomness comes only from
+    (seed, split), so the table is the same with any n_jobs.
     """
     time, event = np.asarray(time, float), np.asarray(event, int)
-    rows = []
-    for split, train, test in split_indices(event, settings.splits, settings.test_fraction,
-                                            seed):
-        rows += _evaluate_split(expr, clin, time, event, fixed, settings, seed, split, train,
-                                test)
+    splits = list(split_indices(event, settings.splits, settings.test_fraction, seed))
+    parts = process_map(_evaluate_split, splits, n_jobs,
+                        shared=(expr, clin, time, event, fixed, settings, seed))
+    rows = [row for part in parts for row in part]
     return pd.DataFrame(rows, columns=["variant", "split", "model", "metric", "time", "value"])
 
 
