@@ -86,7 +86,9 @@ rule survival_select:
         f"logs/{DISCOVERY[0]}/survival/survival_select.log",
     benchmark:
         f"logs/{DISCOVERY[0]}/survival/survival_select.benchmark.tsv"
-    threads: 1  # XGBoost runs single-threaded (see bloodsig.survival.models)
+    # a stepwise step's candidate Cox models and the XGBoost grid's fits run in parallel,
+    # one per worker process, each single-threaded (see bloodsig.core.parallel)
+    threads: 2
     resources:
         mem_mb=attempt_mem(4000),
         runtime=60,

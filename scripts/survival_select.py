@@ -12,7 +12,7 @@ def main(smk):
                                               inputs.CaseSettings.from_config(settings))
     sel = selection.select_genes(expr, clin, cases["time"], cases["event"],
                                  selection.SelectionSettings.from_config(settings),
-                                 smk.params.seed)
+                                 smk.params.seed, smk.threads)
     genes = load_annotation(smk.input.genes)
     modules, soft_threshold = selection.module_tables(sel)
     write_tsv(inputs.name_genes(sel.logrank, genes), smk.output.logrank)

@@ -205,6 +205,18 @@ def test_select_genes_end_to_end_recovers_planted_genes():
     assert again.genes == sel.genes
 
 
+def test_select_genes_in_parallel_equals_one_after_another():
+    """The stepwise candidates and the XGBoost grid on worker processes: the same tables."""
+    expr, cases = simulate()
+    clin = inputs.clinical_matrix(cases, CASES.clinical, CASES.reference_levels)
+    one, two = (selection.select_genes(expr, clin, cases["time"], cases["event"], SELECTION,
+                                       seed=1, n_jobs=n_jobs) for n_jobs in (1, 2))
+    assert one.genes == two.genes and one.candidates == two.candidates
+    for table in ("logrank", "stepwise_trace", "xgb_grid", "xgb_importance"):
+        pd.testing.assert_frame_equal(getattr(one, table), getattr(two, table),
+                                      check_exact=True)
+
+
 # --------------------------------------------------------------- models, groups
 
 def test_final_models_gene_models_beat_clinical_and_groups_separate():
@@ -263,6 +275,7 @@ def test_split_evaluation_and_tests():
     ok = auc_tests["p_value"].notna()
     np.testing.assert_allclose(auc_tests.loc[ok, "p_bonferroni"],
                                np.minimum(auc_tests.loc[ok, "p_value"] * 3, 1))
+
 
 def test_split_evaluation_in_parallel_equals_one_after_another():
     """Each split's randomness comes from (seed, split) alone: the worker processes give

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..core.parallel import Workers, process_map
 from ..stats import discrimination
 from ..stats import survival as sv
 from ..stats.coexpression import Modules, coexpression_hubs
@@ -88,39 +89,47 @@ def logrank_screen(expr: pd.DataFrame, time, event, p_cutoff: float) -> pd.DataF
 
 
 def stepwise_cox(clin: pd.DataFrame, genes: pd.DataFrame, data: sv.CoxData, ties: str,
-                 max_steps: int) -> tuple[list[str], pd.DataFrame]:
+                 max_steps: int, n_jobs: int = 1) -> tuple[list[str], pd.DataFrame]:
     """Stepwise Cox selection in both directions by AIC (as R's step), starting from and
     never leaving the clinical model: each step adds or drops the one gene that lowers the
-    AIC most, until no change lowers it."""
+    AIC most, until no change lowers it. A step's candidate models are fitted on up to
+    n_jobs worker processes (the same fits with any n_jobs)."""
     xc, xg = clin.to_numpy(dtype=float), genes.to_numpy(dtype=float)
     column = {g: j for j, g in enumerate(genes.columns)}
 
-    def fit(chosen, init):
-        x = np.hstack([xc, xg[:, [column[g] for g in chosen]]])
-        return sv.cox_fit(x, data=data, ties=ties, init=init)
+    def move(chosen, init):
+        return [column[g] for g in chosen], init
 
     current: list[str] = []
-    best = fit(current, None)
-    trace = [(0, "start", "", best.aic)]
+    trace = []
     n_clin = clin.shape[1]
-    for step in range(1, max_steps + 1):
-        # Each candidate model starts from the current estimate (the new gene at 0), so
-        # Newton-Raphson needs only a few iterations to the same maximum.
-        moves = [("add", g, current + [g], np.r_[best.coef, 0.0])
-                 for g in genes.columns if g not in current]
-        moves += [("drop", g, [c for c in current if c != g],
-                   np.delete(best.coef, n_clin + current.index(g))) for g in current]
-        if not moves:
-            break
-        fits = [fit(chosen, init) for _, _, chosen, init in moves]
-        k = int(np.argmin([f.aic for f in fits]))
-        if fits[k].aic >= best.aic - 1e-9:
-            break
-        action, gene, current, _ = moves[k]
-        best = fits[k]
-        trace.append((step, action, gene, best.aic))
+    with Workers(_cox_candidate, (xc, xg, data, ties), n_jobs) as workers:
+        best = workers.map([move(current, None)])[0]
+        trace.append((0, "start", "", best.aic))
+        for step in range(1, max_steps + 1):
+            # Each candidate model starts from the current estimate (the new gene at 0), so
+            # Newton-Raphson needs only a few iterations to the same maximum.
+            moves = [("add", g, current + [g], np.r_[best.coef, 0.0])
+                     for g in genes.columns if g not in current]
+            moves += [("drop", g, [c for c in current if c != g],
+                       np.delete(best.coef, n_clin + current.index(g))) for g in current]
+            if not moves:
+                break
+            fits = workers.map([move(chosen, init) for _, _, chosen, init in moves])
+            k = int(np.argmin([f.aic for f in fits]))
+            if fits[k].aic >= best.aic - 1e-9:
+                break
+            action, gene, current, _ = moves[k]
+            best = fits[k]
+            trace.append((step, action, gene, best.aic))
     log.info("stepwise Cox: %d genes, AIC %.2f", len(current), best.aic)
     return current, pd.DataFrame(trace, columns=["step", "action", "gene_id", "aic"])
+
+
+def _cox_candidate(xc, xg, data, ties, move):
+    """One candidate of a stepwise step: the clinical columns plus the genes' columns."""
+    columns, init = move
+    return sv.cox_fit(np.hstack([xc, xg[:, columns]]), data=data, ties=ties, init=init)
 
 
 def xgb_label(time, event) -> np.ndarray:
@@ -140,12 +149,13 @@ def _xgb_params(combo: dict, seed: int) -> tuple[dict, int]:
 
 
 def xgboost_cox(x: pd.DataFrame, time, event, gene_columns, settings: XGBoostCoxSettings,
-                seed: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+                seed: int, n_jobs: int = 1) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Grid search by k-fold CV C-index, refit on all cases, genes ranked by gain.
 
     Returns the grid (one row per setting: mean and sd of the fold C-indices), the gain of
     every feature (xgboost total_gain as a share, R's xgb.importance Gain) and the top
-    `top_genes` genes with positive gain.
+    `top_genes` genes with positive gain. The grid's (setting, fold) fits run on up to
+    n_jobs worker processes (the same boosters with any n_jobs: each is seeded).
     """
     import xgboost as xgb
 
@@ -158,19 +168,14 @@ def xgboost_cox(x: pd.DataFrame, time, event, gene_columns, settings: XGBoostCox
     label = xgb_label(time, event)
     xv = x.to_numpy(dtype=float)
     names = list(x.columns)
+    fits = [(_xgb_params(combo, seed), test) for combo in combos for test in folds]
+    scores = process_map(_xgb_fold_c_index, fits, n_jobs, shared=(xv, label, time, event,
+                                                                   names))
     rows = []
-    for combo in combos:
-        params, rounds = _xgb_params(combo, seed)
-        scores = []
-        for test in folds:
-            train = np.setdiff1d(np.arange(len(time)), test)
-            booster = xgb.train(params, xgb.DMatrix(xv[train], label=label[train],
-                                                    feature_names=names), rounds)
-            risk = booster.predict(xgb.DMatrix(xv[test], feature_names=names),
-                                   output_margin=True)
-            scores.append(discrimination.harrell_c(time[test], event[test], risk))
-        rows.append({**combo, "cv_c_index": float(np.nanmean(scores)),
-                     "cv_c_index_sd": float(np.nanstd(scores, ddof=1))})
+    for i, combo in enumerate(combos):
+        fold_scores = scores[i * len(folds):(i + 1) * len(folds)]
+        rows.append({**combo, "cv_c_index": float(np.nanmean(fold_scores)),
+                     "cv_c_index_sd": float(np.nanstd(fold_scores, ddof=1))})
     table = pd.DataFrame(rows)
     best = combos[int(np.nanargmax(table["cv_c_index"].to_numpy()))]
     params, rounds = _xgb_params(best, seed)
@@ -184,6 +189,18 @@ def xgboost_cox(x: pd.DataFrame, time, event, gene_columns, settings: XGBoostCox
     log.info("XGBoost-Cox: best %s (CV C %.3f); %d genes kept", best,
              table["cv_c_index"].max(), len(top))
     return table, imp.reset_index(drop=True), top.tolist()
+
+
+def _xgb_fold_c_index(xv, label, time, event, names, fit) -> float:
+    """Harrell's C on one test fold of a booster trained on the other folds."""
+    import xgboost as xgb
+
+    (params, rounds), test = fit
+    train = np.setdiff1d(np.arange(len(time)), test)
+    booster = xgb.train(params, xgb.DMatrix(xv[train], label=label[train], feature_names=names),
+                        rounds)
+    risk = booster.predict(xgb.DMatrix(xv[test], feature_names=names), output_margin=True)
+    return discrimination.harrell_c(time[test], event[test], risk)
 
 
 def _stratified_folds(event: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
@@ -210,8 +227,9 @@ class Selection:
 
 
 def select_genes(expr: pd.DataFrame, clin: pd.DataFrame, time, event,
-                 settings: SelectionSettings, seed: int) -> Selection:
-    """Log-rank screen -> co-expression hubs -> stepwise Cox and XGBoost-Cox gene lists."""
+                 settings: SelectionSettings, seed: int, n_jobs: int = 1) -> Selection:
+    """Log-rank screen -> co-expression hubs -> stepwise Cox and XGBoost-Cox gene lists;
+    the stepwise candidates and the XGBoost grid run on up to n_jobs worker processes."""
     screen = logrank_screen(expr, time, event, settings.logrank_p)
     screened = screen.loc[screen["selected"], "gene_id"].tolist()
     co = settings.coexpression
@@ -228,10 +246,10 @@ def select_genes(expr: pd.DataFrame, clin: pd.DataFrame, time, event,
                  len(screened), co.min_module_size)
     data = sv.CoxData(time, event)
     step_genes, trace = stepwise_cox(clin, expr[candidates], data, settings.ties,
-                                     settings.max_steps)
+                                     settings.max_steps, n_jobs)
     x = pd.concat([clin, expr[candidates]], axis=1)
     grid, importance, xgb_genes = xgboost_cox(x, time, event, candidates, settings.xgboost,
-                                              seed)
+                                              seed, n_jobs)
     return Selection(screen, modules, candidates, trace, grid, importance,
                      {"clinical": [], "stepwise": step_genes, "xgboost": xgb_genes})
 
