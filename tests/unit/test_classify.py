@@ -114,6 +114,29 @@ def test_nested_cv_is_not_more_optimistic_on_noise():
     assert row["optimistic_cv_auc"] > row["nested_cv_auc"]
 
 
+def test_lasso_reaches_the_optimum_of_its_objective():
+    """liblinear's lasso (intercept scaled) meets the KKT conditions of mean log-loss +
+    alpha * |w|_1 with an unpenalised intercept, on correlated genes."""
+    rng = np.random.default_rng(5)
+    factor = rng.normal(size=(300, 1))
+    x = factor + 0.5 * rng.normal(size=(300, 40))
+    y = (factor[:, 0] + rng.normal(size=300) > 0.3).astype(int)
+    alpha = 0.02
+    est = algorithms.PenalisedLogistic("lasso", alpha=alpha).fit(x, y)
+    p = 1 / (1 + np.exp(-est.decision_function(x)))
+    grad = x.T @ (p - y) / len(y)
+    assert abs(np.mean(p - y)) <= alpha / 1e4 + 1e-7  # intercept: (nearly) unpenalised
+    on = est.coef_ != 0
+    assert on.sum() >= 2
+    np.testing.assert_allclose(grad[on], -alpha * np.sign(est.coef_[on]), atol=1e-5)
+    assert np.all(np.abs(grad[~on]) <= alpha + 1e-5)
+    # a warm start from another penalty's solution reaches the same optimum
+    warm = algorithms.PenalisedLogistic("elastic_net", alpha=alpha, tol=1e-8).fit(
+        x, y, init=algorithms.PenalisedLogistic("elastic_net", alpha=0.05).fit(x, y))
+    cold = algorithms.PenalisedLogistic("elastic_net", alpha=alpha, tol=1e-8).fit(x, y)
+    np.testing.assert_allclose(warm.coef_, cold.coef_, atol=1e-4)
+
+
 def test_penalised_logistic_all_penalties():
     X, y = make_data(n=200, p=30)
     for pen, alpha in [("ridge", 0.1), ("lasso", 0.05), ("elastic_net", 0.05), ("l1_2", 0.05),
