@@ -73,7 +73,7 @@ def test_empty_gene_set_scores_zero():
 
 @pytest.mark.parametrize("direct", [True, False])
 def test_store_reads_past_the_page_cache_give_the_same_scores(tmp_path, monkeypatch, direct):
-    """The pread paths (O_DIRECT: aligned spans copied out; buffered) on a store's memory
+    """The pread paths (O_DIRECT: aligned spans read in place; buffered) on a store's memory
     maps, over several blocks at unaligned offsets, equal the scores of in-memory arrays."""
     from bloodsig.connectivity.store import StoreWriter, open_store
 

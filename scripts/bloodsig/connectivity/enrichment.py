@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
@@ -44,12 +43,13 @@ def set_threads(n: int) -> None:
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _es_block(rk, sc, rows, set_ptr, set_memb, max_rank, weighted, out):
+def _es_block(rk, sc, rk_lead, sc_lead, rows, set_ptr, set_memb, max_rank, weighted, out):
     """ES of every set on every signature of a block, in parallel over chunks of signatures.
 
-    rk, sc: (n_rows, n_cols) ranks and scores of a block of signatures (gene-major); rows: the
-    block rows of the sets' genes; set_ptr / set_memb: the sets as CSR lists of indices into
-    rows; out (n_sets, n_cols). For each set and signature the hits are ordered by rank without
+    rk, sc: ranks and scores of a block of signatures, gene-major: signature j of block row g
+    is rk[g, rk_lead[g] + j] (and sc[g, sc_lead[g] + j]; _read_rows); rows: the block rows of
+    the sets' genes; set_ptr / set_memb: the sets as CSR lists of indices into rows;
+    out (n_sets, n_cols). For each set and signature the hits are ordered by rank without
     a sort: each hit sets the bit of its rank (ranks are distinct within a signature) and
     leaves its gene in a rank-indexed slot; the set bits are read back word by word, advancing
     the running sum exactly as a walk over every gene would (cmapM fastESCore).
@@ -59,7 +59,7 @@ def _es_block(rk, sc, rows, set_ptr, set_memb, max_rank, weighted, out):
     minimum, so it is the larger of the highest post-hit value and the deepest pre-hit
     value (the earlier of the two on a tie, the post-hit value at the same hit)."""
     n_sets = set_ptr.shape[0] - 1
-    n_cols = rk.shape[1]
+    n_cols = out.shape[1]
     n_union = rows.shape[0]
     n_words = max_rank // 64 + 1
     miss = np.empty(n_sets)
@@ -85,11 +85,13 @@ def _es_block(rk, sc, rows, set_ptr, set_memb, max_rank, weighted, out):
             n_tile = min(tile, stop - t0)
             for v in range(n_union):
                 g = rows[v]
+                r0 = rk_lead[g] + t0
                 for c in range(n_tile):
-                    trk[c, v] = rk[g, t0 + c]
+                    trk[c, v] = rk[g, r0 + c]
                 if weighted:
+                    s0 = sc_lead[g] + t0
                     for c in range(n_tile):
-                        twt[c, v] = abs(sc[g, t0 + c])
+                        twt[c, v] = abs(sc[g, s0 + c])
             for c in range(n_tile):
                 rrow = trk[c]
                 wrow = twt[c]
@@ -198,29 +200,29 @@ def enrichment_scores(ranks: np.ndarray, scores: np.ndarray, gene_sets: list[np.
 
     # Two buffers per array, reused block after block (one scored, one being read): fresh
     # arrays per block cost a page fault per 4 KB, ~0.3 CPU s per GB read.
-    buffers = [(np.empty(len(genes) * step, ranks.dtype), np.empty(len(genes) * step,
-                                                                   scores.dtype))
+    buffers = [tuple(_block_buffer(a, len(genes), step) for a in (ranks, scores))
                for _ in range(min(2, len(blocks)))]
 
     def read(i):
         b0, b1 = blocks[i]
         c0, c1 = int(where[b0]), int(where[b1 - 1]) + 1
-        rk = _read_rows(ranks, genes, c0, c1, readers, buffers[i % 2][0])
-        sc = _read_rows(scores, genes, c0, c1, readers, buffers[i % 2][1])
+        parts = [_read_rows(a, genes, c0, c1, readers, buf)
+                 for a, buf in zip((ranks, scores), buffers[i % 2], strict=True)]
         if c1 - c0 == b1 - b0:  # every column of the span
-            return rk, sc
+            return parts
         pick = where[b0:b1] - c0
-        return np.ascontiguousarray(rk[:, pick]), np.ascontiguousarray(sc[:, pick])
+        return [(_take(*part, pick), np.zeros(len(genes), np.int64)) for part in parts]
 
     with ThreadPoolExecutor(1) as pool, ThreadPoolExecutor(READ_THREADS) as readers:
         pending = pool.submit(read, 0)
         for i, (b0, b1) in enumerate(blocks):
-            rk, sc = pending.result()
+            (rk, rk_lead), (sc, sc_lead) = pending.result()
             if i + 1 < len(blocks):
                 pending = pool.submit(read, i + 1)
             for first, last, rows, ptr, memb in groups:
                 block = np.zeros((last - first, b1 - b0))
-                _es_block(rk, sc, rows, ptr, memb, max_rank, bool(weighted), block)
+                _es_block(rk, sc, rk_lead, sc_lead, rows, ptr, memb, max_rank, bool(weighted),
+                          block)
                 out[first:last, order[b0:b1]] = block
     return out
 
@@ -253,35 +255,40 @@ DIRECT_READS: bool | None = None  # O_DIRECT reads of a store: always, never, No
 ALIGN = 4096  # O_DIRECT offsets, lengths and buffers are multiples of this
 
 
-_scratch = threading.local()  # each reader thread's aligned O_DIRECT buffer
+def _pitch(arr, n_cols: int) -> int:
+    """Values per row of a block buffer of n_cols columns of arr: whole ALIGN units, room for
+    a row's aligned span (O_DIRECT) around the columns wherever the span starts."""
+    return (-(-n_cols * arr.dtype.itemsize // ALIGN) + 1) * ALIGN // arr.dtype.itemsize
 
 
-def _aligned(nbytes: int) -> np.ndarray:
-    """This thread's ALIGN-aligned scratch buffer of at least nbytes (kept between calls)."""
-    raw = getattr(_scratch, "raw", None)
-    if raw is None or len(raw) < nbytes + ALIGN:
-        raw = _scratch.raw = np.empty(nbytes + ALIGN, np.uint8)
+def _block_buffer(arr, n_rows: int, n_cols: int) -> np.ndarray:
+    """An ALIGN-aligned flat buffer for _read_rows of n_rows rows and up to n_cols columns."""
+    n = n_rows * _pitch(arr, n_cols) * arr.dtype.itemsize
+    raw = np.empty(n + ALIGN, np.uint8)
     shift = -raw.ctypes.data % ALIGN
-    return raw[shift:shift + nbytes]
+    return raw[shift:shift + n].view(arr.dtype)
+
+
+def _take(block: np.ndarray, lead: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Columns cols (relative to the read's first column) of _read_rows' (block, lead), as a
+    C-ordered (n_rows, len(cols)) array."""
+    return block[np.arange(len(block))[:, None], lead[:, None] + cols]
 
 
 def _read_rows(arr, rows: np.ndarray, c0: int, c1: int, readers,
-               buffer: np.ndarray | None = None) -> np.ndarray:
-    """arr[rows, c0:c1] as a new C-ordered array. From a store's memory map, the segments are
-    read with pread on a thread pool rather than through page faults: a fault reads the
-    device's whole read-ahead window (often MBs) around each small segment, which multiplies
-    the bytes read many times over once the store is larger than the page cache. A store much
-    larger than memory is read with O_DIRECT (_direct): each segment's aligned span into an
-    aligned buffer, then copied. buffer: a flat array of arr's dtype to hold the result
-    (its first len(rows) x (c1 - c0) values), instead of a new array."""
-    shape = (len(rows), c1 - c0)
-    out = (np.empty(shape, dtype=arr.dtype) if buffer is None
-           else buffer[:shape[0] * shape[1]].reshape(shape))
+               buffer: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """arr[rows, c0:c1] as (block, lead): row i's columns are block[i, lead[i]:lead[i] + c1 -
+    c0]. From a store's memory map, the segments are read with pread on a thread pool rather
+    than through page faults: a fault reads the device's whole read-ahead window (often MBs)
+    around each small segment, which multiplies the bytes read many times over once the store
+    is larger than the page cache. A store much larger than memory is read with O_DIRECT
+    (_direct): each segment's aligned span straight into its row of the block, which starts
+    at lead (no copy). buffer: from _block_buffer, to hold the block instead of a new one."""
+    n = c1 - c0
+    lead = np.zeros(len(rows), np.int64)
     if not _whole_memmap(arr):
-        out[:] = arr[rows, c0:c1]
-        return out
+        return np.ascontiguousarray(arr[rows, c0:c1]), lead
     item, n_sig = arr.dtype.itemsize, arr.shape[1]
-    nbytes = (c1 - c0) * item
     fd = None
     if _direct(arr):
         try:
@@ -291,25 +298,25 @@ def _read_rows(arr, rows: np.ndarray, c0: int, c1: int, readers,
     direct = fd is not None
     if fd is None:
         fd = os.open(arr.filename, os.O_RDONLY)
+    pitch = _pitch(arr, n) if direct else n
+    if buffer is None:
+        buffer = _block_buffer(arr, len(rows), n)
+    block = buffer[:len(rows) * pitch].reshape(len(rows), pitch)
+    flat = block.reshape(-1).view(np.uint8)
+    offset = arr.offset + (np.asarray(rows, np.int64) * n_sig + c0) * item
+    start = offset - offset % ALIGN if direct else offset
+    need = offset + n * item - start  # bytes of a span up to the segment's end
+    size = -(-need // ALIGN) * ALIGN if direct else need
+    lead[:] = (offset - start) // item
+    start, need, size = start.tolist(), need.tolist(), size.tolist()
+    row_bytes = pitch * item
     try:
         def part(lo):
-            if direct:
-                span = _aligned(nbytes + 2 * ALIGN)
-                flat = out.reshape(-1).view(np.uint8)
             for i in range(lo, min(lo + READ_ROWS, len(rows))):
-                offset = arr.offset + (int(rows[i]) * n_sig + c0) * item
-                if direct:
-                    a0 = offset - offset % ALIGN
-                    a1 = -(-(offset + nbytes) // ALIGN) * ALIGN
-                    buf = span[:a1 - a0]
-                    if os.preadv(fd, [buf], a0) < offset + nbytes - a0:
-                        raise OSError(f"short read from {arr.filename}")
-                    flat[i * nbytes:(i + 1) * nbytes] = buf[offset - a0:offset - a0 + nbytes]
-                    continue
-                view = memoryview(out[i]).cast("B")
-                if os.preadv(fd, [view], offset) != view.nbytes:
+                view = flat[i * row_bytes:i * row_bytes + size[i]]
+                if os.preadv(fd, [view], start[i]) < need[i]:
                     raise OSError(f"short read from {arr.filename}")
         list(readers.map(part, range(0, len(rows), READ_ROWS)))
     finally:
         os.close(fd)
-    return out
+    return block, lead

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.errors import InputError
-from .enrichment import READ_THREADS, _read_rows, enrichment_scores
+from .enrichment import READ_THREADS, _read_rows, _take, enrichment_scores
 from .scores import fdr_gsea, group_max_quantile, group_order, ncs, tau, wtcs
 
 log = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ def signature_columns(arr: np.ndarray, picks: np.ndarray) -> np.ndarray:
     with ThreadPoolExecutor(READ_THREADS) as readers:
         for g0 in range(0, arr.shape[0], rows_per_read):
             rows = np.arange(g0, min(g0 + rows_per_read, arr.shape[0]))
-            out[:, rows] = _read_rows(arr, rows, 0, arr.shape[1], readers)[:, picks].T
+            out[:, rows] = _take(*_read_rows(arr, rows, 0, arr.shape[1], readers), picks).T
     return out
 
 
