@@ -469,7 +469,7 @@ def report_html_inputs(wc):
     """Stage report: the files results/report.html is built from. The targets of every stage
     that is on (as rule all asks for them; not the reads stage's per-sample files), the
     samples after QC and each DE analysis's covariates (its n), and the report stage's own
-    tables and provenance when it is on."""
+    tables, provenance and the run's slowest rules when it is on."""
     cohort = DISCOVERY[0]
     files = [t for stage, targets_of in STAGE_TARGETS.items()
              if stage not in ("report", "demo", "reads") and stage_on(stage)
@@ -480,7 +480,7 @@ def report_html_inputs(wc):
         files += [f"results/{cohort}/de/{a}/covariates.tsv" for a in ANALYSES]
     if stage_on("report"):
         files += [t for t in STAGE_TARGETS["report"]()
-                  if t != REPORT_HTML]
+                  if t != REPORT_HTML] + ["results/benchmarks_slowest.tsv"]
     return sorted(set(files))
 
 

@@ -111,8 +111,13 @@ def test_gse127530_report(refdata, tmp_path):
 def test_demo_report(demo, tmp_path):
     report = demo / "results/report.html"
     assert report.exists()
-    _check_report(report, tmp_path, _top_gene(demo), ALL_SECTIONS + ["qPCR"], [], "demo")
+    _check_report(report, tmp_path, _top_gene(demo), ALL_SECTIONS + ["qPCR", "Run time"], [],
+                  "demo")
     text = report.read_text()
+    # the run's slowest rules, as gathered before the page was built
+    runtime = text.split('data-section="Run time"')[1].split("data-section=")[0]
+    slowest = pd.read_csv(demo / "results/benchmarks_slowest.tsv", sep="\t")
+    assert all(f">{rule}<" in runtime for rule in slowest["rule"])
     auc = pd.read_csv(demo / "results/discovery/classify/compare/auc.tsv", sep="\t")
     best = auc[auc["best"].astype(str).str.lower() == "true"].iloc[0]
     line = re.search(r"<li>Best classifier by the comparison's rule.*?</li>", text).group(0)

@@ -26,6 +26,7 @@ def report_page(res: Results, cfg: dict, title: str, counts: pd.DataFrame | None
         biology.subtypes_section(res, cfg),
         biology.qpcr_section(res, cfg),
         overview.calibration_section(res, cfg),
+        overview.runtime_section(res, cfg),
         overview.provenance_section(res, cfg),
     ]
     ran = [p for p in parts if p is not None]

@@ -144,6 +144,22 @@ def calibration_section(res: Results, cfg: dict) -> h.Section | None:
     return sec
 
 
+def runtime_section(res: Results, cfg: dict) -> h.Section | None:
+    """The run's 10 slowest rules (results/benchmarks_slowest.tsv)."""
+    path = "results/benchmarks_slowest.tsv"
+    if not res.has(path):
+        return None
+    slowest = res.tsv(path)
+    sec = h.Section("Run time")
+    sec.add(h.para(
+        "The rules with the most wall time in this run, summed over their jobs, with the CPU "
+        "time and the largest job's peak memory (Snakemake's benchmark files beside the logs; "
+        "every job in results/benchmarks.tsv). Built after them, this page is not among them. "
+        "A rule that did not rerun keeps its last timing."))
+    sec.add(h.static_table(slowest))
+    return sec
+
+
 # ---------------------------------------------------------------------------- provenance
 def provenance_section(res: Results, cfg: dict) -> h.Section:
     sec = h.Section("Provenance")
