@@ -96,11 +96,6 @@ class ScoringSettings:
                    qc_pass=bool(cand["qc_pass"]), top=cand["top"])
 
 
-def _groups(info: pd.DataFrame) -> np.ndarray:
-    """CMap's normalisation groups: perturbagen type and cell line."""
-    return (info["pert_type"].astype(str) + ":" + info["cell_id"].astype(str)).to_numpy()
-
-
 def _cached(store, key, make):
     """make(), kept on the store for the next query of the same process: what a query derives
     from the signatures' labels (sig_id order, normalisation groups, perturbagen grouping)
@@ -114,9 +109,17 @@ def _cached(store, key, make):
 
 
 def _group_codes(store) -> tuple[np.ndarray, np.ndarray]:
-    """The normalisation groups factorised (codes, sorted labels), once per store."""
-    return _cached(store, "groups", lambda: pd.factorize(
-        pd.Series(_groups(store.signatures)), sort=True))
+    """CMap's normalisation groups, "pert_type:cell_id", factorised (codes, sorted labels),
+    once per store; only the distinct pairs are joined as strings."""
+    def make():
+        (pt, pt_names), (cell, cell_names) = (pd.factorize(store.signatures[c])
+                                              for c in ("pert_type", "cell_id"))
+        pairs, inverse = np.unique(pt * len(cell_names) + cell, return_inverse=True)
+        names = (pd.Index(pt_names).astype(str)[pairs // len(cell_names)] + ":"
+                 + pd.Index(cell_names).astype(str)[pairs % len(cell_names)])
+        codes, labels = pd.factorize(names, sort=True)
+        return codes[inverse], labels
+    return _cached(store, "groups", make)
 
 
 def score_queries(store, queries: dict[str, tuple[np.ndarray, np.ndarray]], weighted: bool,
@@ -259,30 +262,26 @@ class PerturbagenGroups:
     summaries use, computed once and applied to the scores of any number of queries."""
 
     def __init__(self, table: pd.DataFrame):
-        keys = table[["pert_id", "pert_name", "cell_id"]].reset_index(drop=True)
-        self.n = len(keys)
-        self.cell_codes = keys.groupby(["pert_id", "pert_name", "cell_id"], sort=True) \
-            .ngroup().to_numpy()
-        self.n_cells = int(self.cell_codes.max()) + 1 if self.n else 0
-        first = np.full(self.n_cells, -1, dtype=np.int64)
-        first[self.cell_codes[::-1]] = np.arange(self.n)[::-1]
-        by_cell = keys.iloc[first].reset_index(drop=True)
-        self.pert_codes = by_cell.groupby(["pert_id", "pert_name"], sort=True).ngroup() \
-            .to_numpy()
-        self.n_perts = int(self.pert_codes.max()) + 1 if self.n_cells else 0
-        first_pert = np.full(self.n_perts, -1, dtype=np.int64)
-        first_pert[self.pert_codes[::-1]] = np.arange(self.n_cells)[::-1]
-        self.base = by_cell.iloc[first_pert][["pert_id", "pert_name"]].reset_index(drop=True)
-        self.base["n_cell_lines"] = np.bincount(self.pert_codes, minlength=self.n_perts)
+        # Each key column coded in sorted order, so that integer keys sort as the strings do
+        # (groups numbered as a sorted groupby would; 2x faster than one at 473k signatures).
+        (pid, ids), (pname, names), (cell, cells) = (
+            pd.factorize(table[c], sort=True) for c in ("pert_id", "pert_name", "cell_id"))
+        self.n = len(table)
+        pert_keys, self.cell_codes = np.unique(
+            (pid.astype(np.int64) * len(names) + pname) * len(cells) + cell, return_inverse=True)
+        self.n_cells = len(pert_keys)
+        perts, self.pert_codes = np.unique(pert_keys // len(cells), return_inverse=True)
+        self.n_perts = len(perts)
         # n_signatures and min FDR are per pert_id (a pert_id may carry two names)
-        id_codes, ids = pd.factorize(keys["pert_id"])
-        self.id_codes, self.n_ids = id_codes, len(ids)
-        self.row_id = pd.Index(ids).get_indexer(self.base["pert_id"])
-        self.base["n_signatures"] = np.bincount(id_codes, minlength=self.n_ids)[self.row_id]
+        self.id_codes, self.n_ids = pid, len(ids)
+        self.row_id = perts // len(names)
+        self.base = pd.DataFrame({"pert_id": ids[self.row_id],
+                                  "pert_name": names[perts % len(names)]})
+        self.base["n_cell_lines"] = np.bincount(self.pert_codes, minlength=self.n_perts)
+        self.base["n_signatures"] = np.bincount(pid, minlength=self.n_ids)[self.row_id]
         # Reused by every query: the groups' members and the summaries' order by pert_id.
         self.cell_order = group_order(self.cell_codes, self.n_cells)
         self.pert_order = group_order(self.pert_codes, self.n_perts)
-        self.id_rank = np.unique(self.base["pert_id"].to_numpy(str), return_inverse=True)[1]
 
     def summarise(self, ncs: np.ndarray, tau: np.ndarray, fdr: np.ndarray,
                   q_low: float = 33, q_high: float = 67) -> pd.DataFrame:
@@ -300,7 +299,7 @@ class PerturbagenGroups:
 
     def by_ncs(self, summary: pd.DataFrame) -> pd.DataFrame:
         """A summary of these groups sorted by NCS, then pert_id (stable)."""
-        order = np.lexsort((self.id_rank, summary["ncs"].to_numpy()))
+        order = np.lexsort((self.row_id, summary["ncs"].to_numpy()))
         return summary.iloc[order].reset_index(drop=True)
 
 

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ..core.errors import InputError
 from ..core.io import atomic_path, read_tsv, write_text, write_tsv
-from .release import FLAG_TRUE
+from .release import as_flag
 
 log = logging.getLogger(__name__)
 FORMAT = "bloodsig-cmap-store"
@@ -349,7 +349,7 @@ def open_store(path) -> Store:
     sigs = read_tsv(path / "signatures.tsv", what="store signatures", dtype=str,
                     keep_default_na=False)
     for flag in ("qc_pass", "is_ncs_sig", "is_null_sig"):
-        sigs[flag] = sigs[flag].str.lower().isin(FLAG_TRUE)
+        sigs[flag] = as_flag(sigs[flag])
     return Store(path, ranks, scores,
                  read_tsv(path / "genes.tsv", what="store genes", dtype=str),
                  sigs,
