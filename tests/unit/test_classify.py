@@ -68,6 +68,10 @@ def test_knee():
     assert panel_selection.knee(curve, max_genes=30) <= k
     flat = pd.DataFrame({"n_genes": [3, 2, 1], "mean_auc": [0.6, 0.7, 0.6]})
     assert panel_selection.knee(flat) == 2  # no knee: highest AUC
+    # a noisy dip at 2 genes: the raw curve's first knee would be 1 gene
+    dip = curve.copy()
+    dip.loc[dip["n_genes"] == 2, "mean_auc"] -= 0.12
+    assert panel_selection.knee(dip) == k
 
 
 def test_select_panels_and_ensemble():

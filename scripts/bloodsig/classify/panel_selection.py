@@ -105,16 +105,19 @@ def rfe(X: pd.DataFrame, y: pd.Series, xgb_params: XGBoostSettings, settings: RF
 
 
 def knee(curve: pd.DataFrame, max_genes: int | None = None) -> int:
-    """Panel size at the kneedle knee (Satopaa et al. 2011) of mean CV AUC against the number
-    of genes (kneed, concave increasing), over sizes up to max_genes. No knee: the size with
-    the highest AUC."""
+    """Panel size at the kneedle knee (Satopaa et al. 2011) of the best mean CV AUC reached
+    with at most n genes (the running maximum of the curve) against n (kneed, concave
+    increasing), over sizes up to max_genes. Kneedle assumes a monotone curve: on the raw
+    one a dip between noisy neighbours makes its first knee a 1-gene panel. No knee: the
+    size with the highest AUC."""
     from kneed import KneeLocator
 
     c = curve.sort_values("n_genes")
     if max_genes is not None:
         c = c[c["n_genes"] <= max_genes]
     x, y = c["n_genes"].to_numpy(), c["mean_auc"].to_numpy()
-    k = KneeLocator(x, y, curve="concave", direction="increasing").knee if len(x) >= 3 else None
+    k = (KneeLocator(x, np.maximum.accumulate(y), curve="concave", direction="increasing").knee
+         if len(x) >= 3 else None)
     if k is None:
         log.warning("kneedle found no knee; using the size with the highest CV AUC")
         return int(x[np.argmax(y)])
