@@ -150,6 +150,27 @@ def test_efron_loglik_by_hand():
     assert ll_b == pytest.approx(eta[0] + eta[1] - 2 * np.log(w.sum()))
 
 
+@pytest.mark.parametrize("ties", ["breslow", "efron"])
+def test_one_step_adds_bound_each_added_columns_maximum(ties):
+    # A model on columns 0-1, every other column added in turn: one Newton step from the
+    # model's maximum never passes the added model's maximum and comes close to it.
+    x, time, event, _ = weibull_data(n=200, ties=ties == "efron")
+    rng = np.random.default_rng(5)
+    extra = np.column_stack([x[:, 2], rng.normal(size=(200, 5)), x[:, 1] + rng.normal(
+        scale=0.5, size=200)])
+    data = sv.CoxData(time, event)
+    base = sv.cox_fit(x[:, :2], data=data, ties=ties)
+    centred = lambda a: (a - a.mean(axis=0))[data.order]  # noqa: E731
+    lower, chisq = data.one_step_adds(centred(x[:, :2]), base.coef, centred(extra), ties)
+    exact = np.array([sv.cox_fit(np.column_stack([x[:, :2], z]), data=data, ties=ties).loglik
+                      for z in extra.T])
+    assert np.all(lower <= exact + 1e-9)
+    assert np.all(exact - lower < 0.05)
+    assert np.all(lower >= base.loglik - 1e-9)
+    # The score test approximates twice the gain.
+    np.testing.assert_allclose(chisq / 2, exact - base.loglik, atol=0.1)
+
+
 def test_cox_refuses_unknown_ties():
     with pytest.raises(InputError, match="ties"):
         sv.cox_fit(np.ones((3, 1)), [1, 2, 3], [1, 1, 1], ties="exact")
