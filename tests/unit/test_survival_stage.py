@@ -205,6 +205,22 @@ def test_xgb_label_encodes_censoring_as_negative_time():
     assert selection.xgb_label([0.0], [0])[0] < 0
 
 
+def test_xgboost_grid_scores_fewer_rounds_on_the_first_trees_of_the_longest_run():
+    # A 50-round setting scored on the first 50 trees of its 100-round booster has the fold
+    # C-indices of a grid that trains it alone.
+    expr, cases = simulate()
+    clin = inputs.clinical_matrix(cases, CASES.clinical, CASES.reference_levels)
+    x = pd.concat([clin, expr.iloc[:, :10]], axis=1)
+    both = SELECTION.xgboost
+    alone = dataclasses.replace(both, grid={**both.grid, "n_rounds": [50]})
+    args = (x, cases["time"], cases["event"], list(expr.columns[:10]))
+    shared = selection.xgboost_cox(*args, both, seed=3)[0]
+    single = selection.xgboost_cox(*args, alone, seed=3)[0]
+    assert shared["n_rounds"].tolist() == [50, 100]
+    pd.testing.assert_frame_equal(shared.iloc[[0]], single)
+    assert shared["cv_c_index"].iloc[0] != shared["cv_c_index"].iloc[1]
+
+
 def test_select_genes_end_to_end_recovers_planted_genes():
     expr, cases = simulate()
     clin = inputs.clinical_matrix(cases, CASES.clinical, CASES.reference_levels)
