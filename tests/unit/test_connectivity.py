@@ -59,6 +59,15 @@ def test_planted_set_scores_high_and_batches_equal_single_runs():
         enrichment.enrichment_scores(ranks, scores, [np.array([300])])
 
 
+def test_es_on_a_tie_is_the_extreme_reached_first():
+    # 4 genes, a set of 2, unweighted: the walk reaches +0.5 and -0.5 (steps of +-0.5); the
+    # first of them is the ES, as cmapM keeps it.
+    ranks = np.array([[1, 2], [4, 3], [2, 1], [3, 4]], np.int16)  # hits at ranks 1, 4 | 2, 3
+    scores = np.ones((4, 2), np.float32)
+    es = enrichment.enrichment_scores(ranks, scores, [np.array([0, 1])], weighted=False)
+    np.testing.assert_array_equal(es, [[0.5, -0.5]])
+
+
 def test_empty_gene_set_scores_zero():
     ranks, scores, rng = random_store()
     top = np.argsort(ranks[:, 0])[:20]
@@ -180,6 +189,17 @@ def test_group_sort_equals_one_lexsort_to_the_bit():
     q = cmap_scores.group_max_quantile(finite, codes, 90)
     for g in range(90):
         assert q[g] == cmap_scores.max_quantile(finite[codes == g])
+
+
+def test_stable_argsort_equals_numpy_stable_sort():
+    # Ties, signed zeros, NaN of either sign, infinities and subnormals: the same permutation.
+    rng = np.random.default_rng(6)
+    for n in (0, 1, 7, 20_000):
+        values = rng.choice([-1.5, -0.0, 0.0, 2.0, np.nan, -np.nan, np.inf, -np.inf, 5e-324,
+                             -5e-324], n)
+        values[::3] = rng.normal(0, 1, len(values[::3]))
+        np.testing.assert_array_equal(cmap_scores.stable_argsort(values),
+                                      np.argsort(values, kind="stable"))
 
 
 def test_max_quantile_follows_matlab_prctile():

@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..core.errors import InputError
 from .enrichment import READ_THREADS, _read_rows, _take, enrichment_scores
-from .scores import fdr_gsea, group_max_quantile, group_order, ncs, tau, wtcs
+from .scores import fdr_gsea, group_max_quantile, group_order, ncs, stable_argsort, tau, wtcs
 
 log = logging.getLogger(__name__)
 
@@ -188,12 +188,15 @@ def score_queries(store, queries: dict[str, tuple[np.ndarray, np.ndarray]], weig
 
 
 def _map(f, items) -> list:
-    """[f(x) for x in items] on numba's thread count (the rule's threads)."""
+    """[f(x) for x in items] on numba's thread count (the rule's threads). The numba kernels
+    that f calls run on one thread in each worker: numba's thread count is per thread, and a
+    new thread starts at NUMBA_NUM_THREADS (every core of the node unless set), so each
+    worker would otherwise start an OpenMP team of that size beside the rule's threads."""
     items = list(items)
     n = min(numba.get_num_threads(), len(items))
     if n <= 1:
         return [f(x) for x in items]
-    with ThreadPoolExecutor(n) as pool:
+    with ThreadPoolExecutor(n, initializer=numba.set_num_threads, initargs=(1,)) as pool:
         return list(pool.map(f, items))
 
 
@@ -379,7 +382,7 @@ def analyse_queries(store, queries: pd.DataFrame, background: np.ndarray | None,
         cands = candidates(summary, store.compounds, s.max_fdr, s.require_moa, s.direction,
                            s.top)
         # By NCS, ties by sig_id: one stable sort of the scores taken in sig_id order.
-        order = by_id[np.argsort(sc["ncs"][by_id], kind="stable")]
+        order = by_id[stable_argsort(sc["ncs"][by_id])]
         return {"scores": res, "order": order, "perturbagens": groups.by_ncs(summary),
                 "candidates": cands, "ncs_means": res.ncs_means}
 

@@ -38,9 +38,11 @@ def ncs(cs: np.ndarray, groups: np.ndarray, is_ref: np.ndarray, floor: float = 0
     out = np.zeros_like(cs2)
     n_groups = len(names)
     means = {}
+    sgn = np.sign(cs2)
     for sign in (1.0, -1.0):
-        vals = np.where((np.sign(cs2) == sign) & is_ref, cs2, 0.0)
-        cnt = (np.sign(cs2) == sign) & is_ref
+        sel = sgn == sign
+        cnt = sel & is_ref
+        vals = np.where(cnt, cs2, 0.0)
         # Group sums by bincount per query (vectorised over signatures).
         sums = np.stack([np.bincount(codes, w, n_groups) for w in vals])
         nums = np.stack([np.bincount(codes, c, n_groups) for c in cnt.astype(float)])
@@ -49,8 +51,7 @@ def ncs(cs: np.ndarray, groups: np.ndarray, is_ref: np.ndarray, floor: float = 0
             mu = np.where(nums > 0, np.abs(sums) / nums, overall[:, None])
         mu = np.maximum(mu, floor)
         means[sign] = mu
-        sel = np.sign(cs2) == sign
-        out[sel] = (cs2 / mu[:, codes])[sel]
+        np.divide(cs2, mu[:, codes], out=out, where=sel)
     report = pd.DataFrame({"group": list(names), "pos_mean": means[1.0][0],
                            "neg_mean": -means[-1.0][0]})
     return (out[0] if one else out), report
@@ -68,11 +69,10 @@ def _factorize(groups) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ecdf_below(values: np.ndarray):
-    """(v, f): sorted unique values and the share of `values` strictly below each (MATLAB
-    cdfcalc's yCDF(1:end-1))."""
-    v, counts = np.unique(values, return_counts=True)
-    f = np.concatenate([[0.0], np.cumsum(counts)[:-1]]) / len(values)
-    return v, f
+    """(v, f): the unique values of ascending `values` and the share of them strictly below
+    each (MATLAB cdfcalc's yCDF(1:end-1)): a value's first position."""
+    first = np.flatnonzero(np.concatenate([[True], values[1:] != values[:-1]]))
+    return values[first], first / len(values)
 
 
 def _interp(v: np.ndarray, f: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -82,14 +82,18 @@ def _interp(v: np.ndarray, f: np.ndarray, x: np.ndarray) -> np.ndarray:
     return PchipInterpolator(v, f)(x)
 
 
-def _fdr_tail(x_trt, x_null, xq, right):
+def _fdr_tail(xq, null, right):
+    """q-values of one sign's scores xq (null: which are null scores)."""
     sign = 1 if right else -1
-    order = np.argsort(sign * xq, kind="stable")
+    order = stable_argsort(sign * xq)
     # The interpolants are evaluated at sorted points (the same values, 5x faster: the
-    # interval search then steps from the last interval instead of bisecting).
+    # interval search then steps from the last interval instead of bisecting), and the
+    # ECDFs read off the same sort.
+    xs, ns = xq[order], null[order]
+    up = slice(None) if right else slice(None, None, -1)
     trt_q, null_q = np.empty(len(xq)), np.empty(len(xq))
-    trt_q[order] = _interp(*_ecdf_below(x_trt), xq[order])
-    null_q[order] = _interp(*_ecdf_below(x_null), xq[order])
+    trt_q[order] = _interp(*_ecdf_below(xs[~ns][up]), xs)
+    null_q[order] = _interp(*_ecdf_below(xs[ns][up]), xs)
     if right:
         q = np.clip((1 - null_q) / (1 - trt_q + EPS), EPS, 1)
     else:
@@ -121,8 +125,63 @@ def fdr_gsea(ncs_all: np.ndarray, is_null: np.ndarray) -> np.ndarray:
         side = x > 0 if right else x < 0
         trt, null = side & ~is_null, side & is_null
         if trt.sum() > 2 and null.sum() > 2:
-            q[side] = _fdr_tail(x[trt], x[null], x[side], right)
+            q[side] = _fdr_tail(x[side], is_null[side], right)
     return q
+
+
+def stable_argsort(values: np.ndarray) -> np.ndarray:
+    """np.argsort(values, kind="stable") of float64 values, the same permutation by an LSD
+    radix sort of order-preserving integer keys (-0.0 as 0.0, NaN last): ~2x faster than
+    numpy's timsort on a query's scores (it sorts 473k of them once, each half again for the
+    FDR)."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    out = np.empty(len(values), np.int64)
+    if len(values):
+        _radix_argsort(values, out)
+    return out
+
+
+@numba.njit(nogil=True, cache=True)
+def _radix_argsort(values, out):
+    n = values.shape[0]
+    bits = values.view(np.uint64)
+    key = np.empty(n, np.uint64)
+    top = np.uint64(1) << np.uint64(63)
+    for j in range(n):
+        v = values[j]
+        if v != v:
+            key[j] = ~np.uint64(0)
+        elif v == 0:
+            key[j] = top
+        else:
+            key[j] = ~bits[j] if bits[j] & top else bits[j] | top
+    # Six passes of 11 bits, all counted in one read; a pass where every key has the same
+    # digit is skipped.
+    count = np.zeros((6, 2048), np.int64)
+    for j in range(n):
+        k = key[j]
+        for p in range(6):
+            count[p, (k >> np.uint64(11 * p)) & np.uint64(2047)] += 1
+    idx = np.arange(n)
+    key2, idx2 = np.empty(n, np.uint64), np.empty(n, np.int64)
+    for p in range(6):
+        shift = np.uint64(11 * p)
+        if count[p, (key[0] >> shift) & np.uint64(2047)] == n:
+            continue
+        total = 0
+        for d in range(2048):
+            c = count[p, d]
+            count[p, d] = total
+            total += c
+        for j in range(n):
+            d = (key[j] >> shift) & np.uint64(2047)
+            at = count[p, d]
+            count[p, d] = at + 1
+            key2[at] = key[j]
+            idx2[at] = idx[j]
+        key, key2 = key2, key
+        idx, idx2 = idx2, idx
+    out[:] = idx
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
