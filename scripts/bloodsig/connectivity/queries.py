@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..core.errors import InputError
 from .enrichment import READ_THREADS, _read_rows, _take, enrichment_scores
-from .scores import fdr_gsea, group_max_quantile, group_order, ncs, stable_argsort, tau, wtcs
+from .scores import fdr_gsea, group_max_quantile, group_order, ncs, tau, wtcs
 
 log = logging.getLogger(__name__)
 
@@ -382,7 +382,7 @@ def analyse_queries(store, queries: pd.DataFrame, background: np.ndarray | None,
         cands = candidates(summary, store.compounds, s.max_fdr, s.require_moa, s.direction,
                            s.top)
         # By NCS, ties by sig_id: one stable sort of the scores taken in sig_id order.
-        order = by_id[stable_argsort(sc["ncs"][by_id])]
+        order = by_id[np.argsort(sc["ncs"][by_id], kind="stable")]
         return {"scores": res, "order": order, "perturbagens": groups.by_ncs(summary),
                 "candidates": cands, "ncs_means": res.ncs_means}
 
