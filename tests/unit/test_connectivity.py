@@ -10,15 +10,19 @@ from bloodsig.connectivity import queries as cn
 from bloodsig.connectivity import scores as cmap_scores
 
 
-def naive_es(rank: np.ndarray, score: np.ndarray, genes: np.ndarray, weighted: bool) -> float:
-    """GSEA running sum walked gene by gene over the whole ranked list; the ES is its value
-    of largest magnitude."""
+def running_sum(rank: np.ndarray, score: np.ndarray, genes: np.ndarray,
+                weighted: bool) -> np.ndarray:
+    """GSEA running sum walked gene by gene over the whole ranked list."""
     n, k = len(rank), len(genes)
     order = np.argsort(rank)
     in_set = np.isin(order, genes)
     w = np.abs(score[order].astype(float)) if weighted else np.ones(n)
-    step = np.where(in_set, w / w[in_set].sum(), -1.0 / (n - k))
-    walk = np.cumsum(step)
+    return np.cumsum(np.where(in_set, w / w[in_set].sum(), -1.0 / (n - k)))
+
+
+def naive_es(rank: np.ndarray, score: np.ndarray, genes: np.ndarray, weighted: bool) -> float:
+    """The ES: the running sum's value of largest magnitude."""
+    walk = running_sum(rank, score, genes, weighted)
     return float(walk[np.argmax(np.abs(walk))])
 
 
@@ -41,6 +45,41 @@ def test_es_matches_the_full_running_sum(weighted):
             # hits, so only the magnitude is compared there.
             assert abs(es[s, j]) == pytest.approx(abs(expected), abs=1e-12)
             if weighted:
+                assert es[s, j] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("n_genes", [128, 257])  # the last rank at a 64-bit word's start, inside
+@pytest.mark.parametrize("weighted", [True, False])
+def test_es_with_members_ranked_first_and_last(monkeypatch, n_genes, weighted):
+    """Sets of 1 to n - 1 genes that hold the genes ranked first and last (in two thirds of
+    the signatures), against the whole running sum; small groups, so several kernel calls."""
+    rng = np.random.default_rng(n_genes)
+    n_sig = 30
+    scores = rng.standard_normal((n_genes, n_sig)).astype(np.float32)
+    scores[rng.random(scores.shape) < 0.1] = 1.0  # equal weights too
+    edge = rng.choice(n_genes, 2, replace=False)  # in every set
+    rest = np.setdiff1d(np.arange(n_genes), edge)
+    sets = [edge[:1]] + [np.concatenate([edge, rng.choice(rest, size - 2, replace=False)])
+                         for size in (2, 3, 17, 64, n_genes // 2, n_genes - 1)]
+    ranks = np.empty((n_genes, n_sig), np.int16)
+    for j in range(n_sig):
+        order = rng.permutation(rest)
+        if j % 3 == 0:
+            order = np.concatenate([edge[:1], order, edge[1:]])
+        elif j % 3 == 1:
+            order = np.concatenate([edge[1:], order, edge[:1]])
+        else:
+            order = np.insert(order, rng.integers(0, n_genes - 1, 2), edge)
+        ranks[order, j] = np.arange(1, n_genes + 1)
+    monkeypatch.setattr(enrichment, "GROUP_GENES", 40)
+    es = enrichment.enrichment_scores(ranks, scores, sets, weighted=weighted)
+    for s, genes in enumerate(sets):
+        for j in range(n_sig):
+            walk = running_sum(ranks[:, j], scores[:, j], genes, weighted)
+            expected = walk[np.argmax(np.abs(walk))]
+            if walk.max() == pytest.approx(-walk.min(), abs=1e-12):  # +m and -m: see above
+                assert abs(es[s, j]) == pytest.approx(abs(expected), abs=1e-12)
+            else:
                 assert es[s, j] == pytest.approx(expected, abs=1e-12)
 
 

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-from numba.cpython.unsafe.numbers import trailing_zeros
+from numba.extending import intrinsic
 
 BLOCK_BYTES = 2**30  # store values read per block of signatures (ranks + scores); two blocks
 # are held (one scored, one read). Large blocks make long row segments: a batch of 25 queries
@@ -30,10 +30,10 @@ MAX_BLOCK = 65536  # signatures per block at most
 CHUNK = 256  # signatures per parallel work item within a block ...
 
 
-GROUP_GENES = 600  # genes per kernel call within a block (an up + down query: 300)
+GROUP_GENES = 600  # set members per kernel call within a block (an up + down query: 300)
 
 
-TILE_VALUES = 65536  # ... copied in tiles of at most this many (signature, gene) values
+TILE_VALUES = 65536  # ... copied in tiles of at most this many (signature, member) values
 _U1, _U6, _U63 = np.uint64(1), np.uint64(6), np.uint64(63)
 
 
@@ -42,25 +42,34 @@ def set_threads(n: int) -> None:
     numba.set_num_threads(max(1, min(int(n), numba.config.NUMBA_NUM_THREADS)))
 
 
+@intrinsic
+def _popcount(typingctx, x):
+    """The number of set bits of an unsigned integer (one instruction)."""
+    def codegen(context, builder, sig, args):
+        return builder.ctpop(args[0])
+    return x(x), codegen
+
+
 @numba.njit(parallel=True, nogil=True, cache=True)
-def _es_block(rk, sc, rk_lead, sc_lead, rows, set_ptr, set_memb, max_rank, weighted, out):
+def _es_block(rk, sc, rk_lead, sc_lead, memb_rows, set_ptr, max_rank, weighted, out):
     """ES of every set on every signature of a block, in parallel over chunks of signatures.
 
     rk, sc: ranks and scores of a block of signatures, gene-major: signature j of block row g
-    is rk[g, rk_lead[g] + j] (and sc[g, sc_lead[g] + j]; _read_rows); rows: the block rows of
-    the sets' genes; set_ptr / set_memb: the sets as CSR lists of indices into rows;
-    out (n_sets, n_cols). For each set and signature the hits are ordered by rank without
-    a sort: each hit sets the bit of its rank (ranks are distinct within a signature) and
-    leaves its gene in a rank-indexed slot; the set bits are read back word by word, advancing
-    the running sum exactly as a walk over every gene would (cmapM fastESCore).
+    is rk[g, rk_lead[g] + j] (and sc[g, sc_lead[g] + j]; _read_rows); memb_rows: the block
+    row of each set member, set s being memb_rows[set_ptr[s]:set_ptr[s + 1]]; out (n_sets,
+    n_cols).
 
-    The ES is the value of largest magnitude taken after a hit or just before it, the first
-    one on ties. After a hit the sum is at a local maximum, just before one at a local
-    minimum, so it is the larger of the highest post-hit value and the deepest pre-hit
-    value (the earlier of the two on a tie, the post-hit value at the same hit)."""
+    For each set and signature the hits are put in rank order without a comparison sort:
+    each hit sets the bit of its rank in a bitmap (ranks are distinct within a signature),
+    and its place in that order is the number of set bits below its own (a running count
+    per 64-bit word and a popcount within the word). The walk then visits only the hits:
+    between two hits the running sum falls linearly, so its extremes are the values after a
+    hit (local maxima) and just before one (local minima), advanced in cmapM's order of
+    operations (fastESCore). The ES is the extreme of larger magnitude, the first one on a
+    tie (the post-hit value at the same hit)."""
     n_sets = set_ptr.shape[0] - 1
     n_cols = out.shape[1]
-    n_union = rows.shape[0]
+    n_memb = memb_rows.shape[0]
     n_words = max_rank // 64 + 1
     miss = np.empty(n_sets)
     max_size = 0
@@ -68,82 +77,84 @@ def _es_block(rk, sc, rk_lead, sc_lead, rows, set_ptr, set_memb, max_rank, weigh
         size = set_ptr[s + 1] - set_ptr[s]
         max_size = max(max_size, size)
         miss[s] = -1.0 / (max_rank - size) if size != max_rank else -1.0
-    # Unsigned indices: numba adds no negative-index wraparound to the inner loops.
-    memb = set_memb.astype(np.uint64)
-    tile = max(4, min(CHUNK, TILE_VALUES // max(n_union, 1)))
+    tile = max(4, min(CHUNK, TILE_VALUES // max(n_memb, 1)))
     n_chunks = (n_cols + CHUNK - 1) // CHUNK
     for ch in numba.prange(n_chunks):
         bitmap = np.zeros(n_words, np.uint64)
-        slot = np.empty(n_words * 64 + 64, np.uint32)
-        hits = np.empty(max_size + 2, np.uint64)
-        # The chunk's values are copied tile by tile into signature-major buffers, so that a
-        # signature's genes are read from one short contiguous row (the block is gene-major).
-        trk = np.empty((tile, n_union), rk.dtype)
-        twt = np.ones((tile, n_union), np.float32)
+        below = np.empty(n_words, np.int64)
+        srank = np.empty(max_size, np.int64)
+        sw = np.empty(max_size, np.float32)
+        # The chunk's values are copied tile by tile into signature-major buffers, a column
+        # per set member, so that a signature's set is read from one short contiguous row
+        # (the block is gene-major).
+        trk = np.empty((tile, n_memb), rk.dtype)
+        twt = np.ones((tile, n_memb), np.float32)
+        tot = np.empty((n_sets, tile))
         stop = min(n_cols, (ch + 1) * CHUNK)
         for t0 in range(ch * CHUNK, stop, tile):
             n_tile = min(tile, stop - t0)
-            for v in range(n_union):
-                g = rows[v]
-                r0 = rk_lead[g] + t0
-                for c in range(n_tile):
-                    trk[c, v] = rk[g, r0 + c]
-                if weighted:
-                    s0 = sc_lead[g] + t0
+            for s in range(n_sets):
+                # The sum of the hits' weights, member by member as a walk adds them, for all
+                # the tile's signatures at once.
+                tot[s, :n_tile] = 0.0 if weighted else np.float64(set_ptr[s + 1] - set_ptr[s])
+                for j in range(set_ptr[s], set_ptr[s + 1]):
+                    g = memb_rows[j]
+                    r0 = rk_lead[g] + t0
                     for c in range(n_tile):
-                        twt[c, v] = abs(sc[g, s0 + c])
+                        trk[c, j] = rk[g, r0 + c]
+                    if weighted:
+                        s0 = sc_lead[g] + t0
+                        for c in range(n_tile):
+                            w = abs(sc[g, s0 + c])
+                            twt[c, j] = w
+                            tot[s, c] += np.float64(w)
             for c in range(n_tile):
                 rrow = trk[c]
                 wrow = twt[c]
                 for s in range(n_sets):
-                    total = 0.0
-                    for m in range(set_ptr[s], set_ptr[s + 1]):
-                        v = memb[m]
-                        r = np.uint64(rrow[v])
+                    p0, p1 = set_ptr[s], set_ptr[s + 1]
+                    for i in range(p0, p1):
+                        r = np.uint64(rrow[i])
                         bitmap[r >> _U6] |= _U1 << (r & _U63)
-                        slot[r] = v
-                        total += np.float64(wrow[v])
+                    n = 0
+                    for word in range(n_words):
+                        below[word] = n
+                        n += _popcount(bitmap[word])
+                    for i in range(p0, p1):
+                        r = np.uint64(rrow[i])
+                        word = r >> _U6
+                        at = below[word] + _popcount(bitmap[word] & ((_U1 << (r & _U63)) - _U1))
+                        srank[at] = np.int64(r)
+                        sw[at] = wrow[i]
+                    bitmap[:] = 0
+                    total = tot[s, c]
                     inv = 1.0 / total if total > 0 else 0.0
                     ms = miss[s]
-                    # The set bits in rank order, without a branch per bit: two are written
-                    # unconditionally (a word holds ~1 hit; a missing bit's entry is
-                    # overwritten by the next), the rare rest in a loop.
-                    n = np.uint64(0)
-                    for word in range(n_words):
-                        b = bitmap[word]
-                        bitmap[word] = 0
-                        base = np.uint64(word * 64)
-                        hits[n] = base + trailing_zeros(b)
-                        n += np.uint64(b != 0)
-                        b &= b - _U1
-                        hits[n] = base + trailing_zeros(b)
-                        n += np.uint64(b != 0)
-                        b &= b - _U1
-                        while b != 0:
-                            hits[n] = base + trailing_zeros(b)
-                            n += _U1
-                            b &= b - _U1
                     es, prev = 0.0, 0
-                    top, top_at, low, low_at = -np.inf, 0, np.inf, 0
-                    for k in range(np.int64(n)):
-                        r = hits[k]
-                        hit = np.float64(wrow[slot[r]]) * inv
-                        rank = np.int64(r)
-                        es += (rank - prev - 1) * ms + hit  # cmapM's order of operations
+                    top, low = -np.inf, np.inf
+                    for k in range(p1 - p0):
+                        hit = np.float64(sw[k]) * inv
+                        es += (srank[k] - prev - 1) * ms + hit  # cmapM's order of operations
                         pre = es - hit
-                        up = es > top
-                        top = es if up else top
-                        top_at = k if up else top_at
-                        down = pre < low
-                        low = pre if down else low
-                        low_at = k if down else low_at
-                        prev = rank
-                    if n == 0:  # an empty set: no walk
+                        top = es if es > top else top
+                        low = pre if pre < low else low
+                        prev = srank[k]
+                    if p1 == p0:  # an empty set: no walk
                         out[s, t0 + c] = 0.0
-                    elif top > -low or (top == -low and top_at <= low_at):
+                    elif top != -low:
+                        out[s, t0 + c] = top if top > -low else low
+                    else:  # a tie (rare): walked again to find which extreme came first
                         out[s, t0 + c] = top
-                    else:
-                        out[s, t0 + c] = low
+                        es, prev = 0.0, 0
+                        for k in range(p1 - p0):
+                            hit = np.float64(sw[k]) * inv
+                            es += (srank[k] - prev - 1) * ms + hit
+                            if es == top:
+                                break
+                            if es - hit == low:
+                                out[s, t0 + c] = low
+                                break
+                            prev = srank[k]
 
 
 def enrichment_scores(ranks: np.ndarray, scores: np.ndarray, gene_sets: list[np.ndarray],
@@ -179,11 +190,9 @@ def enrichment_scores(ranks: np.ndarray, scores: np.ndarray, gene_sets: list[np.
     for i, s in enumerate(sets):
         size += len(s)
         if size >= GROUP_GENES or i == len(sets) - 1:
-            part = np.concatenate(sets[start:i + 1])
-            g_rows, memb = np.unique(np.searchsorted(genes, part), return_inverse=True)
-            ptr = np.concatenate([[0], np.cumsum([len(x) for x in sets[start:i + 1]])])
-            groups.append((start, i + 1, g_rows.astype(np.int64), ptr.astype(np.int64),
-                           memb.astype(np.int64)))
+            part = sets[start:i + 1]
+            ptr = np.concatenate([[0], np.cumsum([len(x) for x in part])]).astype(np.int64)
+            groups.append((start, i + 1, np.searchsorted(genes, np.concatenate(part)), ptr))
             start, size = i + 1, 0
     max_rank = int(max_rank or n_genes)
     item = ranks.dtype.itemsize + scores.dtype.itemsize
@@ -219,9 +228,9 @@ def enrichment_scores(ranks: np.ndarray, scores: np.ndarray, gene_sets: list[np.
             (rk, rk_lead), (sc, sc_lead) = pending.result()
             if i + 1 < len(blocks):
                 pending = pool.submit(read, i + 1)
-            for first, last, rows, ptr, memb in groups:
+            for first, last, memb_rows, ptr in groups:
                 block = np.zeros((last - first, b1 - b0))
-                _es_block(rk, sc, rk_lead, sc_lead, rows, ptr, memb, max_rank, bool(weighted),
+                _es_block(rk, sc, rk_lead, sc_lead, memb_rows, ptr, max_rank, bool(weighted),
                           block)
                 out[first:last, order[b0:b1]] = block
     return out
