@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
 from numba.extending import intrinsic
 
 BLOCK_BYTES = 2**30  # store values read per block of signatures (ranks + scores); two blocks
@@ -48,6 +50,29 @@ def _popcount(typingctx, x):
     def codegen(context, builder, sig, args):
         return builder.ctpop(args[0])
     return x(x), codegen
+
+
+@intrinsic
+def _prefetch(typingctx, arr, row, col):
+    """Start loading the cache line of arr[row, col] (llvm.prefetch: no fault, no result)."""
+    def codegen(context, builder, sig, args):
+        ary = context.make_array(sig.args[0])(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, sig.args[0], ary, args[1:])
+        i32, i8p = ir.IntType(32), ir.IntType(8).as_pointer()
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+            "llvm.prefetch.p0")
+        builder.call(fn, [builder.bitcast(ptr, i8p), i32(0), i32(3), i32(1)])  # read, keep
+        return context.get_dummy_value()
+    return types.void(arr, row, col), codegen
+
+
+@numba.njit(inline="always")
+def _prefetch_run(arr, row, start, n):
+    """Prefetch arr[row, start:start + n], line by line."""
+    for c in range(start, start + n, max(1, 64 // arr.itemsize)):
+        _prefetch(arr, row, c)
+    _prefetch(arr, row, start + n - 1)
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -99,6 +124,13 @@ def _es_block(rk, sc, rk_lead, sc_lead, memb_rows, set_ptr, max_rank, weighted, 
                 tot[s, :n_tile] = 0.0 if weighted else np.float64(set_ptr[s + 1] - set_ptr[s])
                 for j in range(set_ptr[s], set_ptr[s + 1]):
                     g = memb_rows[j]
+                    # A tile's row segments are short (a few cache lines) and far apart, so
+                    # the copy waits on memory: the next member's are prefetched meanwhile.
+                    if j + 1 < n_memb:
+                        h = memb_rows[j + 1]
+                        _prefetch_run(rk, h, rk_lead[h] + t0, n_tile)
+                        if weighted:
+                            _prefetch_run(sc, h, sc_lead[h] + t0, n_tile)
                     r0 = rk_lead[g] + t0
                     for c in range(n_tile):
                         trk[c, j] = rk[g, r0 + c]
