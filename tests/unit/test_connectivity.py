@@ -100,11 +100,12 @@ def test_planted_set_scores_high_and_batches_equal_single_runs():
 
 def test_es_on_a_tie_is_the_extreme_reached_first():
     # 4 genes, a set of 2, unweighted: the walk reaches +0.5 and -0.5 (steps of +-0.5); the
-    # first of them is the ES, as cmapM keeps it.
-    ranks = np.array([[1, 2], [4, 3], [2, 1], [3, 4]], np.int16)  # hits at ranks 1, 4 | 2, 3
-    scores = np.ones((4, 2), np.float32)
+    # first of them is the ES, as cmapM keeps it. Three signatures: the kernel walks them in
+    # pairs, the odd last one alone.
+    ranks = np.array([[1, 2, 3], [4, 3, 2], [2, 1, 1], [3, 4, 4]], np.int16)  # hits at ranks
+    scores = np.ones((4, 3), np.float32)  # 1, 4 | 2, 3 | 2, 3
     es = enrichment.enrichment_scores(ranks, scores, [np.array([0, 1])], weighted=False)
-    np.testing.assert_array_equal(es, [[0.5, -0.5]])
+    np.testing.assert_array_equal(es, [[0.5, -0.5, -0.5]])
 
 
 def test_empty_gene_set_scores_zero():

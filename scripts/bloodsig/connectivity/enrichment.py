@@ -107,8 +107,8 @@ def _es_block(rk, sc, rk_lead, sc_lead, memb_rows, set_ptr, max_rank, weighted, 
     for ch in numba.prange(n_chunks):
         bitmap = np.zeros(n_words, np.uint64)
         below = np.empty(n_words, np.int64)
-        srank = np.empty(max_size, np.int64)
-        sw = np.empty(max_size, np.float32)
+        srank = np.empty((2, max_size), np.int64)
+        sw = np.empty((2, max_size), np.float32)
         # The chunk's values are copied tile by tile into signature-major buffers, a column
         # per set member, so that a signature's set is read from one short contiguous row
         # (the block is gene-major).
@@ -140,54 +140,84 @@ def _es_block(rk, sc, rk_lead, sc_lead, memb_rows, set_ptr, max_rank, weighted, 
                             w = abs(sc[g, s0 + c])
                             twt[c, j] = w
                             tot[s, c] += np.float64(w)
-            for c in range(n_tile):
-                rrow = trk[c]
-                wrow = twt[c]
+            for c in range(0, n_tile, 2):
+                d = min(c + 1, n_tile - 1)  # the pair's second signature (an odd last: c again)
                 for s in range(n_sets):
                     p0, p1 = set_ptr[s], set_ptr[s + 1]
-                    for i in range(p0, p1):
-                        r = np.uint64(rrow[i])
-                        bitmap[r >> _U6] |= _U1 << (r & _U63)
-                    n = 0
-                    for word in range(n_words):
-                        below[word] = n
-                        n += _popcount(bitmap[word])
-                    for i in range(p0, p1):
-                        r = np.uint64(rrow[i])
-                        word = r >> _U6
-                        at = below[word] + _popcount(bitmap[word] & ((_U1 << (r & _U63)) - _U1))
-                        srank[at] = np.int64(r)
-                        sw[at] = wrow[i]
-                    bitmap[:] = 0
-                    total = tot[s, c]
-                    inv = 1.0 / total if total > 0 else 0.0
+                    _in_rank_order(trk[c], twt[c], p0, p1, bitmap, below, srank[0], sw[0])
+                    _in_rank_order(trk[d], twt[d], p0, p1, bitmap, below, srank[1], sw[1])
+                    inv_c, inv_d = _inverse(tot[s, c]), _inverse(tot[s, d])
                     ms = miss[s]
-                    es, prev = 0.0, 0
-                    top, low = -np.inf, np.inf
-                    for k in range(p1 - p0):
-                        hit = np.float64(sw[k]) * inv
-                        es += (srank[k] - prev - 1) * ms + hit  # cmapM's order of operations
-                        pre = es - hit
-                        top = es if es > top else top
-                        low = pre if pre < low else low
-                        prev = srank[k]
-                    if p1 == p0:  # an empty set: no walk
-                        out[s, t0 + c] = 0.0
-                    elif top != -low:
-                        out[s, t0 + c] = top if top > -low else low
-                    else:  # a tie (rare): walked again to find which extreme came first
-                        out[s, t0 + c] = top
-                        es, prev = 0.0, 0
-                        for k in range(p1 - p0):
-                            hit = np.float64(sw[k]) * inv
-                            es += (srank[k] - prev - 1) * ms + hit
-                            if es == top:
-                                break
-                            if es - hit == low:
-                                out[s, t0 + c] = low
-                                break
-                            prev = srank[k]
+                    top_c, low_c, top_d, low_d = _extremes2(srank, sw, p1 - p0, ms, inv_c, inv_d)
+                    out[s, t0 + c] = _es(srank[0], sw[0], p1 - p0, ms, inv_c, top_c, low_c)
+                    out[s, t0 + d] = _es(srank[1], sw[1], p1 - p0, ms, inv_d, top_d, low_d)
 
+
+@numba.njit(inline="always")
+def _in_rank_order(rrow, wrow, p0, p1, bitmap, below, srank, sw):
+    """The ranks rrow[p0:p1] and weights wrow[p0:p1] of a set's hits, in rank order, into
+    srank and sw (rank-select on a bitmap of the ranks; bitmap all zero before and after)."""
+    for i in range(p0, p1):
+        r = np.uint64(rrow[i])
+        bitmap[r >> _U6] |= _U1 << (r & _U63)
+    n = 0
+    for word in range(bitmap.shape[0]):
+        below[word] = n
+        n += _popcount(bitmap[word])
+    for i in range(p0, p1):
+        r = np.uint64(rrow[i])
+        word = r >> _U6
+        at = below[word] + _popcount(bitmap[word] & ((_U1 << (r & _U63)) - _U1))
+        srank[at] = np.int64(r)
+        sw[at] = wrow[i]
+    bitmap[:] = 0
+
+
+@numba.njit(inline="always")
+def _inverse(total):
+    return 1.0 / total if total > 0 else 0.0
+
+
+@numba.njit(inline="always")
+def _extremes2(srank, sw, n, ms, inv0, inv1):
+    """The walks of two signatures' hits (srank[0], sw[0] and srank[1], sw[1], n each) side
+    by side: each running sum is a chain of dependent additions, and two independent chains
+    keep the adder busy. Returns each walk's largest value after a hit and smallest just
+    before one (cmapM's order of operations)."""
+    es0, es1, prev0, prev1 = 0.0, 0.0, 0, 0
+    top0, top1, low0, low1 = -np.inf, -np.inf, np.inf, np.inf
+    for k in range(n):
+        hit0 = np.float64(sw[0, k]) * inv0
+        hit1 = np.float64(sw[1, k]) * inv1
+        es0 += (srank[0, k] - prev0 - 1) * ms + hit0
+        es1 += (srank[1, k] - prev1 - 1) * ms + hit1
+        pre0, pre1 = es0 - hit0, es1 - hit1
+        top0 = es0 if es0 > top0 else top0
+        top1 = es1 if es1 > top1 else top1
+        low0 = pre0 if pre0 < low0 else low0
+        low1 = pre1 if pre1 < low1 else low1
+        prev0, prev1 = srank[0, k], srank[1, k]
+    return top0, low0, top1, low1
+
+
+@numba.njit(inline="always")
+def _es(srank, sw, n, ms, inv, top, low):
+    """The ES of a walk with extremes top and low: the one of larger magnitude, the first one
+    on a tie (rare: walked again to find which came first); 0 for an empty set."""
+    if n == 0:
+        return 0.0
+    if top != -low:
+        return top if top > -low else low
+    es, prev = 0.0, 0
+    for k in range(n):
+        hit = np.float64(sw[k]) * inv
+        es += (srank[k] - prev - 1) * ms + hit
+        if es == top:
+            return top
+        if es - hit == low:
+            return low
+        prev = srank[k]
+    return top
 
 def enrichment_scores(ranks: np.ndarray, scores: np.ndarray, gene_sets: list[np.ndarray],
                       max_rank: int | None = None, weighted: bool = True,
