@@ -99,7 +99,7 @@ def main() -> None:
         for n in FILTER_SIZES:
             t = time.perf_counter()
             res = panel_selection.rfe(X.iloc[:, :n], y, xgb, rfe, seed=1, n_jobs=args.threads)
-            k = panel_selection.knee(res.curve, rfe.knee_max_genes)
+            k = panel_selection.knee(res.curve, rfe)
             total += time.perf_counter() - t
             print(f"RFE over {n} genes: {time.perf_counter() - t:.0f} s, knee {k} genes",
                   flush=True)

@@ -21,6 +21,7 @@ XGB = XGBoostSettings.from_config({"n_estimators": 20, "learning_rate": 0.3, "ma
 SHEET = CaseControl.from_config({"group_column": "group", "case": "ALS", "control": "control",
                                  "other_groups": [], "patient_column": "patient_id"})
 FDR = {"f": DEGFilter.from_config({"fdr": 0.01})}
+KNEE = {"knee_sensitivity": 1.0, "knee_interp": "interp1d"}  # kneed's defaults
 
 
 def make_data(n=200, p=30, informative=4, seed=0):
@@ -48,7 +49,7 @@ def test_rfe_schedule():
 
 def test_rfe_ranks_informative_genes_first():
     X, y = make_data()
-    res = panel_selection.rfe(X, y, XGB, RFESettings(0.3, 8, 0.0, 3, None), seed=1)
+    res = panel_selection.rfe(X, y, XGB, RFESettings(0.3, 8, 0.0, 3, None, **KNEE), seed=1)
     # the curve starts where the coarse steps (one ranking model, no CV) stop
     assert res.curve["n_genes"].tolist() == list(range(8, 0, -1))
     assert sorted(res.rank) == list(range(1, 31))
@@ -56,28 +57,50 @@ def test_rfe_ranks_informative_genes_first():
     best = res.curve.set_index("n_genes")["mean_auc"]
     assert best[4] > best[8] and best[4] > 0.85
     # deterministic
-    again = panel_selection.rfe(X, y, XGB, RFESettings(0.3, 8, 0.0, 3, None), seed=1)
+    again = panel_selection.rfe(X, y, XGB, RFESettings(0.3, 8, 0.0, 3, None, **KNEE), seed=1)
     pd.testing.assert_series_equal(res.rank, again.rank)
+
+
+def knee_at(curve, max_genes=None, sensitivity=1.0, interp="interp1d"):
+    return panel_selection.knee(curve, RFESettings(0.5, 100, 0.0, 10, max_genes, sensitivity,
+                                                   interp))
 
 
 def test_knee():
     n = np.arange(1, 61)
     curve = pd.DataFrame({"n_genes": n[::-1], "mean_auc": (0.5 + 0.4 * (1 - np.exp(-n / 5)))[::-1]})
-    k = panel_selection.knee(curve)
+    k = knee_at(curve)
     assert 8 <= k <= 20
-    assert panel_selection.knee(curve, max_genes=30) <= k
+    assert knee_at(curve, max_genes=30) <= k
     flat = pd.DataFrame({"n_genes": [3, 2, 1], "mean_auc": [0.6, 0.7, 0.6]})
-    assert panel_selection.knee(flat) == 2  # no knee: highest AUC
+    assert knee_at(flat) == 2  # no knee: highest AUC
     # a noisy dip at 2 genes: the raw curve's first knee would be 1 gene
     dip = curve.copy()
     dip.loc[dip["n_genes"] == 2, "mean_auc"] -= 0.12
-    assert panel_selection.knee(dip) == k
+    assert knee_at(dip) == k
+
+
+def test_knee_with_the_studys_kneedle_settings():
+    """find_knee_point_clean.ipynb: S=5 and a polynomial fit. On noisy CV AUCs, kneed's
+    defaults stop at the first wiggle of the running maximum (too small a panel); the study's
+    settings find the smooth curve's knee."""
+    n = np.arange(1, 201)
+    auc = 0.5 + 0.4 * (1 - np.exp(-n / 8))
+    smooth = knee_at(pd.DataFrame({"n_genes": n, "mean_auc": auc}))
+    assert 20 <= smooth <= 35
+    early = []
+    for seed in range(6):
+        noisy = pd.DataFrame({"n_genes": n, "mean_auc": auc + np.random.default_rng(seed).normal(
+            0, 0.01, len(n))})
+        assert abs(knee_at(noisy, sensitivity=5, interp="polynomial") - smooth) <= 3
+        early.append(knee_at(noisy) < smooth - 3)
+    assert sum(early) >= 3
 
 
 def test_select_panels_and_ensemble():
     X, y = make_data(p=20)
     settings = RFESettings(drop_fraction=0.3, curve_from=8, curve_drop_fraction=0.0, cv_folds=3,
-                           knee_max_genes=8)
+                           knee_max_genes=8, **KNEE)
     sets = {"a": list(X.columns), "b": list(X.columns[::2])}
     panels = panel_selection.select_panels(X, y, sets, settings, XGB, seed=2)
     assert set(panels.genes) == {"a", "b", "union"}
@@ -102,7 +125,7 @@ def test_nested_cv_is_not_more_optimistic_on_noise():
     """On pure noise, the in-sample panel AUC is inflated and the nested estimate is not."""
     X, y = make_data(n=120, p=40, informative=0, seed=3)
     settings = RFESettings(drop_fraction=0.3, curve_from=10, curve_drop_fraction=0.0, cv_folds=3,
-                           knee_max_genes=10)
+                           knee_max_genes=10, **KNEE)
     sets = {"a": list(X.columns)}
     folds, oof = panel_selection.nested_cv(X, y, sets, 3, settings, XGB, seed=4)
     assert len(folds) == 3 * 3 and list(oof.index) == list(X.index)
@@ -400,7 +423,7 @@ def small_cohort(n_cases, n=30, p=12, seed=11):
 def test_small_cohort_adapts_folds_and_marks_caveats(caplog):
     X, y = small_cohort(n_cases=8)
     settings = RFESettings(drop_fraction=0.3, curve_from=4, curve_drop_fraction=0.0, cv_folds=10,
-                           knee_max_genes=6)
+                           knee_max_genes=6, **KNEE)
     with caplog.at_level("WARNING"):
         res = panel_selection.rfe(X, y, XGB, settings, seed=1)
     assert "RFE: 8 folds instead of 10 (the smallest class has 8 patients)" in caplog.text
@@ -433,7 +456,7 @@ def test_small_cohort_adapts_folds_and_marks_caveats(caplog):
 def test_cohort_with_two_cases_is_refused_with_the_reason():
     X, y = small_cohort(n_cases=2)
     settings = RFESettings(drop_fraction=0.3, curve_from=4, curve_drop_fraction=0.0, cv_folds=5,
-                           knee_max_genes=None)
+                           knee_max_genes=None, **KNEE)
     reason = (r"classify {}: 2 case and 28 control patient\(s\) \(2 case and 28 control "
               r"samples\); stratified cross-validation needs at least 3 patients of each class")
     with pytest.raises(InputError, match=reason.format("RFE")):

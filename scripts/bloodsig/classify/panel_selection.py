@@ -32,12 +32,15 @@ class RFESettings:
     curve_drop_fraction: float  # of the genes, dropped at each curve step (at least one)
     cv_folds: int
     knee_max_genes: int | None  # the knee is sought among panels of at most this many genes
+    knee_sensitivity: float  # kneedle's S: larger waits for a flatter curve (a larger panel)
+    knee_interp: str  # kneedle's interp_method: "interp1d" (the points) or "polynomial" (a fit)
 
     @classmethod
     def from_config(cls, rfe: Mapping) -> RFESettings:
         return cls(drop_fraction=rfe["drop_fraction"], curve_from=rfe["curve_from"],
                    curve_drop_fraction=rfe["curve_drop_fraction"], cv_folds=rfe["cv_folds"],
-                   knee_max_genes=rfe["knee_max_genes"])
+                   knee_max_genes=rfe["knee_max_genes"], knee_sensitivity=rfe["knee_sensitivity"],
+                   knee_interp=rfe["knee_interp"])
 
 
 def rfe_schedule(n_features: int, drop_fraction: float, curve_from: int,
@@ -104,24 +107,33 @@ def rfe(X: pd.DataFrame, y: pd.Series, xgb_params: XGBoostSettings, settings: RF
     return RFEResult(curve, pd.Series(rank, index=X.columns, name="rank"))
 
 
-def knee(curve: pd.DataFrame, max_genes: int | None = None) -> int:
+def knee(curve: pd.DataFrame, settings: RFESettings) -> int:
     """Panel size at the kneedle knee (Satopaa et al. 2011) of the best mean CV AUC reached
-    with at most n genes (the running maximum of the curve) against n (kneed, concave
-    increasing), over sizes up to max_genes. Kneedle assumes a monotone curve: on the raw
-    one a dip between noisy neighbours makes its first knee a 1-gene panel. No knee: the
-    size with the highest AUC."""
+    with at most n genes (the running maximum of the curve) against n, over sizes up to
+    settings.knee_max_genes (kneed: concave, increasing, knee_sensitivity, knee_interp).
+
+    Kneedle assumes a monotone curve: on the raw one a dip between noisy neighbours makes its
+    first knee a 1-gene panel. It sees every size from the smallest to the largest measured,
+    the running maximum interpolated linearly between measured sizes, as the study measured
+    every size: kneedle's sensitivity is relative to the spacing of the points, and a
+    polynomial fit weighs each point alike, so sparse large sizes would change both. The
+    panel is the smallest measured size at or above that knee. No knee: the size with the
+    highest AUC."""
     from kneed import KneeLocator
 
     c = curve.sort_values("n_genes")
-    if max_genes is not None:
-        c = c[c["n_genes"] <= max_genes]
+    if settings.knee_max_genes is not None:
+        c = c[c["n_genes"] <= settings.knee_max_genes]
     x, y = c["n_genes"].to_numpy(), c["mean_auc"].to_numpy()
-    k = (KneeLocator(x, np.maximum.accumulate(y), curve="concave", direction="increasing").knee
+    sizes = np.arange(x[0], x[-1] + 1) if len(x) else x
+    k = (KneeLocator(sizes, np.interp(sizes, x, np.maximum.accumulate(y)),
+                     S=settings.knee_sensitivity, curve="concave", direction="increasing",
+                     interp_method=settings.knee_interp).knee
          if len(x) >= 3 else None)
     if k is None:
         log.warning("kneedle found no knee; using the size with the highest CV AUC")
         return int(x[np.argmax(y)])
-    return int(k)
+    return int(x[np.searchsorted(x, k)])
 
 
 @dataclass(frozen=True)
@@ -147,7 +159,7 @@ def select_panels(X: pd.DataFrame, y: pd.Series, sets: dict[str, list],
         else:
             res = rfe(X[members], y, xgb_params, r, seed, n_jobs, groups, f"{stage} ({name})")
             searched[tuple(members)] = res
-        k = knee(res.curve, r.knee_max_genes)
+        k = knee(res.curve, r)
         curves[name], knees[name] = res, k
         genes[name] = res.rank[res.rank <= k].sort_values(kind="stable").index.tolist()
         log.info("panel %s: knee at %d genes", name, k)
