@@ -15,7 +15,7 @@ from .genes import CELL_TYPES
 
 # Mean proportions (CD8T, CD4T, NK, Bcell, Mono, Neu) in controls and in cases.
 CONTROL_MEAN = np.array([0.08, 0.15, 0.05, 0.05, 0.08, 0.59])
-CASE_MEAN = np.array([0.06, 0.11, 0.04, 0.035, 0.085, 0.675])
+CASE_MEAN = np.array([0.055, 0.10, 0.036, 0.032, 0.085, 0.692])
 CONCENTRATION = 30.0  # Dirichlet precision: sd of the neutrophil share about 0.09 (as measured)
 LYMPHOCYTES = np.array([c in ("CD8T", "CD4T", "NK", "Bcell") for c in CELL_TYPES])
 NEUTROPHIL = np.array([c == "Neu" for c in CELL_TYPES])

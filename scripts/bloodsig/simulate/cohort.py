@@ -43,6 +43,8 @@ PROGRESSION_LOG2FC_PER_SD = 0.10  # progression genes: log2 change per sd of low
 PROGNOSIS_LOG_HR = 0.9  # log hazard ratio per sd of the latent prognosis (`simulate.modules`)
 OUTLIER_SHARE = 0.01  # samples with extra noise on every gene (e.g. degraded RNA) ...
 OUTLIER_SD = 0.4  # ... of this sd (natural log)
+NEUTROPHIL_UP_SHARE = 0.6  # of the composition-mediated genes: neutrophil-enriched (higher in
+                           # cases); the others lymphocyte-enriched
 DROPOUT_MAX = 0.05  # chance of a zero count, falling as 1 / (1 + (mu / 2)^2) with the mean mu
 SAMPLE_COLUMNS = ("sample_id", "patient_id", "group", "sex", "age", "gPC1", "gPC2", "gPC3",
                   "gPC4", "batch", "library_type", *CLINICAL_COLUMNS)
@@ -137,7 +139,7 @@ def make_biology(genes: pd.DataFrame, rng: np.random.Generator,
     mechanism[cell_rows] = "cell_mediated"
 
     profile = cells.marker_profiles(role, rng)
-    half = len(cell_rows) // 2
+    half = int(round(NEUTROPHIL_UP_SHARE * len(cell_rows)))
     profile[cell_rows[:half]] = cells.composition_profiles(half, up=True, rng=rng)
     profile[cell_rows[half:]] = cells.composition_profiles(len(cell_rows) - half, up=False,
                                                            rng=rng)
