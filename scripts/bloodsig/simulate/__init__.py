@@ -255,6 +255,8 @@ def _write_truth(path: Path, seed: int, scale: str, bio: cohort.Biology, disc: c
         "survival": {"log_hr_bulbar": clinical.LOG_HR_BULBAR,
                      "log_hr_onset_age_per_10y": clinical.LOG_HR_ONSET_AGE_PER_10Y,
                      "log_hr_male": clinical.LOG_HR_MALE,
+                     "alsfrs_decline_bulbar": clinical.DECLINE_BULBAR,
+                     "alsfrs_decline_onset_age_per_10y": clinical.DECLINE_ONSET_AGE_PER_10Y,
                      "median_months": clinical.MEDIAN_SURVIVAL_MONTHS,
                      "weibull_shape": clinical.WEIBULL_SHAPE,
                      "censored_fraction": clinical.CENSORED_FRACTION,

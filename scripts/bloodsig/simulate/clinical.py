@@ -2,7 +2,9 @@
 
 Survival follows a Weibull proportional-hazards model: bulbar onset, later onset and male sex
 raise the hazard, and so do (or lower it) the planted survival genes through `gene_risk`, the
-per-patient linear predictor of their expression. Censoring is independent exponential
+per-patient linear predictor of their expression. ALSFRS-R at sampling falls with a decline rate
+driven by the same factors with smaller clinical weights, so the clinical covariates predict
+survival beyond ALSFRS-R. Censoring is independent exponential
 follow-up, scaled so that about `censored_fraction` of the cases are censored.
 """
 
@@ -11,9 +13,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-LOG_HR_BULBAR = 1.0
-LOG_HR_ONSET_AGE_PER_10Y = 0.45
+LOG_HR_BULBAR = 1.3
+LOG_HR_ONSET_AGE_PER_10Y = 0.6
 LOG_HR_MALE = 0.15
+# Functional decline shares the hazard's drivers with smaller weights: bulbar onset and late
+# onset shorten survival beyond what the ALSFRS-R slope shows (respiratory involvement).
+DECLINE_BULBAR = 1.0
+DECLINE_ONSET_AGE_PER_10Y = 0.45
 MEDIAN_SURVIVAL_MONTHS = 36.0  # for a spinal-onset woman with onset at 60 and mean genes
 WEIBULL_SHAPE = 1.3
 CENSORED_FRACTION = 0.30
@@ -46,8 +52,9 @@ def simulate_clinical(is_case: np.ndarray, male: np.ndarray, age: np.ndarray,
     # Onset to sampling; bulbar onset is diagnosed sooner.
     delay_years = np.exp(rng.normal(np.log(np.where(bulbar, 0.8, 1.2)), 0.5, size=n))
     onset_age = np.round(age - delay_years, 1)
-    eta = (LOG_HR_BULBAR * bulbar + LOG_HR_ONSET_AGE_PER_10Y * (onset_age - 60) / 10
-           + LOG_HR_MALE * male + gene_risk)
+    common = LOG_HR_MALE * male + gene_risk
+    eta = LOG_HR_BULBAR * bulbar + LOG_HR_ONSET_AGE_PER_10Y * (onset_age - 60) / 10 + common
+    decline = DECLINE_BULBAR * bulbar + DECLINE_ONSET_AGE_PER_10Y * (onset_age - 60) / 10 + common
     scale = MEDIAN_SURVIVAL_MONTHS / np.log(2) ** (1 / WEIBULL_SHAPE)
     # Months from sampling to death or censoring; patients are sampled alive, so the time
     # from onset adds the diagnostic delay.
@@ -59,7 +66,7 @@ def simulate_clinical(is_case: np.ndarray, male: np.ndarray, age: np.ndarray,
     time = np.round(12 * delay_years + np.minimum(event_time, censor_time), 1)
 
     # Faster functional decline goes with a worse prognosis.
-    rate = 0.6 * np.exp(0.4 * (eta - eta[is_case].mean()) + rng.normal(0, 0.4, size=n))
+    rate = 0.6 * np.exp(0.4 * (decline - decline[is_case].mean()) + rng.normal(0, 0.4, size=n))
     alsfrs = np.clip(np.round(47 - rate * 12 * delay_years), 0, 48)
     df = pd.DataFrame({
         "onset_segment": np.where(bulbar, "bulbar", "spinal"),
