@@ -144,7 +144,7 @@ def test_snakemake_report_has_every_figure(demo, report_html, tmp_path):
     text = report_html.read_text()
     # Snakemake embeds each report() output as "path": {"name": ..., "data_uri": "data:..."}.
     embedded = set(re.findall(r'"(results/[^"]+)": \{"name"', text))
-    figures = {str(p.relative_to(demo)) for p in (demo / "results").rglob("*.png")
+    figures = {str(p) for p in (f.relative_to(demo) for f in (demo / "results").rglob("*.png"))
                if "demo" not in p.parts}
     assert figures and figures <= embedded, sorted(figures - embedded)
     assert {"results/discovery/report/qpcr.png",
