@@ -21,6 +21,9 @@ def test_demo_calibration_within_bands(demo):
     truth = set(table["statistic"][table["statistic"].str.startswith("truth_")])
     assert truth == {"truth_fdp", "truth_power", "truth_panel_planted_fraction",
                      "truth_c_true_risk"}
+    page = (demo / "results/report.html").read_text()
+    assert f"{len(table)} of {len(table)} rows within their band" in page
+    assert "the wider bands of the demo scale" in page
     # no model of the survival stage does better than the true risk
     value = table.set_index("statistic")["value"]
     gain = max(value["survival_c_gain_stepwise"], value["survival_c_gain_xgboost"])

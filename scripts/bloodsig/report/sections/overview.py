@@ -125,17 +125,20 @@ def cohort_section(res: Results, cfg: dict) -> h.Section:
 
 # ------------------------------------------------------------------------------- calibration
 def calibration_section(res: Results, cfg: dict) -> h.Section | None:
-    """The demo against the reference study (report/calibration.tsv; demo runs only)."""
+    """The simulated cohort against the reference study (report/calibration.tsv; runs of the
+    embedded demo only, at either scale)."""
     if not res.has("report/calibration.tsv"):
         return None
     cal = res.tsv("report/calibration.tsv")
-    sec = h.Section("Calibration of the demo")
+    scale = cfg["demo"]["scale"]
+    sec = h.Section("Calibration against the reference study")
     outside = cal[cal["within_band"] == "no"]
+    bands = ("the study's own bands" if scale == "paper"
+             else f"the wider bands of the {h.esc(scale)} scale")
     sec.add(h.para(
-        "The simulated cohort measured as the reference study was: each statistic of this "
-        "run beside the study's value and the band it should fall in at the demo's scale "
-        "(resources/calibration.tsv); rows truth_* measure the recovery of the demo's planted "
-        "truth. "
+        f"The simulated cohort ({h.esc(scale)} scale) measured as the reference study was: "
+        f"each statistic of this run beside the study's value and {bands} "
+        "(resources/calibration.tsv); rows truth_* measure the recovery of the planted truth. "
         f"{len(cal) - len(outside)} of {len(cal)} rows within their band."))
     if not outside.empty:
         sec.add(h.caveat("Outside the band: " + ", ".join(h.esc(v) for v in
