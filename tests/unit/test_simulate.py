@@ -269,6 +269,37 @@ def test_survival_follows_planted_hazards(data):
     assert agree.sum() >= 8
 
 
+def test_clinical_hazard_and_decline_recover_their_weights():
+    """20,000 cases without survival genes: a Cox fit on the time from sampling recovers the
+    hazard's log HRs, and a regression of the log ALSFRS-R decline rate the decline's smaller
+    clinical weights (so ALSFRS-R does not carry all of the clinical prognosis)."""
+    from lifelines import CoxPHFitter
+
+    from bloodsig.simulate import clinical as c
+
+    rng = np.random.default_rng(3)
+    n = 20000
+    male = rng.random(n) < 0.6
+    age = rng.normal(62, 10, n)
+    df, _ = c.simulate_clinical(np.ones(n, bool), male, age, np.zeros(n), rng)
+    x = pd.DataFrame({"bulbar": (df["onset_segment"] == "bulbar").astype(float),
+                      "onset": (df["onset_age"] - 60) / 10, "male": male.astype(float)})
+    delay_years = age - df["onset_age"].to_numpy()
+    fit = CoxPHFitter().fit(x.assign(t=np.maximum(df["survival_time"] - 12 * delay_years, 0.01),
+                                     e=df["survival_event"].astype(int)), "t", "e")
+    hazard = [c.LOG_HR_BULBAR, c.LOG_HR_ONSET_AGE_PER_10Y, c.LOG_HR_MALE]
+    np.testing.assert_allclose(fit.params_[["bulbar", "onset", "male"]], hazard, atol=0.06)
+
+    alsfrs = df["alsfrs_r"].to_numpy(dtype=float)
+    ok = (alsfrs > 0) & (alsfrs < 47)  # not clipped, and a decline to take the log of
+    log_rate = np.log((47 - alsfrs[ok]) / (12 * delay_years[ok]))
+    design = np.column_stack([np.ones(ok.sum()), x.to_numpy()[ok]])
+    slopes = np.linalg.lstsq(design, log_rate, rcond=None)[0][1:]
+    decline = c.DECLINE_SPREAD * np.array([c.DECLINE_BULBAR, c.DECLINE_ONSET_AGE_PER_10Y,
+                                           c.LOG_HR_MALE])
+    np.testing.assert_allclose(slopes, decline, atol=0.03)
+
+
 def test_sex_genes_reveal_planted_mislabels(data):
     genes, logcpm, samples = data["genes"], data["logcpm"], data["samples"]
     xist = logcpm.loc[genes.index[genes["gene_name"] == "XIST"][0]]

@@ -257,6 +257,7 @@ def _write_truth(path: Path, seed: int, scale: str, bio: cohort.Biology, disc: c
                      "log_hr_male": clinical.LOG_HR_MALE,
                      "alsfrs_decline_bulbar": clinical.DECLINE_BULBAR,
                      "alsfrs_decline_onset_age_per_10y": clinical.DECLINE_ONSET_AGE_PER_10Y,
+                     "alsfrs_log_decline_per_unit": clinical.DECLINE_SPREAD,
                      "median_months": clinical.MEDIAN_SURVIVAL_MONTHS,
                      "weibull_shape": clinical.WEIBULL_SHAPE,
                      "censored_fraction": clinical.CENSORED_FRACTION,

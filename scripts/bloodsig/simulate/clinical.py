@@ -4,8 +4,8 @@ Survival follows a Weibull proportional-hazards model: bulbar onset, later onset
 raise the hazard, and so do (or lower it) the planted survival genes through `gene_risk`, the
 per-patient linear predictor of their expression. ALSFRS-R at sampling falls with a decline rate
 driven by the same factors with smaller clinical weights, so the clinical covariates predict
-survival beyond ALSFRS-R. Censoring is independent exponential
-follow-up, scaled so that about `censored_fraction` of the cases are censored.
+survival beyond ALSFRS-R. Censoring is independent exponential follow-up, scaled so that about
+`censored_fraction` of the cases are censored.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ LOG_HR_MALE = 0.15
 # onset shorten survival beyond what the ALSFRS-R slope shows (respiratory involvement).
 DECLINE_BULBAR = 1.0
 DECLINE_ONSET_AGE_PER_10Y = 0.45
+DECLINE_SPREAD = 0.4  # log ALSFRS-R decline rate per unit of the decline predictor
 MEDIAN_SURVIVAL_MONTHS = 36.0  # for a spinal-onset woman with onset at 60 and mean genes
 WEIBULL_SHAPE = 1.3
 CENSORED_FRACTION = 0.30
@@ -66,7 +67,8 @@ def simulate_clinical(is_case: np.ndarray, male: np.ndarray, age: np.ndarray,
     time = np.round(12 * delay_years + np.minimum(event_time, censor_time), 1)
 
     # Faster functional decline goes with a worse prognosis.
-    rate = 0.6 * np.exp(0.4 * (decline - decline[is_case].mean()) + rng.normal(0, 0.4, size=n))
+    rate = 0.6 * np.exp(DECLINE_SPREAD * (decline - decline[is_case].mean())
+                        + rng.normal(0, 0.4, size=n))
     alsfrs = np.clip(np.round(47 - rate * 12 * delay_years), 0, 48)
     df = pd.DataFrame({
         "onset_segment": np.where(bulbar, "bulbar", "spinal"),
